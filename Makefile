@@ -1,0 +1,38 @@
+# vpitracker: `make run` serves on http://127.0.0.1:8000, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint format openapi bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $(INSTALLED)
+
+## Serve on SQLite in development mode (migrates; loads the demo on an empty database).
+run: $(INSTALLED)
+	VPI_ENV=development $(BIN)/vpitracker seed demo --if-empty
+	VPI_ENV=development $(BIN)/vpitracker serve --host 127.0.0.1 --port 8000
+
+## The whole suite (SQLite unless VPI_TEST_DATABASE_URL names a PostgreSQL database).
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/mypy
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix src tests migrations bench
+	$(BIN)/ruff format src tests migrations bench
+
+## Regenerate openapi/openapi.json from the app.
+openapi: $(INSTALLED)
+	VPI_ENV=development $(BIN)/vpitracker openapi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,52 @@
+"""HTTP routes for API keys (secretariat only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from vpitracker.apikeys import service
+from vpitracker.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from vpitracker.deps import PageDep, Secretariat, SessionDep
+from vpitracker.errors import responses
+from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.pagination import Page, link_next
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+
+
+@router.get("", operation_id="api-keys-list", responses=responses(401, 403, 422))
+def list_api_keys(
+    request: Request, response: Response, session: SessionDep, _actor: Secretariat, page: PageDep
+) -> Page[ApiKeyRead]:
+    """List API keys (never their secrets)."""
+    rows, next_cursor = service.list_keys(session, page=page)
+    link_next(request, response, next_cursor)
+    return Page[ApiKeyRead](
+        items=[ApiKeyRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "", operation_id="api-keys-create", status_code=201, responses=responses(401, 403, 422)
+)
+def create_api_key(
+    body: ApiKeyCreate,
+    session: SessionDep,
+    actor: Secretariat,
+    idem: IdempotencyDep,
+    response: Response,
+) -> ApiKeyCreated:
+    """Create a read-only key; the secret `key` is returned only in this response."""
+    key, secret = service.create(session, actor, body.name)
+    read = ApiKeyCreated.model_validate({**key.model_dump(), "key": secret})
+    return idem.created(response, read, f"/v1/api-keys/{key.id}")
+
+
+@router.delete("/{key_id}", operation_id="api-keys-revoke", responses=responses(401, 403, 404, 422))
+def revoke_api_key(
+    key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, actor: Secretariat
+) -> ApiKeyRead:
+    """Revoke a key: it stops working at once."""
+    return ApiKeyRead.model_validate(service.revoke(session, actor, key_id))

@@ -1,0 +1,64 @@
+"""Queries on the audit chain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from vpitracker.db import is_postgres
+from vpitracker.models import Assessment, AuditEvent, StatusUpdate
+
+# Any fixed 64-bit number: the advisory lock that serializes chain appends on PostgreSQL.
+CHAIN_LOCK_ID = 7_212_026_001
+
+
+def lock_chain(session: Session) -> None:
+    """Serialize appends. SQLite write transactions already began IMMEDIATE."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
+
+
+def head(session: Session) -> AuditEvent | None:
+    return session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+
+
+def list_events(session: Session, *, after_seq: int, limit: int) -> Sequence[AuditEvent]:
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.seq > after_seq)
+        .order_by(col(AuditEvent.seq))
+        .limit(limit)
+    )
+    return session.exec(stmt).all()
+
+
+def iter_events(session: Session, *, batch: int = 2000) -> Iterator[Sequence[AuditEvent]]:
+    # Ordered by the physical key, not seq alone: a swapped pair must still be seen
+    # in storage order, and seq is the primary key so both orders agree.
+    after = 0
+    while True:
+        rows = list_events(session, after_seq=after, limit=batch)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].seq
+
+
+def status_updates_by_id(session: Session, ids: list[int]) -> dict[int, StatusUpdate]:
+    if not ids:
+        return {}
+    rows = session.exec(select(StatusUpdate).where(col(StatusUpdate.id).in_(ids))).all()
+    return {r.id: r for r in rows if r.id is not None}
+
+
+def assessments_by_id(session: Session, ids: list[int]) -> dict[int, Assessment]:
+    if not ids:
+        return {}
+    rows = session.exec(select(Assessment).where(col(Assessment.id).in_(ids))).all()
+    return {r.id: r for r in rows if r.id is not None}
+
+
+def count_rows(session: Session, model: type[StatusUpdate] | type[Assessment]) -> int:
+    return int(session.exec(select(func.count()).select_from(model)).one())

@@ -1,0 +1,71 @@
+"""HTTP routes for the audit chain."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from vpitracker.audit import repository, service
+from vpitracker.audit.schemas import ActorRead, AuditEventRead, Head, VerifyResult
+from vpitracker.deps import Assessor, Secretariat, SessionDep
+from vpitracker.errors import Invalid, responses
+from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("/events", operation_id="audit-events-list", responses=responses(401, 403, 422))
+def list_events(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _actor: Secretariat,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+) -> Page[AuditEventRead]:
+    """The chain in ``seq`` order; the cursor is the last ``seq`` seen."""
+    after = int(cursor) if cursor else 0
+    events = repository.list_events(session, after_seq=after, limit=limit + 1)
+    next_cursor = str(events[limit - 1].seq) if len(events) > limit else None
+    link_next(request, response, next_cursor)
+    items = [
+        AuditEventRead(
+            seq=e.seq,
+            at=e.at,
+            actor=ActorRead(type=e.actor_type, id=e.actor_id, role=e.actor_role),
+            action=e.action,
+            entity_type=e.entity_type,
+            entity_id=e.entity_id,
+            data=json.loads(e.data),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+        for e in events[:limit]
+    ]
+    return Page[AuditEventRead](items=items, next_cursor=next_cursor)
+
+
+@router.get("/verify", operation_id="audit-verify", responses=responses(401, 403, 422))
+def verify(
+    session: SessionDep,
+    _actor: Assessor,
+    from_seq: Annotated[
+        int | None, Query(ge=1, le=2**62, description="A published head's seq")
+    ] = None,
+    expected_hash: Annotated[
+        str | None, Query(pattern=r"^[0-9a-f]{64}$", description="The published head's hash")
+    ] = None,
+) -> VerifyResult:
+    """Recompute the chain; with a published head, prove history since then only grew."""
+    if (from_seq is None) != (expected_hash is None):
+        raise Invalid("from_seq and expected_hash go together", loc=["query", "expected_hash"])
+    result = service.verify(session, from_seq=from_seq, expected_hash=expected_hash)
+    return VerifyResult(
+        ok=result.ok,
+        checked=result.checked,
+        head=Head(seq=result.head_seq, hash=result.head_hash),
+        first_bad_seq=result.first_bad_seq,
+        detail=result.detail,
+    )

@@ -1,0 +1,152 @@
+"""Append to and verify the hash-chained audit trail (DESIGN §5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import inspect as sa_inspect
+from sqlmodel import Session, SQLModel
+
+from vpitracker.audit import repository
+from vpitracker.auth.actor import Actor
+from vpitracker.jsonutil import canonical, iso_z, plain
+from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
+from vpitracker.vocab import EntityType
+
+GENESIS_HASH = "0" * 64
+
+
+def snapshot(row: SQLModel, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every column of a row as plain JSON values."""
+    mapper = sa_inspect(type(row))
+    return {c.key: plain(getattr(row, c.key)) for c in mapper.column_attrs if c.key not in exclude}
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The changed fields with old and new values."""
+    return {k: {"old": before.get(k), "new": v} for k, v in after.items() if before.get(k) != v}
+
+
+def _payload(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": iso_z(event.at),
+        "actor": {"type": event.actor_type, "id": event.actor_id, "role": event.actor_role},
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "data": json.loads(event.data),
+    }
+
+
+def compute_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256((prev_hash + canonical(_payload(event))).encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    entity_type: EntityType,
+    entity_id: int | str,
+    data: dict[str, Any],
+) -> AuditEvent:
+    """Append one event to the chain in the caller's transaction."""
+    repository.lock_chain(session)
+    last = repository.head(session)
+    event = AuditEvent(
+        seq=(last.seq + 1) if last else 1,
+        at=utcnow(),
+        actor_type=actor.kind if actor else "anonymous",
+        actor_id=actor.id if actor else None,
+        actor_role=actor.role.value if actor else None,
+        action=action,
+        entity_type=entity_type.value,
+        entity_id=str(entity_id),
+        data=canonical(data),
+        prev_hash=last.hash if last else GENESIS_HASH,
+        hash="",
+    )
+    event.hash = compute_hash(event.prev_hash, event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass
+class Verification:
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    detail: str
+
+
+# Rows whose whole content the event that created them covers.
+_COVERED: dict[str, Callable[[Session, list[int]], Mapping[int, SQLModel]]] = {
+    EntityType.status_update.value: repository.status_updates_by_id,
+    EntityType.assessment.value: repository.assessments_by_id,
+}
+
+
+def verify(
+    session: Session, *, from_seq: int | None = None, expected_hash: str | None = None
+) -> Verification:
+    """Recompute the chain from the stored rows and compare what it covers."""
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    head_seq, head_hash = 0, GENESIS_HASH
+    covered_seen: dict[str, int] = dict.fromkeys(_COVERED, 0)
+
+    def bad(seq: int, why: str) -> Verification:
+        return Verification(False, checked, head_seq, head_hash, seq, why)
+
+    for batch in repository.iter_events(session):
+        pending: dict[str, dict[int, AuditEvent]] = {k: {} for k in _COVERED}
+        for event in batch:
+            if event.seq != expected_seq:
+                return bad(expected_seq, f"event {expected_seq} is missing")
+            if event.prev_hash != prev_hash:
+                return bad(event.seq, f"event {event.seq} does not link to its predecessor")
+            if compute_hash(prev_hash, event) != event.hash:
+                return bad(event.seq, f"event {event.seq} was altered")
+            if event.entity_type in pending and event.action.endswith((".posted", ".imported")):
+                pending[event.entity_type][int(event.entity_id)] = event
+            if from_seq is not None and expected_hash is not None and event.seq == from_seq:
+                if event.hash != expected_hash:
+                    return bad(event.seq, f"event {event.seq} differs from the published head")
+            prev_hash = event.hash
+            head_seq, head_hash = event.seq, event.hash
+            expected_seq += 1
+            checked += 1
+        for entity_type, events in pending.items():
+            rows = _COVERED[entity_type](session, list(events))
+            for entity_id, event in sorted(events.items(), key=lambda kv: kv[1].seq):
+                row = rows.get(entity_id)
+                if row is None:
+                    return bad(event.seq, f"{entity_type} {entity_id} was deleted")
+                if canonical(snapshot(row)) != canonical(json.loads(event.data)):
+                    return bad(event.seq, f"{entity_type} {entity_id} was altered")
+            covered_seen[entity_type] += len(events)
+    if from_seq is not None and expected_hash is not None and head_seq < from_seq:
+        return bad(head_seq + 1, f"the chain ends before the published head {from_seq}")
+    for entity_type, model in (
+        (EntityType.status_update.value, StatusUpdate),
+        (EntityType.assessment.value, Assessment),
+    ):
+        if repository.count_rows(session, model) != covered_seen[entity_type]:
+            return Verification(
+                False,
+                checked,
+                head_seq,
+                head_hash,
+                None,
+                f"{entity_type} rows exist that no audit event covers",
+            )
+    return Verification(True, checked, head_seq, head_hash, None, "the chain verifies")

@@ -1,0 +1,100 @@
+"""Sign-in, token checks and the failed-login throttle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from vpitracker.audit import service as audit
+from vpitracker.auth import repository, tokens
+from vpitracker.auth.actor import Actor
+from vpitracker.auth.passwords import verify_password
+from vpitracker.config import Settings
+from vpitracker.errors import Throttled, Unauthorized
+from vpitracker.models import LoginFailure, User, utcnow
+from vpitracker.vocab import EntityType, Role
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+def actor_for_user(session: Session, user: User) -> Actor:
+    assert user.id is not None
+    return Actor(
+        kind="user",
+        id=user.id,
+        role=Role(user.role),
+        ministry_ids=frozenset(repository.ministry_ids(session, user.id)),
+        email=user.email,
+    )
+
+
+def actor_from_token(session: Session, settings: Settings, token: str) -> Actor:
+    """The signed-in user; a deactivated user or a changed role voids old tokens."""
+    try:
+        claims = tokens.decode(settings, token)
+    except tokens.InvalidToken as exc:
+        raise Unauthorized("The token is invalid or expired") from exc
+    user = session.get(User, claims.subject)
+    if user is None or not user.is_active or user.role != claims.role:
+        raise Unauthorized("The token no longer matches an active account")
+    return actor_for_user(session, user)
+
+
+def actor_from_api_key(session: Session, secret: str) -> Actor:
+    from vpitracker.apikeys import service as apikeys_service
+
+    return apikeys_service.authenticate(session, secret)
+
+
+def _check_throttle(session: Session, settings: Settings, email: str, address: str) -> None:
+    window = timedelta(minutes=settings.login_window_minutes)
+    now = utcnow()
+    since = now - window
+    for count, oldest, limit, what in (
+        (
+            *repository.failures_since(session, email=email, since=since),
+            settings.login_max_failures_per_account,
+            "this account",
+        ),
+        (
+            *repository.failures_since(session, address=address, since=since),
+            settings.login_max_failures_per_address,
+            "your address",
+        ),
+    ):
+        if count >= limit and oldest is not None:
+            retry = int((oldest + window - now).total_seconds()) + 1
+            raise Throttled(
+                f"Too many failed sign-ins for {what}; try again later", retry_after=retry
+            )
+
+
+def login(
+    session: Session, settings: Settings, *, email: str, password: str, address: str
+) -> IssuedToken:
+    """Check the password (throttled per account and per address) and issue a token."""
+    email = email.strip().lower()
+    _check_throttle(session, settings, email, address)
+    user = repository.user_by_email(session, email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        session.add(LoginFailure(email=email[:320], address=address[:64]))
+        audit.record(
+            session,
+            None,
+            "user.login_failed",
+            EntityType.user,
+            user.id if user and user.id else 0,
+            {"email": email[:320], "address": address[:64]},
+        )
+        # persist: the failure and its audit event must survive the 401.
+        raise Unauthorized("Incorrect email or password", persist=True)
+    assert user.id is not None
+    token, lifetime = tokens.issue(settings, user_id=user.id, role=user.role)
+    return IssuedToken(access_token=token, expires_in=lifetime)

@@ -1,0 +1,192 @@
+"""Commitment queries, derived state included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, delete, exists, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from vpitracker.commitments.state import Clock, state_subquery
+from vpitracker.models import (
+    Commitment,
+    CommitmentRecommendation,
+    CommitmentSupport,
+    Provision,
+    RecommendationProvision,
+)
+from vpitracker.pagination import PageRequest, paginate
+
+SORTS = {
+    "id": col(Commitment.id),
+    "code": col(Commitment.code),
+    "due_date": col(Commitment.due_date),
+    "committed_on": col(Commitment.committed_on),
+    "created_at": col(Commitment.created_at),
+}
+
+
+@dataclass(frozen=True)
+class CommitmentFilters:
+    q: str | None = None
+    ministry_id: int | None = None
+    lead_ministry_id: int | None = None
+    recommendation_id: int | None = None
+    reported_status: str | None = None
+    verdict: str | None = None
+    contested: bool | None = None
+    overdue: bool | None = None
+    stale: bool | None = None
+    due_before: date | None = None
+    due_after: date | None = None
+    cluster: int | None = None
+    instrument: str | None = None
+    include_archived: bool = False
+
+
+def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment | None:
+    stmt = select(Commitment).where(Commitment.id == commitment_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def by_code(session: Session, code: str) -> Commitment | None:
+    return session.exec(select(Commitment).where(Commitment.code == code)).first()
+
+
+def _provision_filter(cluster: int | None, instrument: str | None) -> Any:
+    """Commitments with a recommendation tied to a provision of this cluster/instrument."""
+    stmt = (
+        select(CommitmentRecommendation.commitment_id)
+        .join(
+            RecommendationProvision,
+            col(RecommendationProvision.recommendation_id)
+            == col(CommitmentRecommendation.recommendation_id),
+        )
+        .join(Provision, col(Provision.key) == col(RecommendationProvision.provision_key))
+    )
+    if cluster is not None:
+        stmt = stmt.where(Provision.cluster == cluster)
+    if instrument is not None:
+        stmt = stmt.where(Provision.instrument == instrument)
+    return col(Commitment.id).in_(stmt)
+
+
+def select_with_state(clock: Clock, filters: CommitmentFilters) -> Any:
+    """Commitments and their derived state, filtered (in SQL) by everything in ``filters``."""
+    state = state_subquery(clock)
+    stmt = sa_select(Commitment, state).join(state, state.c.commitment_id == Commitment.id)
+    if not filters.include_archived:
+        stmt = stmt.where(col(Commitment.archived_at).is_(None))
+    if clock.as_of is not None:
+        stmt = stmt.where(col(Commitment.committed_on) <= clock.as_of)
+    if filters.q:
+        needle = filters.q.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Commitment.title).contains(needle, autoescape=True),
+                func.lower(Commitment.code).contains(needle, autoescape=True),
+            )
+        )
+    if filters.ministry_id is not None:
+        supporting = exists().where(
+            col(CommitmentSupport.commitment_id) == col(Commitment.id),
+            col(CommitmentSupport.ministry_id) == filters.ministry_id,
+        )
+        stmt = stmt.where(or_(col(Commitment.lead_ministry_id) == filters.ministry_id, supporting))
+    if filters.lead_ministry_id is not None:
+        stmt = stmt.where(col(Commitment.lead_ministry_id) == filters.lead_ministry_id)
+    if filters.recommendation_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                col(CommitmentRecommendation.commitment_id) == col(Commitment.id),
+                col(CommitmentRecommendation.recommendation_id) == filters.recommendation_id,
+            )
+        )
+    if filters.reported_status is not None:
+        stmt = stmt.where(state.c.reported_status == filters.reported_status)
+    if filters.verdict is not None:
+        stmt = stmt.where(state.c.verdict == filters.verdict)
+    for flag in ("contested", "overdue", "stale"):
+        wanted = getattr(filters, flag)
+        if wanted is not None:
+            stmt = stmt.where(state.c[flag] == wanted)
+    if filters.due_before is not None:
+        stmt = stmt.where(col(Commitment.due_date) < filters.due_before)
+    if filters.due_after is not None:
+        stmt = stmt.where(col(Commitment.due_date) > filters.due_after)
+    if filters.cluster is not None or filters.instrument is not None:
+        stmt = stmt.where(_provision_filter(filters.cluster, filters.instrument))
+    return stmt
+
+
+def list_commitments(
+    session: Session, *, clock: Clock, filters: CommitmentFilters, page: PageRequest
+) -> tuple[Sequence[Row[Any]], str | None]:
+    stmt = select_with_state(clock, filters)
+    return paginate(session, stmt, page=page, sort_columns=SORTS, id_column=col(Commitment.id))
+
+
+def get_with_state(session: Session, commitment_id: int, clock: Clock) -> Row[Any] | None:
+    state = state_subquery(clock)
+    stmt = (
+        sa_select(Commitment, state)
+        .join(state, state.c.commitment_id == Commitment.id)
+        .where(col(Commitment.id) == commitment_id)
+    )
+    return session.execute(stmt).first()
+
+
+def links(
+    session: Session, commitment_ids: Iterable[int]
+) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """(recommendation ids, supporting ministry ids) per commitment."""
+    ids = list(commitment_ids)
+    recs: dict[int, list[int]] = {i: [] for i in ids}
+    support: dict[int, list[int]] = {i: [] for i in ids}
+    if not ids:
+        return recs, support
+    for cid, rid in session.execute(
+        select(CommitmentRecommendation.commitment_id, CommitmentRecommendation.recommendation_id)
+        .where(col(CommitmentRecommendation.commitment_id).in_(ids))
+        .order_by(col(CommitmentRecommendation.recommendation_id))
+    ).all():
+        recs[cid].append(rid)
+    for cid, mid in session.execute(
+        select(CommitmentSupport.commitment_id, CommitmentSupport.ministry_id)
+        .where(col(CommitmentSupport.commitment_id).in_(ids))
+        .order_by(col(CommitmentSupport.ministry_id))
+    ).all():
+        support[cid].append(mid)
+    return recs, support
+
+
+def set_links(
+    session: Session,
+    commitment_id: int,
+    *,
+    recommendation_ids: Iterable[int] | None = None,
+    supporting_ministry_ids: Iterable[int] | None = None,
+) -> None:
+    if recommendation_ids is not None:
+        session.execute(
+            delete(CommitmentRecommendation).where(
+                col(CommitmentRecommendation.commitment_id) == commitment_id
+            )
+        )
+        for rid in sorted(set(recommendation_ids)):
+            session.add(
+                CommitmentRecommendation(commitment_id=commitment_id, recommendation_id=rid)
+            )
+    if supporting_ministry_ids is not None:
+        session.execute(
+            delete(CommitmentSupport).where(col(CommitmentSupport.commitment_id) == commitment_id)
+        )
+        for mid in sorted(set(supporting_ministry_ids)):
+            session.add(CommitmentSupport(commitment_id=commitment_id, ministry_id=mid))
+    session.flush()

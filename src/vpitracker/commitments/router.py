@@ -1,0 +1,161 @@
+"""HTTP routes for government commitments."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from vpitracker.commitments import service
+from vpitracker.commitments.repository import CommitmentFilters
+from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
+from vpitracker.commitments.state import Clock
+from vpitracker.deps import (
+    AsOf,
+    IfMatch,
+    IncludeArchived,
+    PageDep,
+    Reader,
+    Secretariat,
+    SessionDep,
+    SettingsDep,
+)
+from vpitracker.errors import responses
+from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.pagination import Page, link_next
+from vpitracker.versioning import etag
+from vpitracker.vocab import DerivedVerdict, Instrument, ReportedStatus
+
+router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
+CommitmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+
+def respond(
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    commitment_id: int,
+    as_of: date | None = None,
+) -> CommitmentRead:
+    read, version = service.read(session, commitment_id, Clock.at(as_of, settings.stale_after_days))
+    response.headers["ETag"] = etag(version)
+    return read
+
+
+@router.get("", operation_id="commitments-list", responses=responses(401, 403, 422))
+def list_commitments(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    _actor: Reader,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=200, description="Code or title contains")] = None,
+    ministry_id: Annotated[OptionalId, Query(description="Lead or supporting ministry")] = None,
+    lead_ministry_id: OptionalId = None,
+    recommendation_id: OptionalId = None,
+    reported_status: ReportedStatus | None = None,
+    verdict: DerivedVerdict | None = None,
+    contested: bool | None = None,
+    overdue: bool | None = None,
+    stale: bool | None = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+    cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
+    instrument: Instrument | None = None,
+    as_of: AsOf = None,
+    include_archived: IncludeArchived = False,
+) -> Page[CommitmentRead]:
+    """List commitments with derived state (sort: id, code, due_date, committed_on, created_at)."""
+    filters = CommitmentFilters(
+        q=q,
+        ministry_id=ministry_id,
+        lead_ministry_id=lead_ministry_id,
+        recommendation_id=recommendation_id,
+        reported_status=reported_status.value if reported_status else None,
+        verdict=verdict.value if verdict else None,
+        contested=contested,
+        overdue=overdue,
+        stale=stale,
+        due_before=due_before,
+        due_after=due_after,
+        cluster=cluster,
+        instrument=instrument.value if instrument else None,
+        include_archived=include_archived,
+    )
+    items, next_cursor = service.list_commitments(
+        session, clock=Clock.at(as_of, settings.stale_after_days), filters=filters, page=page
+    )
+    link_next(request, response, next_cursor)
+    return Page[CommitmentRead](items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "", operation_id="commitments-create", status_code=201, responses=responses(401, 403, 409, 422)
+)
+def create_commitment(
+    body: CommitmentCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Secretariat,
+    idem: IdempotencyDep,
+    response: Response,
+) -> CommitmentRead:
+    """Record a government commitment."""
+    commitment = service.create(session, actor, body)
+    assert commitment.id is not None
+    read = respond(session, settings, response, commitment.id)
+    return idem.created(response, read, f"/v1/commitments/{commitment.id}")
+
+
+@router.get(
+    "/{commitment_id}", operation_id="commitments-get", responses=responses(401, 403, 404, 422)
+)
+def get_commitment(
+    commitment_id: CommitmentId,
+    session: SessionDep,
+    settings: SettingsDep,
+    _actor: Reader,
+    response: Response,
+    as_of: AsOf = None,
+) -> CommitmentRead:
+    """Read one commitment with its derived state (optionally as of a past day)."""
+    return respond(session, settings, response, commitment_id, as_of)
+
+
+@router.patch(
+    "/{commitment_id}",
+    operation_id="commitments-update",
+    responses=responses(401, 403, 404, 409, 412, 422, 428),
+)
+def update_commitment(
+    commitment_id: CommitmentId,
+    body: CommitmentUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Secretariat,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CommitmentRead:
+    """Edit a commitment; needs ``If-Match``."""
+    service.update(session, actor, commitment_id, body, if_match)
+    return respond(session, settings, response, commitment_id)
+
+
+@router.post(
+    "/{commitment_id}/archive",
+    operation_id="commitments-archive",
+    responses=responses(401, 403, 404, 422),
+)
+def archive_commitment(
+    commitment_id: CommitmentId,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Secretariat,
+    response: Response,
+) -> CommitmentRead:
+    """Archive a commitment (hidden from lists and figures unless include_archived=true)."""
+    service.archive(session, actor, commitment_id)
+    return respond(session, settings, response, commitment_id)

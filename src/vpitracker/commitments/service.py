@@ -1,0 +1,189 @@
+"""Commitment rules: unique codes, valid ministries and recommendations, derived state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row
+from sqlmodel import Session
+
+from vpitracker.audit import service as audit
+from vpitracker.auth.actor import Actor
+from vpitracker.commitments import repository
+from vpitracker.commitments.repository import CommitmentFilters
+from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
+from vpitracker.commitments.state import STATE_FIELDS, Clock
+from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.ministries import service as ministries_service
+from vpitracker.models import Commitment, utcnow
+from vpitracker.pagination import PageRequest
+from vpitracker.recommendations import service as recommendations_service
+from vpitracker.records import apply_changes, flush_unique
+from vpitracker.versioning import check_if_match
+from vpitracker.vocab import EntityType
+
+
+def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment:
+    commitment = repository.get(session, commitment_id, for_update=for_update)
+    if commitment is None:
+        raise NotFound(f"No commitment with id {commitment_id}")
+    return commitment
+
+
+def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[CommitmentRead]:
+    commitments = [row[0] for row in rows]
+    recs, support = repository.links(session, [c.id for c in commitments])
+    out = []
+    for row in rows:
+        commitment: Commitment = row[0]
+        mapping = row._mapping
+        assert commitment.id is not None
+        out.append(
+            CommitmentRead.model_validate(
+                {
+                    **commitment.model_dump(),
+                    "recommendation_ids": recs[commitment.id],
+                    "supporting_ministry_ids": support[commitment.id],
+                    **{field: mapping[field] for field in STATE_FIELDS},
+                }
+            )
+        )
+    return out
+
+
+def read(session: Session, commitment_id: int, clock: Clock) -> tuple[CommitmentRead, int]:
+    """The commitment with its derived state, and its version (for the ETag)."""
+    row = repository.get_with_state(session, commitment_id, clock)
+    if row is None:
+        raise NotFound(f"No commitment with id {commitment_id}")
+    return _to_reads(session, [row])[0], row[0].version
+
+
+def list_commitments(
+    session: Session, *, clock: Clock, filters: CommitmentFilters, page: PageRequest
+) -> tuple[list[CommitmentRead], str | None]:
+    rows, next_cursor = repository.list_commitments(
+        session, clock=clock, filters=filters, page=page
+    )
+    return _to_reads(session, rows), next_cursor
+
+
+def _check_links(
+    session: Session, lead: int, supporting: list[int], recommendation_ids: list[int]
+) -> None:
+    ministries_service.require_active(session, [lead], loc=["body", "lead_ministry_id"])
+    if lead in supporting:
+        raise Invalid(
+            "The lead ministry cannot also be a supporting ministry",
+            loc=["body", "supporting_ministry_ids"],
+        )
+    ministries_service.require_active(session, supporting, loc=["body", "supporting_ministry_ids"])
+    recommendations_service.require_active(
+        session, recommendation_ids, loc=["body", "recommendation_ids"]
+    )
+
+
+def create(session: Session, actor: Actor, data: CommitmentCreate) -> Commitment:
+    """Record a government commitment."""
+    if repository.by_code(session, data.code) is not None:
+        raise Conflict(f"A commitment with code {data.code!r} already exists")
+    _check_links(
+        session, data.lead_ministry_id, data.supporting_ministry_ids, data.recommendation_ids
+    )
+    committed_on = data.committed_on or utcnow().date()
+    if data.due_date < committed_on:
+        raise Invalid("due_date must not be before committed_on", loc=["body", "due_date"])
+    commitment = Commitment(
+        **data.model_dump(
+            exclude={"recommendation_ids", "supporting_ministry_ids", "committed_on"}
+        ),
+        committed_on=committed_on,
+    )
+    session.add(commitment)
+    flush_unique(session, f"A commitment with code {data.code!r}")
+    assert commitment.id is not None
+    repository.set_links(
+        session,
+        commitment.id,
+        recommendation_ids=data.recommendation_ids,
+        supporting_ministry_ids=data.supporting_ministry_ids,
+    )
+    audit.record(
+        session,
+        actor,
+        "commitment.created",
+        EntityType.commitment,
+        commitment.id,
+        {
+            **audit.snapshot(commitment),
+            "recommendation_ids": sorted(set(data.recommendation_ids)),
+            "supporting_ministry_ids": sorted(set(data.supporting_ministry_ids)),
+        },
+    )
+    return commitment
+
+
+def update(
+    session: Session, actor: Actor, commitment_id: int, data: CommitmentUpdate, if_match: str | None
+) -> Commitment:
+    """Apply a PATCH guarded by ``If-Match``."""
+    commitment = get(session, commitment_id, for_update=True)
+    check_if_match(if_match, commitment.version)
+    changes = data.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:
+            raise Invalid(f"{field} cannot be null", loc=["body", field])
+    if "code" in changes and changes["code"] != commitment.code:
+        if repository.by_code(session, changes["code"]) is not None:
+            raise Conflict(f"A commitment with code {changes['code']!r} already exists")
+    recs, support = repository.links(session, [commitment_id])
+    old_recs, old_support = recs[commitment_id], support[commitment_id]
+    new_recs = sorted(set(changes.pop("recommendation_ids", old_recs)))
+    new_support = sorted(set(changes.pop("supporting_ministry_ids", old_support)))
+    lead = changes.get("lead_ministry_id", commitment.lead_ministry_id)
+    _check_links(
+        session,
+        lead,
+        new_support,
+        [r for r in new_recs if r not in old_recs],
+    )
+    committed_on: date = changes.get("committed_on", commitment.committed_on)
+    due_date: date = changes.get("due_date", commitment.due_date)
+    if due_date < committed_on:
+        raise Invalid("due_date must not be before committed_on", loc=["body", "due_date"])
+    changed = apply_changes(commitment, changes)
+    extra: dict[str, dict[str, Any]] = {}
+    if new_recs != old_recs:
+        extra["recommendation_ids"] = {"old": old_recs, "new": new_recs}
+    if new_support != old_support:
+        extra["supporting_ministry_ids"] = {"old": old_support, "new": new_support}
+    if extra:
+        repository.set_links(
+            session,
+            commitment_id,
+            recommendation_ids=new_recs if "recommendation_ids" in extra else None,
+            supporting_ministry_ids=new_support if "supporting_ministry_ids" in extra else None,
+        )
+        if not changed:
+            apply_changes(commitment, {"updated_at": utcnow()})
+    changed.update(extra)
+    if changed:
+        flush_unique(session, "A commitment with that code")
+        audit.record(
+            session, actor, "commitment.updated", EntityType.commitment, commitment_id, changed
+        )
+    return commitment
+
+
+def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
+    """Archive (never delete); archiving twice changes nothing."""
+    commitment = get(session, commitment_id, for_update=True)
+    if commitment.archived_at is None:
+        changed = apply_changes(commitment, {"archived_at": utcnow()})
+        session.flush()
+        audit.record(
+            session, actor, "commitment.archived", EntityType.commitment, commitment_id, changed
+        )
+    return commitment

@@ -1,0 +1,65 @@
+"""Runtime configuration from ``VPI_*`` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+    test = "test"
+
+
+class Settings(BaseSettings):
+    """Every setting is read from the environment with the ``VPI_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="VPI_", extra="ignore")
+
+    env: Environment = Environment.production
+    database_url: str = "sqlite:///./vpitracker.db"
+    secret_key: str = DEV_SECRET_KEY
+    jwt_algorithm: str = "HS256"
+    jwt_private_key: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "vpitracker"
+    jwt_audience: str = "vpitracker-api"
+    access_token_expire_minutes: int = 60
+    stale_after_days: int = 90
+    public_read: bool = False
+    idempotency_ttl_hours: int = 24
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 50
+    login_window_minutes: int = 15
+    metrics_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.secret_key == DEV_SECRET_KEY and self.env is not Environment.development:
+            raise ValueError(
+                "VPI_SECRET_KEY is the built-in development key; set a real secret "
+                "(or VPI_ENV=development for local use)"
+            )
+        if len(self.secret_key) < 32 and self.jwt_algorithm.startswith("HS"):
+            raise ValueError("VPI_SECRET_KEY must be at least 32 characters")
+        if not self.jwt_algorithm.startswith("HS") and not (
+            self.jwt_private_key and self.jwt_public_key
+        ):
+            raise ValueError(
+                f"VPI_JWT_ALGORITHM={self.jwt_algorithm} needs VPI_JWT_PRIVATE_KEY and "
+                "VPI_JWT_PUBLIC_KEY (PEM)"
+            )
+        if self.jwt_algorithm not in {"HS256", "HS384", "HS512", "RS256", "ES256"}:
+            raise ValueError("VPI_JWT_ALGORITHM must be one of HS256, HS384, HS512, RS256, ES256")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,103 @@
+"""Engine factory and the request-scoped session that owns the transaction.
+
+SQLite runs in WAL mode with foreign keys on. pysqlite's own transaction handling
+is switched off so SQLAlchemy emits ``BEGIN`` itself (the documented recipe):
+that makes SAVEPOINTs work and lets write transactions start with
+``BEGIN IMMEDIATE`` so SQLite's single writer serializes them from the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from vpitracker.config import get_settings
+from vpitracker.errors import AppError
+
+WRITE_OPTIONS = {"vpi_write": True}
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use psycopg 3 for them."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+        _install_sqlite_recipe(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _install_sqlite_recipe(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("vpi_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().database_url)
+
+
+def open_session(engine: Engine, *, write: bool) -> Session:
+    bind = engine.execution_options(**WRITE_OPTIONS) if write else engine
+    return Session(bind, expire_on_commit=False)
+
+
+def transaction(session: Session) -> Iterator[Session]:
+    """Commit on success, roll back on error. The only place that commits."""
+    try:
+        yield session
+        session.commit()
+    except AppError as exc:
+        if exc.persist:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def session_scope(engine: Engine, *, write: bool) -> Iterator[Session]:
+    with open_session(engine, write=write) as session:
+        yield from transaction(session)
+
+
+@contextmanager
+def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """The same transaction rules outside a request (CLI, demo loader)."""
+    with open_session(engine, write=write) as session:
+        yield from transaction(session)

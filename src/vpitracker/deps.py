@@ -1,0 +1,128 @@
+"""Request dependencies, declared once as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from sqlmodel import Session
+
+from vpitracker.auth import service as auth_service
+from vpitracker.auth.actor import Actor
+from vpitracker.config import Settings
+from vpitracker.db import session_scope
+from vpitracker.errors import Forbidden, Unauthorized
+from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from vpitracker.vocab import Role
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: commit on success, roll back on error."""
+    yield from session_scope(request.app.state.engine, write=request.method not in READ_METHODS)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _credentials(request: Request) -> tuple[str, str] | None:
+    """("bearer", token) or ("key", secret) from the request, or None."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer" and value:
+        return ("key", value) if value.startswith("vpi_") else ("bearer", value)
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise Unauthorized("Malformed Basic credentials") from exc
+        _, _, secret = decoded.partition(":")
+        return ("key", secret)
+    if authorization:
+        raise Unauthorized("Unsupported authorization scheme")
+    header_key = request.headers.get("x-api-key")
+    if header_key:
+        return ("key", header_key)
+    return None
+
+
+def get_optional_actor(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Actor | None:
+    credentials = _credentials(request)
+    if credentials is None:
+        return None
+    kind, secret = credentials
+    if kind == "bearer":
+        return auth_service.actor_from_token(session, settings, secret)
+    return auth_service.actor_from_api_key(session, secret)
+
+
+def get_current_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
+    if actor is None:
+        raise Unauthorized("Sign in: send a bearer token")
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_current_actor)]
+
+
+def require_role(*roles: Role) -> Callable[[Actor], Actor]:
+    allowed = frozenset(roles)
+
+    def check(actor: CurrentActor) -> Actor:
+        if actor.role not in allowed or (actor.kind != "user"):
+            raise Forbidden(
+                f"This needs the role {' or '.join(sorted(allowed))}; you are {actor.role}"
+            )
+        return actor
+
+    return check
+
+
+Reader = CurrentActor
+Secretariat = Annotated[Actor, Depends(require_role(Role.secretariat))]
+Assessor = Annotated[Actor, Depends(require_role(Role.secretariat, Role.alliance_member))]
+Reporter = Annotated[Actor, Depends(require_role(Role.secretariat, Role.government_officer))]
+
+IfMatch = Annotated[str | None, Header(description="The ETag of the version you edited")]
+
+
+def page_request_for(default_sort: str) -> Callable[..., PageRequest]:
+    """A page dependency whose ``sort`` defaults to ``default_sort``."""
+
+    def page_request(
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Query(max_length=2000, description="From the previous page's next_cursor")
+        ] = None,
+        sort: Annotated[
+            str, Query(max_length=64, description="A sortable field; prefix - for descending")
+        ] = default_sort,
+    ) -> PageRequest:
+        return PageRequest(limit=limit, cursor=cursor, sort=sort)
+
+    return page_request
+
+
+PageDep = Annotated[PageRequest, Depends(page_request_for("id"))]
+AsOf = Annotated[
+    date | None,
+    Query(description="Derived state as it stood at the end of this day (UTC)"),
+]
+IncludeArchived = Annotated[bool, Query(description="Include archived records")]

@@ -1,0 +1,81 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+
+from vpitracker import __version__
+from vpitracker.apikeys.router import router as apikeys_router
+from vpitracker.audit.router import router as audit_router
+from vpitracker.auth.router import router as auth_router
+from vpitracker.commitments.router import router as commitments_router
+from vpitracker.config import Settings, get_settings
+from vpitracker.db import make_engine
+from vpitracker.errors import install_handlers, problem_response
+from vpitracker.idempotency.service import Replay
+from vpitracker.ministries.router import router as ministries_router
+from vpitracker.provisions.router import router as provisions_router
+from vpitracker.recommendations.router import router as recommendations_router
+from vpitracker.reporting.router import router as reporting_router
+from vpitracker.users.router import router as users_router
+
+DESCRIPTION = """\
+System of record for the Kenya Civil Society Alliance's oversight of the
+Government's commitments under UNTOC and its Protocols: recommendations,
+commitments, status updates, the alliance's assessments and a tamper-evident
+audit trail. Errors are RFC 9457 problem+json.
+"""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="vpitracker",
+        version=__version__,
+        description=DESCRIPTION,
+        separate_input_output_schemas=False,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.database_url)
+    install_handlers(app)
+
+    @app.exception_handler(Replay)
+    async def _replay(_request: Request, exc: Replay) -> JSONResponse:
+        headers = {"Idempotent-Replayed": "true"}
+        if exc.location:
+            headers["Location"] = exc.location
+        return JSONResponse(exc.body, status_code=exc.status_code, headers=headers)
+
+    for router in (
+        auth_router,
+        users_router,
+        apikeys_router,
+        ministries_router,
+        provisions_router,
+        recommendations_router,
+        commitments_router,
+        reporting_router,
+        audit_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], operation_id="health-live")
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], operation_id="health-ready")
+    def readyz() -> Any:
+        """Readiness: the database answers."""
+        try:
+            with app.state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return problem_response(503, "Service Unavailable", "The database does not answer")
+        return {"status": "ready"}
+
+    return app

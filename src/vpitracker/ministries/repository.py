@@ -1,0 +1,82 @@
+"""Ministry queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from vpitracker.models import Ministry
+from vpitracker.pagination import PageRequest, paginate
+from vpitracker.vocab import MinistryKind
+
+SORTS = {"id": col(Ministry.id), "code": col(Ministry.code), "name": col(Ministry.name)}
+
+
+@dataclass(frozen=True)
+class MinistryFilters:
+    q: str | None = None
+    kind: MinistryKind | None = None
+    parent_id: int | None = None
+    include_archived: bool = False
+
+
+def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Ministry | None:
+    stmt = select(Ministry).where(Ministry.id == ministry_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def by_code(session: Session, code: str) -> Ministry | None:
+    return session.exec(select(Ministry).where(Ministry.code == code)).first()
+
+
+def by_codes(session: Session, codes: Iterable[str]) -> dict[str, Ministry]:
+    codes = list(codes)
+    rows = (
+        session.exec(select(Ministry).where(col(Ministry.code).in_(codes))).all() if codes else []
+    )
+    return {m.code: m for m in rows}
+
+
+def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
+    ids = list(ids)
+    if not ids:
+        return set()
+    stmt = select(Ministry.id).where(col(Ministry.id).in_(ids), col(Ministry.archived_at).is_(None))
+    return {i for i in session.exec(stmt).all() if i is not None}
+
+
+def list_ministries(
+    session: Session, *, filters: MinistryFilters, page: PageRequest
+) -> tuple[Sequence[Any], str | None]:
+    stmt = select(Ministry)
+    if not filters.include_archived:
+        stmt = stmt.where(col(Ministry.archived_at).is_(None))
+    if filters.q:
+        needle = filters.q.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Ministry.name).contains(needle, autoescape=True),
+                func.lower(Ministry.code).contains(needle, autoescape=True),
+            )
+        )
+    if filters.kind is not None:
+        stmt = stmt.where(Ministry.kind == filters.kind.value)
+    if filters.parent_id is not None:
+        stmt = stmt.where(Ministry.parent_id == filters.parent_id)
+    return paginate(session, stmt, page=page, sort_columns=SORTS, id_column=col(Ministry.id))
+
+
+def ancestors(session: Session, ministry_id: int) -> list[int]:
+    """The chain of parent ids above a ministry (to refuse cycles)."""
+    seen: list[int] = []
+    current = get(session, ministry_id)
+    while current is not None and current.parent_id is not None and current.parent_id not in seen:
+        seen.append(current.parent_id)
+        current = get(session, current.parent_id)
+    return seen

@@ -1,0 +1,103 @@
+"""Ministry rules: unique codes, valid parents, audited edits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlmodel import Session
+
+from vpitracker.audit import service as audit
+from vpitracker.auth.actor import Actor
+from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.ministries import repository
+from vpitracker.ministries.repository import MinistryFilters
+from vpitracker.ministries.schemas import MinistryCreate, MinistryUpdate
+from vpitracker.models import Ministry, utcnow
+from vpitracker.pagination import PageRequest
+from vpitracker.records import apply_changes, flush_unique
+from vpitracker.versioning import check_if_match
+from vpitracker.vocab import EntityType
+
+
+def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Ministry:
+    ministry = repository.get(session, ministry_id, for_update=for_update)
+    if ministry is None:
+        raise NotFound(f"No ministry with id {ministry_id}")
+    return ministry
+
+
+def list_ministries(
+    session: Session, *, filters: MinistryFilters, page: PageRequest
+) -> tuple[Sequence[Any], str | None]:
+    return repository.list_ministries(session, filters=filters, page=page)
+
+
+def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]) -> None:
+    """422 unless every id names a ministry that exists and is not archived."""
+    wanted = set(ids)
+    missing = sorted(wanted - repository.active_ids(session, wanted))
+    if missing:
+        raise Invalid(f"Unknown or archived ministry id(s): {missing}", loc=loc)
+
+
+def _check_parent(session: Session, parent_id: int | None, self_id: int | None) -> None:
+    if parent_id is None:
+        return
+    require_active(session, [parent_id], loc=["body", "parent_id"])
+    if self_id is not None and (
+        parent_id == self_id or self_id in repository.ancestors(session, parent_id)
+    ):
+        raise Invalid("A ministry cannot be its own ancestor", loc=["body", "parent_id"])
+
+
+def create(session: Session, actor: Actor, data: MinistryCreate) -> Ministry:
+    """Create a ministry (unique code)."""
+    if repository.by_code(session, data.code) is not None:
+        raise Conflict(f"A ministry with code {data.code!r} already exists")
+    _check_parent(session, data.parent_id, None)
+    ministry = Ministry(**data.model_dump())
+    session.add(ministry)
+    flush_unique(session, f"A ministry with code {data.code!r}")
+    assert ministry.id is not None
+    audit.record(
+        session,
+        actor,
+        "ministry.created",
+        EntityType.ministry,
+        ministry.id,
+        audit.snapshot(ministry),
+    )
+    return ministry
+
+
+def update(
+    session: Session, actor: Actor, ministry_id: int, data: MinistryUpdate, if_match: str | None
+) -> Ministry:
+    """Apply a PATCH guarded by ``If-Match``."""
+    ministry = get(session, ministry_id, for_update=True)
+    check_if_match(if_match, ministry.version)
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("code", "name", "kind"):
+        if required in changes and changes[required] is None:
+            raise Invalid(f"{required} cannot be null", loc=["body", required])
+    if "code" in changes and changes["code"] != ministry.code:
+        if repository.by_code(session, changes["code"]) is not None:
+            raise Conflict(f"A ministry with code {changes['code']!r} already exists")
+    if "parent_id" in changes:
+        _check_parent(session, changes["parent_id"], ministry_id)
+    changed = apply_changes(ministry, changes)
+    if changed:
+        flush_unique(session, "A ministry with that code")
+        audit.record(session, actor, "ministry.updated", EntityType.ministry, ministry_id, changed)
+    return ministry
+
+
+def archive(session: Session, actor: Actor, ministry_id: int) -> Ministry:
+    """Archive (never delete); archiving twice changes nothing."""
+    ministry = get(session, ministry_id, for_update=True)
+    if ministry.archived_at is None:
+        changed = apply_changes(ministry, {"archived_at": utcnow()})
+        session.flush()
+        audit.record(session, actor, "ministry.archived", EntityType.ministry, ministry_id, changed)
+    return ministry

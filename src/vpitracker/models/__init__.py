@@ -1,0 +1,36 @@
+"""Every table model, imported here so Alembic sees the whole schema."""
+
+from vpitracker.models.audit import AuditEvent, IdempotencyRecord
+from vpitracker.models.base import UTCDateTime, metadata, table_of, utcnow
+from vpitracker.models.oversight import (
+    Commitment,
+    CommitmentRecommendation,
+    CommitmentSupport,
+    Recommendation,
+    RecommendationProvision,
+)
+from vpitracker.models.reference import Ministry, Provision
+from vpitracker.models.reporting import Assessment, StatusUpdate
+from vpitracker.models.users import ApiKey, LoginFailure, User, UserMinistry
+
+__all__ = [
+    "ApiKey",
+    "Assessment",
+    "AuditEvent",
+    "Commitment",
+    "CommitmentRecommendation",
+    "CommitmentSupport",
+    "IdempotencyRecord",
+    "LoginFailure",
+    "Ministry",
+    "Provision",
+    "Recommendation",
+    "RecommendationProvision",
+    "StatusUpdate",
+    "UTCDateTime",
+    "User",
+    "UserMinistry",
+    "metadata",
+    "table_of",
+    "utcnow",
+]

@@ -1,0 +1,91 @@
+"""Recommendations, commitments and their links."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from vpitracker.models.base import UTCDateTime, utcnow
+
+
+class Recommendation(SQLModel, table=True):
+    __tablename__ = "recommendation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(500), nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(sa_column=Column(String(500), nullable=False))
+    source_date: date | None = Field(default=None, sa_column=Column(Date, index=True))
+    raised_by: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    priority: str = Field(sa_column=Column(String(16), nullable=False))
+    government_response: str = Field(sa_column=Column(String(32), nullable=False))
+    response_note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    archived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+
+class RecommendationProvision(SQLModel, table=True):
+    __tablename__ = "recommendation_provision"
+
+    recommendation_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("recommendation.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    provision_key: str = Field(
+        sa_column=Column(String(32), ForeignKey("provision.key"), primary_key=True, index=True)
+    )
+
+
+class Commitment(SQLModel, table=True):
+    __tablename__ = "commitment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(500), nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    lead_ministry_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("ministry.id"), nullable=False, index=True)
+    )
+    committed_on: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    due_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    indicator: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    archived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+
+class CommitmentRecommendation(SQLModel, table=True):
+    __tablename__ = "commitment_recommendation"
+
+    commitment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("commitment.id", ondelete="CASCADE"), primary_key=True)
+    )
+    recommendation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("recommendation.id"), primary_key=True, index=True)
+    )
+
+
+class CommitmentSupport(SQLModel, table=True):
+    __tablename__ = "commitment_support"
+
+    commitment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("commitment.id", ondelete="CASCADE"), primary_key=True)
+    )
+    ministry_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("ministry.id"), primary_key=True, index=True)
+    )

@@ -1,0 +1,125 @@
+"""Keyset (cursor) pagination: stable under concurrent inserts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlmodel import Session
+
+from vpitracker.errors import Invalid
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    cursor: str | None
+    sort: str
+
+
+def _encode(sort: str, values: list[Any]) -> str:
+    raw = json.dumps({"s": sort, "v": values}, separators=(",", ":"), default=str)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        values = data["v"]
+        if data["s"] != sort or not isinstance(values, list) or len(values) != 2:
+            raise ValueError("cursor belongs to another sort order")
+        return values
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
+        raise Invalid("The cursor is not valid for this listing", loc=["query", "cursor"]) from exc
+
+
+def _coerce(column: ColumnElement[Any], value: Any) -> Any:
+    try:
+        py = column.type.python_type
+    except NotImplementedError:
+        return value
+    try:
+        if py is datetime and isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if py is date and isinstance(value, str):
+            return date.fromisoformat(value)
+        if py is int and not isinstance(value, int):
+            raise ValueError("expected an integer")
+        if py is str and not isinstance(value, str):
+            raise ValueError("expected text")
+    except ValueError as exc:
+        raise Invalid("The cursor is not valid for this listing", loc=["query", "cursor"]) from exc
+    return value
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    page: PageRequest,
+    sort_columns: Mapping[str, Any],
+    id_column: Any,
+) -> tuple[Sequence[Any], str | None]:
+    """One page of ``stmt`` ordered by the whitelisted sort key, ``id`` breaking ties."""
+    name = page.sort.removeprefix("-")
+    if name not in sort_columns:
+        allowed = ", ".join(sorted(sort_columns))
+        raise Invalid(
+            f"sort must be one of {allowed} (prefix - for descending)", loc=["query", "sort"]
+        )
+    descending = page.sort.startswith("-")
+    column = sort_columns[name]
+    stmt = stmt.add_columns(column.label("sort_value"), id_column.label("sort_id"))
+    if page.cursor:
+        last_value, last_id = _decode(page.cursor, page.sort)
+        last_value = _coerce(column, last_value)
+        if not isinstance(last_id, int):
+            raise Invalid("The cursor is not valid for this listing", loc=["query", "cursor"])
+        if descending:
+            stmt = stmt.where(
+                or_(column < last_value, and_(column == last_value, id_column < last_id))
+            )
+        else:
+            stmt = stmt.where(
+                or_(column > last_value, and_(column == last_value, id_column > last_id))
+            )
+    order = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
+    rows = session.execute(stmt.order_by(*order).limit(page.limit + 1)).all()
+    next_cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        last = rows[-1]._mapping
+        next_cursor = _encode(page.sort, [_jsonable(last["sort_value"]), last["sort_id"]])
+    return rows, next_cursor
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
+    """Set ``Link: <...>; rel="next"`` when there is a next page."""
+    if next_cursor:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'

@@ -1,0 +1,76 @@
+"""Provision catalogue rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlmodel import Session
+
+from vpitracker.audit import service as audit
+from vpitracker.auth.actor import Actor
+from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.models import Provision
+from vpitracker.pagination import PageRequest
+from vpitracker.provisions import repository
+from vpitracker.provisions.schemas import ProvisionCreate, ProvisionUpdate
+from vpitracker.records import apply_changes, flush_unique
+from vpitracker.versioning import check_if_match
+from vpitracker.vocab import EntityType, Instrument
+
+
+def get(session: Session, key: str, *, for_update: bool = False) -> Provision:
+    provision = repository.get(session, key, for_update=for_update)
+    if provision is None:
+        raise NotFound(f"No provision with key {key!r}")
+    return provision
+
+
+def list_provisions(
+    session: Session, *, instrument: Instrument | None, cluster: int | None, page: PageRequest
+) -> tuple[Sequence[Any], str | None]:
+    return repository.list_provisions(
+        session, instrument=instrument.value if instrument else None, cluster=cluster, page=page
+    )
+
+
+def require_existing(session: Session, keys: Iterable[str], *, loc: list[str | int]) -> None:
+    wanted = set(keys)
+    missing = sorted(wanted - repository.existing_keys(session, wanted))
+    if missing:
+        raise Invalid(f"Unknown provision key(s): {missing}", loc=loc)
+
+
+def create(session: Session, actor: Actor, data: ProvisionCreate) -> Provision:
+    """Add a provision to the catalogue."""
+    if repository.get(session, data.key) is not None:
+        raise Conflict(f"A provision with key {data.key!r} already exists")
+    provision = Provision(**data.model_dump())
+    session.add(provision)
+    flush_unique(session, f"A provision with key {data.key!r}")
+    audit.record(
+        session,
+        actor,
+        "provision.created",
+        EntityType.provision,
+        provision.key,
+        audit.snapshot(provision),
+    )
+    return provision
+
+
+def update(
+    session: Session, actor: Actor, key: str, data: ProvisionUpdate, if_match: str | None
+) -> Provision:
+    """Correct a provision (e.g. its cluster); needs ``If-Match``."""
+    provision = get(session, key, for_update=True)
+    check_if_match(if_match, provision.version)
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("instrument", "article", "title"):
+        if required in changes and changes[required] is None:
+            raise Invalid(f"{required} cannot be null", loc=["body", required])
+    changed = apply_changes(provision, changes)
+    if changed:
+        session.flush()
+        audit.record(session, actor, "provision.updated", EntityType.provision, key, changed)
+    return provision

@@ -1,0 +1,209 @@
+"""Recommendation queries, implementation state included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Subquery, case, delete, exists, func, literal, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from vpitracker.commitments.state import Clock, state_subquery
+from vpitracker.models import (
+    Commitment,
+    CommitmentRecommendation,
+    CommitmentSupport,
+    Provision,
+    Recommendation,
+    RecommendationProvision,
+)
+from vpitracker.pagination import PageRequest, paginate
+from vpitracker.vocab import Implementation, ReportedStatus
+
+SORTS = {
+    "id": col(Recommendation.id),
+    "code": col(Recommendation.code),
+    "created_at": col(Recommendation.created_at),
+}
+
+
+@dataclass(frozen=True)
+class RecommendationFilters:
+    q: str | None = None
+    provision: str | None = None
+    cluster: int | None = None
+    instrument: str | None = None
+    priority: str | None = None
+    government_response: str | None = None
+    implementation: str | None = None
+    ministry_id: int | None = None
+    include_archived: bool = False
+
+
+def get(
+    session: Session, recommendation_id: int, *, for_update: bool = False
+) -> Recommendation | None:
+    stmt = select(Recommendation).where(Recommendation.id == recommendation_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def by_code(session: Session, code: str) -> Recommendation | None:
+    return session.exec(select(Recommendation).where(Recommendation.code == code)).first()
+
+
+def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
+    ids = list(ids)
+    if not ids:
+        return set()
+    stmt = select(Recommendation.id).where(
+        col(Recommendation.id).in_(ids), col(Recommendation.archived_at).is_(None)
+    )
+    return {i for i in session.exec(stmt).all() if i is not None}
+
+
+def implementation_subquery(clock: Clock) -> Subquery:
+    """Per recommendation: counts over its non-archived commitments' reported statuses."""
+    state = state_subquery(clock)
+    completed = func.sum(
+        case((state.c.reported_status == ReportedStatus.completed.value, 1), else_=0)
+    )
+    not_started = func.sum(
+        case((state.c.reported_status == ReportedStatus.not_started.value, 1), else_=0)
+    )
+    stmt: Any = (
+        sa_select(
+            col(CommitmentRecommendation.recommendation_id).label("recommendation_id"),
+            func.count().label("commitments"),
+            completed.label("completed"),
+            not_started.label("not_started"),
+        )
+        .join(Commitment, col(Commitment.id) == col(CommitmentRecommendation.commitment_id))
+        .join(state, state.c.commitment_id == Commitment.id)
+        .where(col(Commitment.archived_at).is_(None))
+        .group_by(col(CommitmentRecommendation.recommendation_id))
+    )
+    if clock.as_of is not None:
+        stmt = stmt.where(col(Commitment.committed_on) <= clock.as_of)
+    impl: Subquery = stmt.subquery("impl")
+    return impl
+
+
+def implementation_expr(impl: Subquery) -> Any:
+    return case(
+        (impl.c.commitments.is_(None), literal(Implementation.no_commitment.value)),
+        (impl.c.completed == impl.c.commitments, literal(Implementation.completed.value)),
+        (impl.c.not_started == impl.c.commitments, literal(Implementation.not_started.value)),
+        else_=literal(Implementation.in_progress.value),
+    )
+
+
+def _provision_match(**where: Any) -> Any:
+    stmt = select(RecommendationProvision.recommendation_id).join(
+        Provision, col(Provision.key) == col(RecommendationProvision.provision_key)
+    )
+    for field, value in where.items():
+        stmt = stmt.where(getattr(Provision, field) == value)
+    return col(Recommendation.id).in_(stmt)
+
+
+def select_with_implementation(clock: Clock, filters: RecommendationFilters) -> Any:
+    impl = implementation_subquery(clock)
+    implementation = implementation_expr(impl).label("implementation")
+    stmt = sa_select(Recommendation, implementation).outerjoin(
+        impl, impl.c.recommendation_id == Recommendation.id
+    )
+    if not filters.include_archived:
+        stmt = stmt.where(col(Recommendation.archived_at).is_(None))
+    if clock.as_of is not None:
+        stmt = stmt.where(
+            or_(
+                col(Recommendation.source_date).is_(None),
+                col(Recommendation.source_date) <= clock.as_of,
+            )
+        )
+    if filters.q:
+        needle = filters.q.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Recommendation.title).contains(needle, autoescape=True),
+                func.lower(Recommendation.text).contains(needle, autoescape=True),
+            )
+        )
+    if filters.provision is not None:
+        stmt = stmt.where(_provision_match(key=filters.provision))
+    if filters.cluster is not None:
+        stmt = stmt.where(_provision_match(cluster=filters.cluster))
+    if filters.instrument is not None:
+        stmt = stmt.where(_provision_match(instrument=filters.instrument))
+    if filters.priority is not None:
+        stmt = stmt.where(col(Recommendation.priority) == filters.priority)
+    if filters.government_response is not None:
+        stmt = stmt.where(col(Recommendation.government_response) == filters.government_response)
+    if filters.implementation is not None:
+        stmt = stmt.where(implementation_expr(impl) == filters.implementation)
+    if filters.ministry_id is not None:
+        mid = filters.ministry_id
+        by_ministry = (
+            select(CommitmentRecommendation.recommendation_id)
+            .join(Commitment, col(Commitment.id) == col(CommitmentRecommendation.commitment_id))
+            .where(
+                col(Commitment.archived_at).is_(None),
+                or_(
+                    col(Commitment.lead_ministry_id) == mid,
+                    exists().where(
+                        col(CommitmentSupport.commitment_id) == col(Commitment.id),
+                        col(CommitmentSupport.ministry_id) == mid,
+                    ),
+                ),
+            )
+        )
+        stmt = stmt.where(col(Recommendation.id).in_(by_ministry))
+    return stmt
+
+
+def list_recommendations(
+    session: Session, *, clock: Clock, filters: RecommendationFilters, page: PageRequest
+) -> tuple[Sequence[Row[Any]], str | None]:
+    stmt = select_with_implementation(clock, filters)
+    return paginate(session, stmt, page=page, sort_columns=SORTS, id_column=col(Recommendation.id))
+
+
+def get_with_implementation(
+    session: Session, recommendation_id: int, clock: Clock
+) -> Row[Any] | None:
+    stmt = select_with_implementation(clock, RecommendationFilters(include_archived=True))
+    return session.execute(stmt.where(col(Recommendation.id) == recommendation_id)).first()
+
+
+def provisions_of(
+    session: Session, recommendation_ids: Iterable[int]
+) -> dict[int, list[tuple[str, int | None]]]:
+    """(provision key, cluster) per recommendation."""
+    ids = list(recommendation_ids)
+    out: dict[int, list[tuple[str, int | None]]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    stmt = (
+        select(RecommendationProvision.recommendation_id, Provision.key, Provision.cluster)
+        .join(Provision, col(Provision.key) == col(RecommendationProvision.provision_key))
+        .where(col(RecommendationProvision.recommendation_id).in_(ids))
+        .order_by(col(Provision.key))
+    )
+    for rid, key, cluster in session.execute(stmt).all():
+        out[rid].append((key, cluster))
+    return out
+
+
+def set_provisions(session: Session, recommendation_id: int, keys: Iterable[str]) -> None:
+    session.execute(
+        delete(RecommendationProvision).where(
+            col(RecommendationProvision.recommendation_id) == recommendation_id
+        )
+    )
+    for key in sorted(set(keys)):
+        session.add(RecommendationProvision(recommendation_id=recommendation_id, provision_key=key))
+    session.flush()

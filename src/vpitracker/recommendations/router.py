@@ -1,0 +1,164 @@
+"""HTTP routes for civil society's recommendations."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from vpitracker.commitments.state import Clock
+from vpitracker.deps import (
+    AsOf,
+    IfMatch,
+    IncludeArchived,
+    PageDep,
+    Reader,
+    Secretariat,
+    SessionDep,
+    SettingsDep,
+)
+from vpitracker.errors import responses
+from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.pagination import Page, link_next
+from vpitracker.recommendations import service
+from vpitracker.recommendations.repository import RecommendationFilters
+from vpitracker.recommendations.schemas import (
+    RecommendationCreate,
+    RecommendationRead,
+    RecommendationUpdate,
+)
+from vpitracker.versioning import etag
+from vpitracker.vocab import GovernmentResponse, Implementation, Instrument, Priority
+
+router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+RecommendationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def respond(
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    recommendation_id: int,
+    as_of: date | None = None,
+) -> RecommendationRead:
+    read, version = service.read(
+        session, recommendation_id, Clock.at(as_of, settings.stale_after_days)
+    )
+    response.headers["ETag"] = etag(version)
+    return read
+
+
+@router.get("", operation_id="recommendations-list", responses=responses(401, 403, 422))
+def list_recommendations(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    _actor: Reader,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=200, description="Title or text contains")] = None,
+    provision: Annotated[str | None, Query(max_length=32, description="A provision key")] = None,
+    cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
+    instrument: Instrument | None = None,
+    priority: Priority | None = None,
+    government_response: GovernmentResponse | None = None,
+    implementation: Implementation | None = None,
+    ministry_id: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="With a commitment this ministry leads or supports"),
+    ] = None,
+    as_of: AsOf = None,
+    include_archived: IncludeArchived = False,
+) -> Page[RecommendationRead]:
+    """List recommendations with implementation state (sort: id, code, created_at)."""
+    filters = RecommendationFilters(
+        q=q,
+        provision=provision,
+        cluster=cluster,
+        instrument=instrument.value if instrument else None,
+        priority=priority.value if priority else None,
+        government_response=government_response.value if government_response else None,
+        implementation=implementation.value if implementation else None,
+        ministry_id=ministry_id,
+        include_archived=include_archived,
+    )
+    items, next_cursor = service.list_recommendations(
+        session, clock=Clock.at(as_of, settings.stale_after_days), filters=filters, page=page
+    )
+    link_next(request, response, next_cursor)
+    return Page[RecommendationRead](items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    operation_id="recommendations-create",
+    status_code=201,
+    responses=responses(401, 403, 409, 422),
+)
+def create_recommendation(
+    body: RecommendationCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Secretariat,
+    idem: IdempotencyDep,
+    response: Response,
+) -> RecommendationRead:
+    """Record a recommendation."""
+    rec = service.create(session, actor, body)
+    assert rec.id is not None
+    read = respond(session, settings, response, rec.id)
+    return idem.created(response, read, f"/v1/recommendations/{rec.id}")
+
+
+@router.get(
+    "/{recommendation_id}",
+    operation_id="recommendations-get",
+    responses=responses(401, 403, 404, 422),
+)
+def get_recommendation(
+    recommendation_id: RecommendationId,
+    session: SessionDep,
+    settings: SettingsDep,
+    _actor: Reader,
+    response: Response,
+    as_of: AsOf = None,
+) -> RecommendationRead:
+    """Read one recommendation."""
+    return respond(session, settings, response, recommendation_id, as_of)
+
+
+@router.patch(
+    "/{recommendation_id}",
+    operation_id="recommendations-update",
+    responses=responses(401, 403, 404, 409, 412, 422, 428),
+)
+def update_recommendation(
+    recommendation_id: RecommendationId,
+    body: RecommendationUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Secretariat,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RecommendationRead:
+    """Edit a recommendation; needs ``If-Match``."""
+    service.update(session, actor, recommendation_id, body, if_match)
+    return respond(session, settings, response, recommendation_id)
+
+
+@router.post(
+    "/{recommendation_id}/archive",
+    operation_id="recommendations-archive",
+    responses=responses(401, 403, 404, 422),
+)
+def archive_recommendation(
+    recommendation_id: RecommendationId,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Secretariat,
+    response: Response,
+) -> RecommendationRead:
+    """Archive a recommendation."""
+    service.archive(session, actor, recommendation_id)
+    return respond(session, settings, response, recommendation_id)

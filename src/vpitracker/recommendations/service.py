@@ -1,0 +1,167 @@
+"""Recommendation rules: unique codes, known provisions, implementation state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row
+from sqlmodel import Session
+
+from vpitracker.audit import service as audit
+from vpitracker.auth.actor import Actor
+from vpitracker.commitments.state import Clock
+from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.models import Recommendation, utcnow
+from vpitracker.pagination import PageRequest
+from vpitracker.provisions import service as provisions_service
+from vpitracker.recommendations import repository
+from vpitracker.recommendations.repository import RecommendationFilters
+from vpitracker.recommendations.schemas import (
+    RecommendationCreate,
+    RecommendationRead,
+    RecommendationUpdate,
+)
+from vpitracker.records import apply_changes, flush_unique
+from vpitracker.versioning import check_if_match
+from vpitracker.vocab import EntityType
+
+
+def get(session: Session, recommendation_id: int, *, for_update: bool = False) -> Recommendation:
+    rec = repository.get(session, recommendation_id, for_update=for_update)
+    if rec is None:
+        raise NotFound(f"No recommendation with id {recommendation_id}")
+    return rec
+
+
+def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]) -> None:
+    wanted = set(ids)
+    missing = sorted(wanted - repository.active_ids(session, wanted))
+    if missing:
+        raise Invalid(f"Unknown or archived recommendation id(s): {missing}", loc=loc)
+
+
+def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[RecommendationRead]:
+    provisions = repository.provisions_of(session, [row[0].id for row in rows])
+    out = []
+    for row in rows:
+        rec: Recommendation = row[0]
+        assert rec.id is not None
+        linked = provisions[rec.id]
+        out.append(
+            RecommendationRead.model_validate(
+                {
+                    **rec.model_dump(),
+                    "provision_keys": [key for key, _ in linked],
+                    "clusters": sorted({c for _, c in linked if c is not None}),
+                    "implementation": row._mapping["implementation"],
+                }
+            )
+        )
+    return out
+
+
+def read(session: Session, recommendation_id: int, clock: Clock) -> tuple[RecommendationRead, int]:
+    row = repository.get_with_implementation(session, recommendation_id, clock)
+    if row is None:
+        raise NotFound(f"No recommendation with id {recommendation_id}")
+    return _to_reads(session, [row])[0], row[0].version
+
+
+def list_recommendations(
+    session: Session, *, clock: Clock, filters: RecommendationFilters, page: PageRequest
+) -> tuple[list[RecommendationRead], str | None]:
+    rows, next_cursor = repository.list_recommendations(
+        session, clock=clock, filters=filters, page=page
+    )
+    return _to_reads(session, rows), next_cursor
+
+
+def create(session: Session, actor: Actor, data: RecommendationCreate) -> Recommendation:
+    """Record a recommendation and the provisions it concerns."""
+    if repository.by_code(session, data.code) is not None:
+        raise Conflict(f"A recommendation with code {data.code!r} already exists")
+    provisions_service.require_existing(
+        session, data.provision_keys, loc=["body", "provision_keys"]
+    )
+    rec = Recommendation(**data.model_dump(exclude={"provision_keys"}))
+    session.add(rec)
+    flush_unique(session, f"A recommendation with code {data.code!r}")
+    assert rec.id is not None
+    repository.set_provisions(session, rec.id, data.provision_keys)
+    audit.record(
+        session,
+        actor,
+        "recommendation.created",
+        EntityType.recommendation,
+        rec.id,
+        {**audit.snapshot(rec), "provision_keys": sorted(set(data.provision_keys))},
+    )
+    return rec
+
+
+def update(
+    session: Session,
+    actor: Actor,
+    recommendation_id: int,
+    data: RecommendationUpdate,
+    if_match: str | None,
+) -> Recommendation:
+    """Apply a PATCH guarded by ``If-Match``."""
+    rec = get(session, recommendation_id, for_update=True)
+    check_if_match(if_match, rec.version)
+    changes = data.model_dump(exclude_unset=True)
+    for field in (
+        "code",
+        "title",
+        "text",
+        "source",
+        "raised_by",
+        "provision_keys",
+        "priority",
+        "government_response",
+    ):
+        if field in changes and changes[field] is None:
+            raise Invalid(f"{field} cannot be null", loc=["body", field])
+    if "code" in changes and changes["code"] != rec.code:
+        if repository.by_code(session, changes["code"]) is not None:
+            raise Conflict(f"A recommendation with code {changes['code']!r} already exists")
+    old_keys = [
+        k for k, _ in repository.provisions_of(session, [recommendation_id])[recommendation_id]
+    ]
+    new_keys = sorted(set(changes.pop("provision_keys", old_keys)))
+    provisions_service.require_existing(session, new_keys, loc=["body", "provision_keys"])
+    changed = apply_changes(rec, changes)
+    if new_keys != old_keys:
+        repository.set_provisions(session, recommendation_id, new_keys)
+        if not changed:
+            apply_changes(rec, {"updated_at": utcnow()})
+        changed["provision_keys"] = {"old": old_keys, "new": new_keys}
+    if changed:
+        flush_unique(session, "A recommendation with that code")
+        audit.record(
+            session,
+            actor,
+            "recommendation.updated",
+            EntityType.recommendation,
+            recommendation_id,
+            changed,
+        )
+    return rec
+
+
+def archive(session: Session, actor: Actor, recommendation_id: int) -> Recommendation:
+    """Archive (never delete); archiving twice changes nothing."""
+    rec = get(session, recommendation_id, for_update=True)
+    if rec.archived_at is None:
+        changed = apply_changes(rec, {"archived_at": utcnow()})
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "recommendation.archived",
+            EntityType.recommendation,
+            recommendation_id,
+            changed,
+        )
+    return rec

@@ -1,0 +1,38 @@
+"""Edits and archiving shared by every editable record."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from vpitracker.errors import Conflict
+from vpitracker.jsonutil import plain
+from vpitracker.models import utcnow
+
+
+class Versioned(Protocol):
+    version: int
+
+
+def apply_changes(row: Any, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Set the changed fields; returns ``{field: {old, new}}`` and bumps the version."""
+    changed: dict[str, dict[str, Any]] = {}
+    for field, new in changes.items():
+        old = getattr(row, field)
+        if old != new:
+            changed[field] = {"old": plain(old), "new": plain(new)}
+            setattr(row, field, new)
+    if changed:
+        row.version += 1
+        row.updated_at = utcnow()
+    return changed
+
+
+def flush_unique(session: Session, what: str) -> None:
+    """Flush, turning a unique-index race into 409."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"{what} already exists") from exc

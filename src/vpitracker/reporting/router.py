@@ -1,0 +1,133 @@
+"""HTTP routes for status updates and assessments (append-only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from vpitracker.deps import Assessor, Reader, Reporter, SessionDep, page_request_for
+from vpitracker.errors import responses
+from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.pagination import Page, PageRequest, link_next
+from vpitracker.reporting import service
+from vpitracker.reporting.schemas import (
+    AssessmentCreate,
+    AssessmentRead,
+    StatusUpdateCreate,
+    StatusUpdateRead,
+)
+
+router = APIRouter(prefix="/v1", tags=["reporting"])
+CommitmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+UpdatesPage = Annotated[PageRequest, Depends(page_request_for("-reported_at"))]
+AssessmentsPage = Annotated[PageRequest, Depends(page_request_for("-assessed_at"))]
+
+
+@router.get(
+    "/commitments/{commitment_id}/status-updates",
+    operation_id="status-updates-list-for-commitment",
+    responses=responses(401, 403, 404, 422),
+)
+def list_commitment_updates(
+    commitment_id: CommitmentId,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _actor: Reader,
+    page: UpdatesPage,
+) -> Page[StatusUpdateRead]:
+    """A commitment's status updates, newest first (sort: reported_at, id)."""
+    rows, next_cursor = service.list_updates(session, commitment_id=commitment_id, page=page)
+    link_next(request, response, next_cursor)
+    return Page[StatusUpdateRead](
+        items=[StatusUpdateRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/commitments/{commitment_id}/status-updates",
+    operation_id="status-updates-create",
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def post_status_update(
+    commitment_id: CommitmentId,
+    body: StatusUpdateCreate,
+    session: SessionDep,
+    actor: Reporter,
+    idem: IdempotencyDep,
+    response: Response,
+) -> StatusUpdateRead:
+    """Post the government's status report on a commitment (officers: their ministries' only)."""
+    update = service.post_update(session, actor, commitment_id, body)
+    read = StatusUpdateRead.model_validate(update)
+    return idem.created(response, read, f"/v1/status-updates/{update.id}")
+
+
+@router.get(
+    "/status-updates", operation_id="status-updates-list", responses=responses(401, 403, 422)
+)
+def list_status_updates(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _actor: Reader,
+    page: UpdatesPage,
+    ministry_id: OptionalId = None,
+    reported_by: OptionalId = None,
+    since: Annotated[datetime | None, Query(description="Reported at or after")] = None,
+) -> Page[StatusUpdateRead]:
+    """Every status update, newest first (sort: reported_at, id)."""
+    rows, next_cursor = service.list_updates(
+        session, ministry_id=ministry_id, reported_by=reported_by, since=since, page=page
+    )
+    link_next(request, response, next_cursor)
+    return Page[StatusUpdateRead](
+        items=[StatusUpdateRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/commitments/{commitment_id}/assessments",
+    operation_id="assessments-list",
+    responses=responses(401, 403, 404, 422),
+)
+def list_assessments(
+    commitment_id: CommitmentId,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _actor: Reader,
+    page: AssessmentsPage,
+) -> Page[AssessmentRead]:
+    """The alliance's assessments of a commitment, newest first (sort: assessed_at, id)."""
+    rows, next_cursor = service.list_assessments(session, commitment_id=commitment_id, page=page)
+    link_next(request, response, next_cursor)
+    return Page[AssessmentRead](
+        items=[AssessmentRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/commitments/{commitment_id}/assessments",
+    operation_id="assessments-create",
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def post_assessment(
+    commitment_id: CommitmentId,
+    body: AssessmentCreate,
+    session: SessionDep,
+    actor: Assessor,
+    idem: IdempotencyDep,
+    response: Response,
+) -> AssessmentRead:
+    """Post the alliance's assessment of a commitment."""
+    assessment = service.post_assessment(session, actor, commitment_id, body)
+    read = AssessmentRead.model_validate(assessment)
+    return idem.created(
+        response, read, f"/v1/commitments/{commitment_id}/assessments/{assessment.id}"
+    )

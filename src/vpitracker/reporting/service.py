@@ -1,0 +1,162 @@
+"""Who may report on which commitment, and the append-only records themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from vpitracker.audit import service as audit
+from vpitracker.auth.actor import Actor
+from vpitracker.commitments import repository as commitments_repository
+from vpitracker.commitments import service as commitments_service
+from vpitracker.errors import Conflict, Forbidden, Invalid, NotFound
+from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
+from vpitracker.pagination import PageRequest
+from vpitracker.reporting import repository
+from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate, evidence_rows
+from vpitracker.vocab import EntityType, Role
+
+
+def _open_commitment(session: Session, commitment_id: int) -> Commitment:
+    commitment = commitments_service.get(session, commitment_id, for_update=True)
+    if commitment.archived_at is not None:
+        raise Conflict(f"Commitment {commitment_id} is archived; nothing can be posted on it")
+    return commitment
+
+
+def _reporting_ministry(
+    session: Session, actor: Actor, commitment: Commitment, named: int | None
+) -> int:
+    """The ministry an update is posted for; 403 when the officer may not report."""
+    assert commitment.id is not None
+    _, support = commitments_repository.links(session, [commitment.id])
+    on_commitment = {commitment.lead_ministry_id, *support[commitment.id]}
+    if actor.role is Role.government_officer:
+        mine = on_commitment & actor.ministry_ids
+        if not mine:
+            raise Forbidden("None of your ministries leads or supports this commitment")
+        if named is not None:
+            if named not in mine:
+                raise Forbidden(f"You cannot report for ministry {named} on this commitment")
+            return named
+        if commitment.lead_ministry_id in mine:
+            return commitment.lead_ministry_id
+        if len(mine) == 1:
+            return next(iter(mine))
+        raise Invalid(
+            "You have several ministries on this commitment; name one in ministry_id",
+            loc=["body", "ministry_id"],
+        )
+    if named is not None and named not in on_commitment:
+        raise Invalid("ministry_id is not on this commitment", loc=["body", "ministry_id"])
+    return named if named is not None else commitment.lead_ministry_id
+
+
+def post_update(
+    session: Session,
+    actor: Actor,
+    commitment_id: int,
+    data: StatusUpdateCreate,
+    *,
+    reported_at: datetime | None = None,
+) -> StatusUpdate:
+    """Append a status update (``reported_at`` only from the historical import)."""
+    commitment = _open_commitment(session, commitment_id)
+    ministry_id = _reporting_ministry(session, actor, commitment, data.ministry_id)
+    if data.in_reply_to_assessment_id is not None:
+        replied = repository.get_assessment(session, data.in_reply_to_assessment_id)
+        if replied is None or replied.commitment_id != commitment_id:
+            raise Invalid(
+                "in_reply_to_assessment_id must name an assessment of this commitment",
+                loc=["body", "in_reply_to_assessment_id"],
+            )
+    update = StatusUpdate(
+        commitment_id=commitment_id,
+        ministry_id=ministry_id,
+        status=data.status.value,
+        progress_percent=data.progress_percent,
+        summary=data.summary,
+        evidence=evidence_rows(data.evidence),
+        in_reply_to_assessment_id=data.in_reply_to_assessment_id,
+        reported_by=actor.id,
+        reported_at=reported_at or utcnow(),
+        imported=reported_at is not None,
+    )
+    session.add(update)
+    session.flush()
+    assert update.id is not None
+    action = "status_update.imported" if update.imported else "status_update.posted"
+    audit.record(
+        session, actor, action, EntityType.status_update, update.id, audit.snapshot(update)
+    )
+    return update
+
+
+def post_assessment(
+    session: Session,
+    actor: Actor,
+    commitment_id: int,
+    data: AssessmentCreate,
+    *,
+    assessed_at: datetime | None = None,
+) -> Assessment:
+    """Append the alliance's assessment (``assessed_at`` only from the historical import)."""
+    _open_commitment(session, commitment_id)
+    if data.status_update_id is not None:
+        assessed = repository.get_update(session, data.status_update_id)
+        if assessed is None or assessed.commitment_id != commitment_id:
+            raise Invalid(
+                "status_update_id must name a status update of this commitment",
+                loc=["body", "status_update_id"],
+            )
+    assessment = Assessment(
+        commitment_id=commitment_id,
+        status_update_id=data.status_update_id,
+        verdict=data.verdict.value,
+        assessed_status=data.assessed_status.value,
+        rationale=data.rationale,
+        evidence=evidence_rows(data.evidence),
+        assessed_by=actor.id,
+        assessed_at=assessed_at or utcnow(),
+        imported=assessed_at is not None,
+    )
+    session.add(assessment)
+    session.flush()
+    assert assessment.id is not None
+    action = "assessment.imported" if assessment.imported else "assessment.posted"
+    audit.record(
+        session, actor, action, EntityType.assessment, assessment.id, audit.snapshot(assessment)
+    )
+    return assessment
+
+
+def list_updates(
+    session: Session,
+    *,
+    commitment_id: int | None = None,
+    ministry_id: int | None = None,
+    reported_by: int | None = None,
+    since: datetime | None = None,
+    page: PageRequest,
+) -> tuple[Sequence[Any], str | None]:
+    if commitment_id is not None and commitments_repository.get(session, commitment_id) is None:
+        raise NotFound(f"No commitment with id {commitment_id}")
+    return repository.list_updates(
+        session,
+        commitment_id=commitment_id,
+        ministry_id=ministry_id,
+        reported_by=reported_by,
+        since=since,
+        page=page,
+    )
+
+
+def list_assessments(
+    session: Session, *, commitment_id: int, page: PageRequest
+) -> tuple[Sequence[Any], str | None]:
+    if commitments_repository.get(session, commitment_id) is None:
+        raise NotFound(f"No commitment with id {commitment_id}")
+    return repository.list_assessments(session, commitment_id=commitment_id, page=page)

@@ -1,0 +1,118 @@
+"""Test database, per-test rollback, and an HTTP client against the ASGI app.
+
+The schema is built by the Alembic migrations. Each test runs inside one outer
+transaction that is rolled back; the app's own commits become SAVEPOINT releases
+(``join_transaction_mode="create_savepoint"``). Set ``VPI_TEST_DATABASE_URL`` to
+run the same suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from vpitracker import migrate
+from vpitracker.config import Environment, Settings
+from vpitracker.db import make_engine, transaction
+from vpitracker.deps import get_session
+from vpitracker.main import create_app
+
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+
+
+def test_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": Environment.test,
+        "secret_key": TEST_SECRET,
+        "database_url": database_url(),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+_SQLITE_DIR: Path | None = None
+
+
+def database_url() -> str:
+    url = os.environ.get("VPI_TEST_DATABASE_URL")
+    if url:
+        return url
+    assert _SQLITE_DIR is not None
+    return f"sqlite:///{_SQLITE_DIR / 'test.db'}"
+
+
+def pytest_configure() -> None:
+    global _SQLITE_DIR
+    import tempfile
+
+    _SQLITE_DIR = Path(tempfile.mkdtemp(prefix="vpi-test-"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    on_postgres = database_url().startswith("postgres")
+    for item in items:
+        if item.get_closest_marker("postgres_only") and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL only (set VPI_TEST_DATABASE_URL)"))
+        if item.get_closest_marker("sqlite_only") and on_postgres:
+            item.add_marker(pytest.mark.skip(reason="SQLite only"))
+
+
+def pytest_report_header() -> str:
+    return f"vpitracker test database: {database_url().split('@')[-1]}"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    if os.environ.get("VPI_REQUIRE_POSTGRES") == "1" and not database_url().startswith("postgres"):
+        pytest.fail("VPI_REQUIRE_POSTGRES=1 but VPI_TEST_DATABASE_URL is not PostgreSQL")
+    eng = make_engine(database_url())
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    if outer.is_active:
+        outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    """What a test reads and writes directly; sees everything the app wrote."""
+    with Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as s:
+        yield s
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return test_settings()
+
+
+@pytest.fixture
+def client(connection: Connection, engine: Engine, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, engine=engine)
+
+    def _session(_request: Request) -> Iterator[Session]:
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as s:
+            yield from transaction(s)
+
+    app.dependency_overrides[get_session] = _session
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
+        yield c
