@@ -9,19 +9,20 @@ run the same suite on PostgreSQL.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
 from vpitracker import migrate
 from vpitracker.config import Environment, Settings
-from vpitracker.db import make_engine, transaction
+from vpitracker.db import make_engine, normalize_url, transaction
 from vpitracker.deps import get_session
 from vpitracker.main import create_app
 
@@ -67,6 +68,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_report_header() -> str:
     return f"vpitracker test database: {database_url().split('@')[-1]}"
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of the same kind as the test database, dropped afterwards."""
+    url = normalize_url(database_url())
+    if not url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"vpi_scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

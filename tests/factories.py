@@ -7,17 +7,22 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session
+from httpx import Response
+from jose import jwt
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, select
 
 from vpitracker.auth import tokens
 from vpitracker.auth.passwords import hash_password
 from vpitracker.config import Settings
 from vpitracker.models import (
     Assessment,
+    AuditEvent,
     Commitment,
     CommitmentRecommendation,
     CommitmentSupport,
     Ministry,
+    Provision,
     Recommendation,
     RecommendationProvision,
     StatusUpdate,
@@ -182,3 +187,129 @@ def token_for(settings: Settings, user: User) -> str:
 
 def auth(settings: Settings, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(settings, user)}"}
+
+
+# --- HTTP suite helpers: forged tokens, failing credentials, row counts, problems ---
+
+
+def forged_token(settings: Settings, **claims: Any) -> str:
+    """A JWT signed like the app's own; ``claims`` override the defaults (None drops one)."""
+    now = int(utcnow().timestamp())
+    values: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": "1",
+        "role": Role.secretariat.value,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    values.update(claims)
+    payload = {k: v for k, v in values.items() if v is not None}
+    return str(jwt.encode(payload, settings.secret_key, algorithm=settings.jwt_algorithm))
+
+
+# Every way a bearer credential can fail; each must answer 401 with WWW-Authenticate.
+BAD_CREDENTIALS = ("missing", "garbage", "expired", "wrong_audience", "wrong_issuer", "wrong_key")
+
+
+def bad_auth(settings: Settings, user: User, kind: str) -> dict[str, str]:
+    """Headers carrying a credential of ``kind`` that is wrong in exactly one way for ``user``."""
+    sub = str(user.id)
+    past = int(utcnow().timestamp()) - 3600
+    tokens_by_kind = {
+        "garbage": "not.a.jwt",
+        "expired": forged_token(settings, sub=sub, role=user.role, iat=past, nbf=past, exp=past),
+        "wrong_audience": forged_token(settings, sub=sub, role=user.role, aud="someone-else"),
+        "wrong_issuer": forged_token(settings, sub=sub, role=user.role, iss="https://evil.example"),
+        "wrong_key": forged_token(
+            settings.model_copy(update={"secret_key": "another-secret-key-0123456789-abcdefgh"}),
+            sub=sub,
+            role=user.role,
+        ),
+    }
+    if kind == "missing":
+        return {}
+    return {"Authorization": f"Bearer {tokens_by_kind[kind]}"}
+
+
+def make_provision(session: Session, **fields: Any) -> Provision:
+    values: dict[str, Any] = {
+        "key": unique("TEST-"),
+        "instrument": "untoc",
+        "article": "99",
+        "title": unique("Provision "),
+        "cluster": None,
+    }
+    values.update(fields)
+    provision = Provision(**values)
+    session.add(provision)
+    session.commit()
+    return provision
+
+
+def make_api_key(session: Session, creator: User) -> str:
+    """A read-only API key created by ``creator``; returns its secret."""
+    from vpitracker.apikeys import service as apikeys_service
+    from vpitracker.auth.service import actor_for_user
+
+    _, secret = apikeys_service.create(session, actor_for_user(session, creator), unique("key "))
+    session.commit()
+    return secret
+
+
+def row_counts(session: Session, *models: type[SQLModel]) -> tuple[int, ...]:
+    """Rows in each table of ``models`` and, last, in audit_event."""
+    return tuple(
+        session.exec(select(func.count()).select_from(model)).one()
+        for model in (*models, AuditEvent)
+    )
+
+
+def problem(response: Response, status: int) -> dict[str, Any]:
+    """The RFC 9457 body of ``response``, after checking its status, media type and shape."""
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    assert response.headers["content-type"] == "application/problem+json", response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status, body
+    for field in ("type", "title", "detail"):
+        assert isinstance(body[field], str), body
+        assert body[field].strip(), body
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer"), response.headers
+    return body
+
+
+# Callers the secretariat-only operations must refuse with 403.
+NON_SECRETARIAT = ("alliance_member", "government_officer", "viewer", "api_key")
+
+
+def headers_as(session: Session, settings: Settings, who: str) -> dict[str, str]:
+    """Credentials of a new caller: a user with role ``who`` (officers get a ministry), or a key."""
+    if who == "api_key":
+        return {"X-API-Key": make_api_key(session, make_user(session, Role.secretariat))}
+    role = Role(who)
+    ministries = [make_ministry(session)] if role is Role.government_officer else None
+    return auth(settings, make_user(session, role, ministries=ministries))
+
+
+def status_update_body(**fields: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/commitments/{id}/status-updates`` body."""
+    body: dict[str, Any] = {
+        "status": "in_progress",
+        "progress_percent": 40,
+        "summary": "The bill is with the Attorney General",
+    }
+    body.update(fields)
+    return body
+
+
+def assessment_body(**fields: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/commitments/{id}/assessments`` body."""
+    body: dict[str, Any] = {
+        "verdict": "agrees",
+        "assessed_status": "in_progress",
+        "rationale": "Member organizations confirm the draft exists",
+    }
+    body.update(fields)
+    return body

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-from sqlalchemy import func
-from sqlmodel import Session, select
+import json
+from typing import Any
 
-from tests.factories import auth, make_ministry, make_user
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from tests.factories import (
+    BAD_CREDENTIALS,
+    NON_SECRETARIAT,
+    auth,
+    bad_auth,
+    headers_as,
+    make_ministry,
+    make_user,
+    problem,
+)
 from vpitracker.config import Settings
-from vpitracker.models import AuditEvent, Ministry
+from vpitracker.models import AuditEvent, Ministry, utcnow
 from vpitracker.vocab import Role
 
 
@@ -72,3 +86,379 @@ class TestCreateMinistry:
         assert problem["status"] == 422
         assert problem["errors"][0]["loc"] == ["body", "colour"]
         assert counts(session) == before
+
+    def test_invalid_kind_and_email_are_422_and_write_nothing(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session, Role.secretariat)
+        before = counts(session)
+        r = client.post(
+            "/v1/ministries",
+            json={"code": "X2", "name": "X", "kind": "galaxy", "contact_email": "not-an-email"},
+            headers=auth(settings, sec),
+        )
+        body = problem(r, 422)
+        assert {tuple(e["loc"]) for e in body["errors"]} == {
+            ("body", "kind"),
+            ("body", "contact_email"),
+        }
+        assert all(e["msg"] for e in body["errors"])
+        assert counts(session) == before
+
+    def test_unknown_parent_is_422_and_writes_nothing(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session, Role.secretariat)
+        before = counts(session)
+        r = client.post(
+            "/v1/ministries",
+            json={"code": "SD1", "name": "State Dept", "kind": "state_department", "parent_id": 99},
+            headers=auth(settings, sec),
+        )
+        assert problem(r, 422)["errors"][0]["loc"] == ["body", "parent_id"]
+        assert counts(session) == before
+
+    def test_state_department_under_its_ministry(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session, Role.secretariat)
+        parent = make_ministry(session)
+        r = client.post(
+            "/v1/ministries",
+            json={
+                "code": "SDI",
+                "name": "State Department for Immigration",
+                "kind": "state_department",
+                "parent_id": parent.id,
+                "contact_email": "Focal.Point@example.go.ke",
+            },
+            headers=auth(settings, sec),
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert (body["parent_id"], body["kind"], body["archived_at"]) == (
+            parent.id,
+            "state_department",
+            None,
+        )
+        assert body["created_at"].endswith("Z")
+
+
+class TestGetMinistry:
+    def test_reads_one_with_its_etag(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        ministry = make_ministry(session, code="MOJ", name="Ministry of Justice")
+        r = client.get(
+            f"/v1/ministries/{ministry.id}", headers=auth(settings, make_user(session, Role.viewer))
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["ETag"] == '"v1"'
+        assert (r.json()["id"], r.json()["code"], r.json()["name"]) == (
+            ministry.id,
+            "MOJ",
+            "Ministry of Justice",
+        )
+
+    def test_unknown_id_is_404(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        r = client.get("/v1/ministries/999999", headers=auth(settings, make_user(session)))
+        assert "999999" in problem(r, 404)["detail"]
+
+    def test_non_numeric_id_is_422(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        r = client.get("/v1/ministries/moi", headers=auth(settings, make_user(session)))
+        assert problem(r, 422)["errors"][0]["loc"] == ["path", "ministry_id"]
+
+
+class TestListMinistries:
+    def codes(self, client: TestClient, headers: dict[str, str], **params: Any) -> list[str]:
+        r = client.get("/v1/ministries", params={"limit": 1000, **params}, headers=headers)
+        assert r.status_code == 200, r.text
+        return [m["code"] for m in r.json()["items"]]
+
+    def test_filters_by_q_kind_and_parent(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        headers = auth(settings, make_user(session, Role.alliance_member))
+        interior = make_ministry(session, code="MOI", name="Ministry of Interior")
+        make_ministry(
+            session, code="SDI", name="Immigration", kind="state_department", parent_id=interior.id
+        )
+        make_ministry(session, code="FRC", name="Financial Reporting Centre", kind="agency")
+        assert self.codes(client, headers, q="interior") == ["MOI"]
+        assert self.codes(client, headers, q="frc") == ["FRC"]
+        assert self.codes(client, headers, q="%") == []
+        assert self.codes(client, headers, kind="agency") == ["FRC"]
+        assert self.codes(client, headers, parent_id=interior.id) == ["SDI"]
+        assert self.codes(client, headers, kind="state_department", q="immig") == ["SDI"]
+
+    def test_sorts_ascending_and_descending(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        headers = auth(settings, make_user(session))
+        for code, name in (("B", "Charlie"), ("C", "Alpha"), ("A", "Bravo")):
+            make_ministry(session, code=code, name=name)
+        assert self.codes(client, headers, sort="code") == ["A", "B", "C"]
+        assert self.codes(client, headers, sort="-code") == ["C", "B", "A"]
+        assert self.codes(client, headers, sort="name") == ["C", "A", "B"]
+        assert self.codes(client, headers, sort="-name") == ["B", "A", "C"]
+        assert self.codes(client, headers) == ["B", "C", "A"]  # default: id
+
+    @pytest.mark.parametrize("params", [{"sort": "colour"}, {"kind": "galaxy"}, {"limit": 0}])
+    def test_invalid_query_is_422(
+        self, client: TestClient, session: Session, settings: Settings, params: dict[str, Any]
+    ) -> None:
+        r = client.get("/v1/ministries", params=params, headers=auth(settings, make_user(session)))
+        (name,) = params
+        assert problem(r, 422)["errors"][0]["loc"] == ["query", name]
+
+    def test_archived_are_hidden_unless_asked_for(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        headers = auth(settings, make_user(session))
+        make_ministry(session, code="LIVE")
+        make_ministry(session, code="GONE", archived_at=utcnow())
+        assert self.codes(client, headers) == ["LIVE"]
+        assert self.codes(client, headers, include_archived="true") == ["LIVE", "GONE"]
+
+
+class TestUpdateMinistry:
+    def test_patch_with_if_match_changes_and_audits(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session)
+        ministry = make_ministry(session, name="Old name")
+        r = client.patch(
+            f"/v1/ministries/{ministry.id}",
+            json={"name": "New name"},
+            headers={**auth(settings, sec), "If-Match": '"v1"'},
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["ETag"] == '"v2"'
+        assert r.json()["name"] == "New name"
+        event = last_event(session)
+        assert (event.action, event.entity_id) == ("ministry.updated", str(ministry.id))
+        assert json.loads(event.data)["name"] == {"old": "Old name", "new": "New name"}
+
+    def test_without_if_match_is_428_and_writes_nothing(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        ministry = make_ministry(session, name="Kept")
+        before = counts(session)
+        r = client.patch(
+            f"/v1/ministries/{ministry.id}",
+            json={"name": "Lost"},
+            headers=auth(settings, make_user(session)),
+        )
+        problem(r, 428)
+        assert counts(session) == before
+        assert_unchanged(session, ministry, name="Kept")
+
+    def test_stale_etag_is_412_and_writes_nothing(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session)
+        ministry = make_ministry(session, name="First")
+        headers = auth(settings, sec)
+        ok = client.patch(
+            f"/v1/ministries/{ministry.id}",
+            json={"name": "Second"},
+            headers={**headers, "If-Match": '"v1"'},
+        )
+        assert ok.status_code == 200, ok.text
+        before = counts(session)
+        r = client.patch(
+            f"/v1/ministries/{ministry.id}",
+            json={"name": "Third"},
+            headers={**headers, "If-Match": '"v1"'},
+        )
+        problem(r, 412)
+        assert counts(session) == before
+        assert_unchanged(session, ministry, name="Second", version=2)
+
+    def test_duplicate_code_is_409_and_writes_nothing(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        make_ministry(session, code="TAKEN")
+        ministry = make_ministry(session, code="MINE")
+        before = counts(session)
+        r = client.patch(
+            f"/v1/ministries/{ministry.id}",
+            json={"code": "TAKEN"},
+            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+        )
+        problem(r, 409)
+        assert counts(session) == before
+        assert_unchanged(session, ministry, code="MINE")
+
+    @pytest.mark.parametrize(
+        ("body", "loc"),
+        [
+            ({"name": None}, ["body", "name"]),
+            ({"name": ""}, ["body", "name"]),
+            ({"kind": "galaxy"}, ["body", "kind"]),
+            ({"colour": "red"}, ["body", "colour"]),
+            ({"version": 7}, ["body", "version"]),
+        ],
+    )
+    def test_invalid_or_unknown_field_is_422_and_writes_nothing(
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        body: dict[str, Any],
+        loc: list[str],
+    ) -> None:
+        ministry = make_ministry(session, name="Kept")
+        before = counts(session)
+        r = client.patch(
+            f"/v1/ministries/{ministry.id}",
+            json=body,
+            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+        )
+        assert problem(r, 422)["errors"][0]["loc"] == loc
+        assert counts(session) == before
+        assert_unchanged(session, ministry, name="Kept")
+
+    def test_parent_cycle_is_422(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        parent = make_ministry(session)
+        child = make_ministry(session, parent_id=parent.id, kind="state_department")
+        before = counts(session)
+        r = client.patch(
+            f"/v1/ministries/{parent.id}",
+            json={"parent_id": child.id},
+            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+        )
+        assert problem(r, 422)["errors"][0]["loc"] == ["body", "parent_id"]
+        assert counts(session) == before
+
+    def test_unknown_id_is_404(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        before = counts(session)
+        r = client.patch(
+            "/v1/ministries/999999",
+            json={"name": "X"},
+            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+        )
+        problem(r, 404)
+        assert counts(session) == before
+
+
+class TestArchiveMinistry:
+    def test_archive_hides_it_and_is_audited_once(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        headers = auth(settings, make_user(session))
+        ministry = make_ministry(session)
+        r = client.post(f"/v1/ministries/{ministry.id}/archive", headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["archived_at"] is not None
+        assert r.headers["ETag"] == '"v2"'
+        event = last_event(session)
+        assert (event.action, event.entity_id) == ("ministry.archived", str(ministry.id))
+        listed = client.get("/v1/ministries", headers=headers).json()["items"]
+        assert ministry.id not in [m["id"] for m in listed]
+        everything = client.get("/v1/ministries?include_archived=true", headers=headers).json()
+        assert ministry.id in [m["id"] for m in everything["items"]]
+        # Still readable directly, and archiving again changes nothing.
+        assert client.get(f"/v1/ministries/{ministry.id}", headers=headers).status_code == 200
+        before = counts(session)
+        again = client.post(f"/v1/ministries/{ministry.id}/archive", headers=headers)
+        assert again.status_code == 200
+        assert again.json()["archived_at"] == r.json()["archived_at"]
+        assert counts(session) == before
+
+    def test_unknown_id_is_404(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        before = counts(session)
+        r = client.post("/v1/ministries/999999/archive", headers=auth(settings, make_user(session)))
+        problem(r, 404)
+        assert counts(session) == before
+
+
+ENDPOINTS = ["list", "create", "get", "update", "archive"]
+WRITES = ["create", "update", "archive"]
+
+
+def send(
+    client: TestClient, endpoint: str, ministry: Ministry, headers: dict[str, str]
+) -> Response:
+    url = f"/v1/ministries/{ministry.id}"
+    match endpoint:
+        case "list":
+            return client.get("/v1/ministries", headers=headers)
+        case "create":
+            body = {"code": "NEW", "name": "New", "kind": "agency"}
+            return client.post("/v1/ministries", json=body, headers=headers)
+        case "get":
+            return client.get(url, headers=headers)
+        case "update":
+            return client.patch(
+                url, json={"name": "Renamed"}, headers={**headers, "If-Match": '"v1"'}
+            )
+        case "archive":
+            return client.post(f"{url}/archive", headers=headers)
+    raise AssertionError(endpoint)
+
+
+class TestMinistryAccess:
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    @pytest.mark.parametrize("credential", BAD_CREDENTIALS)
+    def test_bad_credentials_are_401_and_write_nothing(
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        endpoint: str,
+        credential: str,
+    ) -> None:
+        ministry = make_ministry(session, name="Kept")
+        headers = bad_auth(settings, make_user(session), credential)
+        before = counts(session)
+        problem(send(client, endpoint, ministry, headers), 401)
+        assert counts(session) == before
+        assert_unchanged(session, ministry, name="Kept", archived_at=None)
+
+    @pytest.mark.parametrize("endpoint", WRITES)
+    @pytest.mark.parametrize("who", NON_SECRETARIAT)
+    def test_only_the_secretariat_writes(
+        self, client: TestClient, session: Session, settings: Settings, endpoint: str, who: str
+    ) -> None:
+        ministry = make_ministry(session, name="Kept")
+        headers = headers_as(session, settings, who)
+        before = counts(session)
+        problem(send(client, endpoint, ministry, headers), 403)
+        assert counts(session) == before
+        assert_unchanged(session, ministry, name="Kept", archived_at=None)
+
+    @pytest.mark.parametrize("endpoint", ["list", "get"])
+    @pytest.mark.parametrize("who", NON_SECRETARIAT)
+    def test_everyone_signed_in_reads(
+        self, client: TestClient, session: Session, settings: Settings, endpoint: str, who: str
+    ) -> None:
+        ministry = make_ministry(session)
+        r = send(client, endpoint, ministry, headers_as(session, settings, who))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert ministry.id in (
+            [m["id"] for m in body["items"]] if endpoint == "list" else [body["id"]]
+        )
+
+
+def last_event(session: Session) -> AuditEvent:
+    event = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc())).first()
+    assert event is not None
+    return event
+
+
+def assert_unchanged(session: Session, ministry: Ministry, **expected: Any) -> None:
+    session.refresh(ministry)
+    for field, value in {"version": 1, **expected}.items():
+        assert getattr(ministry, field) == value, field

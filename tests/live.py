@@ -1,0 +1,110 @@
+"""Start a real ``vpitracker serve`` process on a free port (for tests and load runs)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from tests.conftest import TEST_SECRET
+
+SECRETARIAT_EMAIL = "secretariat@example.org"
+SECRETARIAT_PASSWORD = "live-server-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "VPI_ENV": "test",
+            "VPI_SECRET_KEY": TEST_SECRET,
+            "VPI_DATABASE_URL": database_url,
+            **extra,
+        }
+    )
+    return env
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "vpitracker", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"vpitracker {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def token(self, email: str = SECRETARIAT_EMAIL, password: str = SECRETARIAT_PASSWORD) -> str:
+        r = httpx.post(f"{self.url}/v1/auth/token", data={"username": email, "password": password})
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+
+def prepare(database_url: str, **extra: str) -> dict[str, str]:
+    """Migrate a database and give it a secretariat account."""
+    env = server_env(database_url, **extra)
+    cli(env, "db", "upgrade")
+    cli(
+        env,
+        "users", "create", "--email", SECRETARIAT_EMAIL, "--role", "secretariat",
+        "--password-stdin",
+        stdin=SECRETARIAT_PASSWORD + "\n",
+    )  # fmt: skip
+    return env
+
+
+@contextmanager
+def serve(env: dict[str, str], *, workers: int = 1) -> Iterator[LiveServer]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vpitracker", "serve", "--port", str(port),
+         "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("vpitracker serve did not come up")
+            time.sleep(0.2)
+        yield LiveServer(url=url, env=env, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
