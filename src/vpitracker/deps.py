@@ -61,22 +61,49 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return None
 
 
-def get_optional_actor(
-    request: Request, session: SessionDep, settings: SettingsDep
-) -> Actor | None:
-    credentials = _credentials(request)
-    if credentials is None:
-        return None
+def _actor_for(credentials: tuple[str, str], session: Session, settings: Settings) -> Actor:
     kind, secret = credentials
     if kind == "bearer":
         return auth_service.actor_from_token(session, settings, secret)
     return auth_service.actor_from_api_key(session, secret)
 
 
+def get_optional_actor(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Actor | None:
+    if "api_key" in request.query_params:
+        raise Unauthorized("api_key in the query string works only on GET progress and reports")
+    credentials = _credentials(request)
+    return None if credentials is None else _actor_for(credentials, session, settings)
+
+
 def get_current_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
     if actor is None:
         raise Unauthorized("Sign in: send a bearer token")
     return actor
+
+
+def get_report_actor(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    api_key: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="A read-only API key (for tools that cannot send headers)",
+        ),
+    ] = None,
+) -> Actor:
+    """Readers of progress and reports: also ``?api_key=`` and, if enabled, anonymous."""
+    if api_key is not None:
+        return auth_service.actor_from_api_key(session, api_key)
+    credentials = _credentials(request)
+    if credentials is not None:
+        return _actor_for(credentials, session, settings)
+    if settings.public_read:
+        return Actor(kind="anonymous", id=0, role=Role.viewer)
+    raise Unauthorized("Sign in: send a bearer token or an API key")
 
 
 CurrentActor = Annotated[Actor, Depends(get_current_actor)]
@@ -96,6 +123,7 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
 
 
 Reader = CurrentActor
+ReportReader = Annotated[Actor, Depends(get_report_actor)]
 Secretariat = Annotated[Actor, Depends(require_role(Role.secretariat))]
 Assessor = Annotated[Actor, Depends(require_role(Role.secretariat, Role.alliance_member))]
 Reporter = Annotated[Actor, Depends(require_role(Role.secretariat, Role.government_officer))]

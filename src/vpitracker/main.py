@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from vpitracker import __version__
 from vpitracker.apikeys.router import router as apikeys_router
+from vpitracker.audit.router import changes_router
 from vpitracker.audit.router import router as audit_router
 from vpitracker.auth.router import router as auth_router
 from vpitracker.commitments.router import router as commitments_router
@@ -18,9 +19,11 @@ from vpitracker.db import make_engine
 from vpitracker.errors import install_handlers, problem_response
 from vpitracker.idempotency.service import Replay
 from vpitracker.ministries.router import router as ministries_router
+from vpitracker.progress.router import router as progress_router
 from vpitracker.provisions.router import router as provisions_router
 from vpitracker.recommendations.router import router as recommendations_router
 from vpitracker.reporting.router import router as reporting_router
+from vpitracker.reports.router import router as reports_router
 from vpitracker.users.router import router as users_router
 
 DESCRIPTION = """\
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         recommendations_router,
         commitments_router,
         reporting_router,
+        progress_router,
+        reports_router,
+        changes_router,
         audit_router,
     ):
         app.include_router(router)

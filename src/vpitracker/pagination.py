@@ -92,7 +92,9 @@ def paginate(
     if page.cursor:
         last_value, last_id = _decode(page.cursor, page.sort)
         last_value = _coerce(column, last_value)
-        if not isinstance(last_id, int):
+        # The tiebreaker is an integer id, or a text key (provisions): check it by its column.
+        last_id = _coerce(id_column, last_id)
+        if last_id is None:
             raise Invalid("The cursor is not valid for this listing", loc=["query", "cursor"])
         if descending:
             stmt = stmt.where(

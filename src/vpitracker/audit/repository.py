@@ -62,3 +62,21 @@ def assessments_by_id(session: Session, ids: list[int]) -> dict[int, Assessment]
 
 def count_rows(session: Session, model: type[StatusUpdate] | type[Assessment]) -> int:
     return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+# Sign-in failures are security events, not changes to records: the feed skips them.
+NOT_CHANGES = ("user.login_failed",)
+
+
+def changes_after(session: Session, *, after_seq: int, limit: int) -> Sequence[AuditEvent]:
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.seq > after_seq, col(AuditEvent.action).not_in(NOT_CHANGES))
+        .order_by(col(AuditEvent.seq))
+        .limit(limit)
+    )
+    return session.exec(stmt).all()
+
+
+def head_seq(session: Session) -> int:
+    return int(session.exec(select(func.coalesce(func.max(AuditEvent.seq), 0))).one())

@@ -8,8 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from vpitracker.audit import repository, service
-from vpitracker.audit.schemas import ActorRead, AuditEventRead, Head, VerifyResult
-from vpitracker.deps import Assessor, Secretariat, SessionDep
+from vpitracker.audit.schemas import (
+    ActorRead,
+    AuditEventRead,
+    Change,
+    ChangeFeed,
+    Head,
+    VerifyResult,
+)
+from vpitracker.deps import Assessor, Reader, Secretariat, SessionDep
 from vpitracker.errors import Invalid, responses
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
 
@@ -68,4 +75,39 @@ def verify(
         head=Head(seq=result.head_seq, hash=result.head_hash),
         first_bad_seq=result.first_bad_seq,
         detail=result.detail,
+    )
+
+
+changes_router = APIRouter(prefix="/v1/changes", tags=["changes"])
+
+
+@changes_router.get("", operation_id="changes-list", responses=responses(401, 403, 422))
+def list_changes(
+    session: SessionDep,
+    _actor: Reader,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=20, pattern=r"^[0-9]+$", description="From next_cursor")
+    ] = None,
+) -> ChangeFeed:
+    """Changes after the cursor, oldest first; poll again with next_cursor (never null)."""
+    after = int(cursor) if cursor else 0
+    events = repository.changes_after(session, after_seq=after, limit=limit)
+    if len(events) == limit:
+        position = events[-1].seq
+    else:
+        # Nothing more to read now: resume after everything seen so far.
+        position = max(after, repository.head_seq(session))
+    return ChangeFeed(
+        items=[
+            Change(
+                seq=e.seq,
+                at=e.at,
+                entity_type=e.entity_type,
+                entity_id=e.entity_id,
+                action=e.action,
+            )
+            for e in events
+        ],
+        next_cursor=str(position),
     )

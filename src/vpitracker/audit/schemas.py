@@ -37,3 +37,16 @@ class VerifyResult(BaseModel):
     head: Head
     first_bad_seq: int | None
     detail: str
+
+
+class Change(BaseModel):
+    seq: int
+    at: datetime
+    entity_type: str
+    entity_id: str
+    action: str
+
+
+class ChangeFeed(BaseModel):
+    items: list[Change]
+    next_cursor: str

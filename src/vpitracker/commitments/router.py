@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from vpitracker.commitments import service
 from vpitracker.commitments.repository import CommitmentFilters
@@ -44,14 +44,7 @@ def respond(
     return read
 
 
-@router.get("", operation_id="commitments-list", responses=responses(401, 403, 422))
-def list_commitments(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
-    _actor: Reader,
-    page: PageDep,
+def commitment_filters(
     q: Annotated[str | None, Query(max_length=200, description="Code or title contains")] = None,
     ministry_id: Annotated[OptionalId, Query(description="Lead or supporting ministry")] = None,
     lead_ministry_id: OptionalId = None,
@@ -65,11 +58,10 @@ def list_commitments(
     due_after: date | None = None,
     cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
     instrument: Instrument | None = None,
-    as_of: AsOf = None,
     include_archived: IncludeArchived = False,
-) -> Page[CommitmentRead]:
-    """List commitments with derived state (sort: id, code, due_date, committed_on, created_at)."""
-    filters = CommitmentFilters(
+) -> CommitmentFilters:
+    """The commitment filters of DESIGN §6, shared by the list and the report."""
+    return CommitmentFilters(
         q=q,
         ministry_id=ministry_id,
         lead_ministry_id=lead_ministry_id,
@@ -85,6 +77,23 @@ def list_commitments(
         instrument=instrument.value if instrument else None,
         include_archived=include_archived,
     )
+
+
+Filters = Annotated[CommitmentFilters, Depends(commitment_filters)]
+
+
+@router.get("", operation_id="commitments-list", responses=responses(401, 403, 422))
+def list_commitments(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    _actor: Reader,
+    page: PageDep,
+    filters: Filters,
+    as_of: AsOf = None,
+) -> Page[CommitmentRead]:
+    """List commitments with derived state (sort: id, code, due_date, committed_on, created_at)."""
     items, next_cursor = service.list_commitments(
         session, clock=Clock.at(as_of, settings.stale_after_days), filters=filters, page=page
     )

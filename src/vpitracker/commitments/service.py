@@ -61,6 +61,11 @@ def read(session: Session, commitment_id: int, clock: Clock) -> tuple[Commitment
     return _to_reads(session, [row])[0], row[0].version
 
 
+def state_query(clock: Clock, filters: CommitmentFilters) -> Any:
+    """Commitments counted under ``filters`` at ``clock``, with derived state (a Select)."""
+    return repository.select_with_state(clock, filters)
+
+
 def list_commitments(
     session: Session, *, clock: Clock, filters: CommitmentFilters, page: PageRequest
 ) -> tuple[list[CommitmentRead], str | None]:

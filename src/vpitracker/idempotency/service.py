@@ -94,16 +94,17 @@ def idempotency(
 ) -> Idempotency:
     if idempotency_key is None:
         return Idempotency(session, None)
-    existing = _find(session, actor.scope, idempotency_key)
-    if existing is not None:
-        _answer(existing, fingerprint)
     now = utcnow()
+    # Purge first, so an expired record of this very key is forgotten, not answered.
     session.execute(
         delete(IdempotencyRecord).where(
             col(IdempotencyRecord.created_at)
             < now - timedelta(hours=settings.idempotency_ttl_hours)
         )
     )
+    existing = _find(session, actor.scope, idempotency_key)
+    if existing is not None:
+        _answer(existing, fingerprint)
     record = IdempotencyRecord(
         scope=actor.scope, key=idempotency_key, fingerprint=fingerprint, created_at=now
     )

@@ -68,6 +68,11 @@ def read(session: Session, recommendation_id: int, clock: Clock) -> tuple[Recomm
     return _to_reads(session, [row])[0], row[0].version
 
 
+def implementation_query(clock: Clock, filters: RecommendationFilters) -> Any:
+    """Recommendations counted under ``filters`` at ``clock``, with implementation (a Select)."""
+    return repository.select_with_implementation(clock, filters)
+
+
 def list_recommendations(
     session: Session, *, clock: Clock, filters: RecommendationFilters, page: PageRequest
 ) -> tuple[list[RecommendationRead], str | None]:

@@ -21,6 +21,7 @@ from vpitracker.reporting.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["reporting"])
 CommitmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 UpdatesPage = Annotated[PageRequest, Depends(page_request_for("-reported_at"))]
 AssessmentsPage = Annotated[PageRequest, Depends(page_request_for("-assessed_at"))]
@@ -91,6 +92,16 @@ def list_status_updates(
 
 
 @router.get(
+    "/status-updates/{update_id}",
+    operation_id="status-updates-get",
+    responses=responses(401, 403, 404, 422),
+)
+def get_status_update(update_id: RecordId, session: SessionDep, _actor: Reader) -> StatusUpdateRead:
+    """Read one status update (where a posted update's ``Location`` points)."""
+    return StatusUpdateRead.model_validate(service.get_update(session, update_id))
+
+
+@router.get(
     "/commitments/{commitment_id}/assessments",
     operation_id="assessments-list",
     responses=responses(401, 403, 404, 422),
@@ -108,6 +119,20 @@ def list_assessments(
     link_next(request, response, next_cursor)
     return Page[AssessmentRead](
         items=[AssessmentRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/commitments/{commitment_id}/assessments/{assessment_id}",
+    operation_id="assessments-get",
+    responses=responses(401, 403, 404, 422),
+)
+def get_assessment(
+    commitment_id: CommitmentId, assessment_id: RecordId, session: SessionDep, _actor: Reader
+) -> AssessmentRead:
+    """Read one assessment of a commitment (where a posted assessment's ``Location`` points)."""
+    return AssessmentRead.model_validate(
+        service.get_assessment(session, commitment_id, assessment_id)
     )
 
 

@@ -133,6 +133,20 @@ def post_assessment(
     return assessment
 
 
+def get_update(session: Session, update_id: int) -> StatusUpdate:
+    update = repository.get_update(session, update_id)
+    if update is None:
+        raise NotFound(f"No status update with id {update_id}")
+    return update
+
+
+def get_assessment(session: Session, commitment_id: int, assessment_id: int) -> Assessment:
+    assessment = repository.get_assessment(session, assessment_id)
+    if assessment is None or assessment.commitment_id != commitment_id:
+        raise NotFound(f"No assessment {assessment_id} of commitment {commitment_id}")
+    return assessment
+
+
 def list_updates(
     session: Session,
     *,

@@ -1,0 +1,108 @@
+"""Progress figures for dashboards (DESIGN §6, progress shapes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class StatusCounts(BaseModel):
+    not_started: int
+    in_progress: int
+    completed: int
+    stalled: int
+    cancelled: int
+
+
+class VerdictCounts(BaseModel):
+    unassessed: int
+    agrees: int
+    partially_agrees: int
+    disputes: int
+    insufficient_evidence: int
+
+
+class ImplementationCounts(BaseModel):
+    no_commitment: int
+    not_started: int
+    in_progress: int
+    completed: int
+
+
+class Summary(BaseModel):
+    as_of: date
+    commitments: int
+    by_reported_status: StatusCounts
+    by_verdict: VerdictCounts
+    overdue: int
+    stale: int
+    contested: int
+    percent_completed: float
+    mean_progress_percent: float
+    recommendations: int
+    by_implementation: ImplementationCounts
+
+
+class Figures(BaseModel):
+    """Status, overdue, stale, contested and mean progress over a set of commitments."""
+
+    not_started: int
+    in_progress: int
+    completed: int
+    stalled: int
+    cancelled: int
+    overdue: int
+    stale: int
+    contested: int
+    mean_progress_percent: float
+
+
+class MinistryRow(Figures):
+    ministry_id: int
+    ministry_code: str
+    ministry_name: str
+    commitments_led: int
+    commitments_supporting: int
+    days_since_last_update: int | None
+
+
+class MinistryScorecard(BaseModel):
+    as_of: date
+    items: list[MinistryRow]
+
+
+class ClusterRow(Figures):
+    cluster: int
+    cluster_name: str
+    commitments: int
+
+
+class ClusterFigures(BaseModel):
+    as_of: date
+    items: list[ClusterRow]
+
+
+class InstrumentRow(Figures):
+    instrument: str
+    commitments: int
+
+
+class InstrumentFigures(BaseModel):
+    as_of: date
+    items: list[InstrumentRow]
+
+
+class TimelineRow(BaseModel):
+    period_start: date
+    period_end: date
+    updates_posted: int
+    commitments_completed_cumulative: int
+    overdue_at_end: int
+
+
+class Timeline(BaseModel):
+    interval: Literal["month", "quarter"]
+    as_of: date
+    items: list[TimelineRow]

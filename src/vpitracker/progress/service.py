@@ -1,0 +1,237 @@
+"""Progress figures: what dashboards show, computed by the database."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from vpitracker.commitments import service as commitments_service
+from vpitracker.commitments.repository import CommitmentFilters
+from vpitracker.commitments.state import Clock
+from vpitracker.progress import repository
+from vpitracker.progress.schemas import (
+    ClusterFigures,
+    ClusterRow,
+    Figures,
+    ImplementationCounts,
+    InstrumentFigures,
+    InstrumentRow,
+    MinistryRow,
+    MinistryScorecard,
+    StatusCounts,
+    Summary,
+    Timeline,
+    TimelineRow,
+    VerdictCounts,
+)
+from vpitracker.recommendations import service as recommendations_service
+from vpitracker.recommendations.repository import RecommendationFilters
+from vpitracker.vocab import (
+    CLUSTER_NAMES,
+    DerivedVerdict,
+    Implementation,
+    Instrument,
+    ReportedStatus,
+)
+
+
+def _one_decimal(value: Any) -> float:
+    return round(float(value), 1) if value is not None else 0.0
+
+
+def _counted(
+    clock: Clock, ministry_id: int | None, cluster: int | None, instrument: Instrument | None
+) -> Any:
+    filters = CommitmentFilters(
+        ministry_id=ministry_id,
+        cluster=cluster,
+        instrument=instrument.value if instrument else None,
+    )
+    return commitments_service.state_query(clock, filters).subquery("counted")
+
+
+def _figures(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        **{s.value: int(m[s.value]) for s in ReportedStatus},
+        "overdue": int(m["overdue"]),
+        "stale": int(m["stale"]),
+        "contested": int(m["contested"]),
+        "mean_progress_percent": _one_decimal(m["mean_progress_percent"]),
+    }
+
+
+def summary(
+    session: Session,
+    clock: Clock,
+    *,
+    ministry_id: int | None = None,
+    cluster: int | None = None,
+    instrument: Instrument | None = None,
+) -> Summary:
+    """Counts by status and verdict, flags, completion and recommendations' implementation."""
+    counted = _counted(clock, ministry_id, cluster, instrument)
+    recommendations = recommendations_service.implementation_query(
+        clock,
+        RecommendationFilters(
+            ministry_id=ministry_id,
+            cluster=cluster,
+            instrument=instrument.value if instrument else None,
+        ),
+    ).subquery("recs")
+    c, r = repository.summary(session, counted, recommendations)
+    figures = _figures(c)
+    total = int(c.commitments)
+    return Summary(
+        as_of=clock.ref_date,
+        commitments=total,
+        by_reported_status=StatusCounts(**{s.value: figures[s.value] for s in ReportedStatus}),
+        by_verdict=VerdictCounts(
+            **{v.value: int(c._mapping[f"verdict_{v.value}"]) for v in DerivedVerdict}
+        ),
+        overdue=figures["overdue"],
+        stale=figures["stale"],
+        contested=figures["contested"],
+        percent_completed=_one_decimal(figures["completed"] * 100 / total) if total else 0.0,
+        mean_progress_percent=figures["mean_progress_percent"],
+        recommendations=int(r.recommendations),
+        by_implementation=ImplementationCounts(
+            **{i.value: int(r._mapping[i.value]) for i in Implementation}
+        ),
+    )
+
+
+def ministries(
+    session: Session,
+    clock: Clock,
+    *,
+    ministry_id: int | None = None,
+    cluster: int | None = None,
+    instrument: Instrument | None = None,
+) -> MinistryScorecard:
+    """The per-ministry scorecard."""
+    counted = _counted(clock, None, cluster, instrument)
+    rows = repository.ministries(session, counted, ministry_id=ministry_id, cutoff=clock.cutoff)
+    items = []
+    for row in rows:
+        m = row._mapping
+        items.append(
+            MinistryRow(
+                ministry_id=m["id"],
+                ministry_code=m["code"],
+                ministry_name=m["name"],
+                commitments_led=int(m["led"]),
+                commitments_supporting=int(m["supporting"]),
+                days_since_last_update=(clock.ref_date - m["last_at"].date()).days
+                if m["last_at"] is not None
+                else None,
+                **_figures(row),
+            )
+        )
+    return MinistryScorecard(as_of=clock.ref_date, items=items)
+
+
+def _empty_figures() -> dict[str, Any]:
+    return Figures(
+        **{s.value: 0 for s in ReportedStatus},
+        overdue=0,
+        stale=0,
+        contested=0,
+        mean_progress_percent=0.0,
+    ).model_dump()
+
+
+def clusters(
+    session: Session,
+    clock: Clock,
+    *,
+    ministry_id: int | None = None,
+    instrument: Instrument | None = None,
+) -> ClusterFigures:
+    """Figures per review cluster (every cluster, zero when none)."""
+    counted = _counted(clock, ministry_id, None, instrument)
+    found = {row.bucket: row for row in repository.by_provision_field(session, counted, "cluster")}
+    items = []
+    for number, name in CLUSTER_NAMES.items():
+        row = found.get(number)
+        figures = _figures(row) if row is not None else _empty_figures()
+        commitments = int(row.commitments) if row is not None else 0
+        items.append(
+            ClusterRow(cluster=number, cluster_name=name, commitments=commitments, **figures)
+        )
+    return ClusterFigures(as_of=clock.ref_date, items=items)
+
+
+def instruments(
+    session: Session,
+    clock: Clock,
+    *,
+    ministry_id: int | None = None,
+    cluster: int | None = None,
+) -> InstrumentFigures:
+    """Figures per instrument (UNTOC and each Protocol)."""
+    counted = _counted(clock, ministry_id, cluster, None)
+    found = {
+        row.bucket: row for row in repository.by_provision_field(session, counted, "instrument")
+    }
+    items = []
+    for instrument in Instrument:
+        row = found.get(instrument.value)
+        figures = _figures(row) if row is not None else _empty_figures()
+        commitments = int(row.commitments) if row is not None else 0
+        items.append(InstrumentRow(instrument=instrument.value, commitments=commitments, **figures))
+    return InstrumentFigures(as_of=clock.ref_date, items=items)
+
+
+def _period_start(day: date, months: int) -> date:
+    month = (day.month - 1) // months * months + 1
+    return date(day.year, month, 1)
+
+
+def _add_months(day: date, months: int) -> date:
+    total = day.year * 12 + day.month - 1 + months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def periods(first: date, last: date, months: int) -> list[tuple[date, date]]:
+    """Calendar periods covering [first, last]; the last one ends at ``last``."""
+    out: list[tuple[date, date]] = []
+    start = _period_start(first, months)
+    while start <= last:
+        following = _add_months(start, months)
+        out.append((start, min(following - timedelta(days=1), last)))
+        start = following
+    return out[-repository.MAX_PERIODS :]
+
+
+def timeline(
+    session: Session,
+    clock: Clock,
+    *,
+    interval: str,
+    ministry_id: int | None = None,
+    cluster: int | None = None,
+    instrument: Instrument | None = None,
+) -> Timeline:
+    """Per month or quarter: updates posted, completions (cumulative), overdue at period end."""
+    counted = _counted(clock, ministry_id, cluster, instrument)
+    first = repository.first_commitment_date(session, counted)
+    months = 3 if interval == "quarter" else 1
+    items: list[TimelineRow] = []
+    if first is not None:
+        spans = periods(first, clock.ref_date, months)
+        for row in repository.timeline(session, counted, spans):
+            items.append(
+                TimelineRow(
+                    period_start=row.period_start,
+                    period_end=row.period_end,
+                    updates_posted=int(row.updates_posted),
+                    commitments_completed_cumulative=int(row.completed),
+                    overdue_at_end=int(row.overdue),
+                )
+            )
+    return Timeline(
+        interval="quarter" if months == 3 else "month", as_of=clock.ref_date, items=items
+    )
