@@ -53,7 +53,9 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=False,
-        log_level="info",
+        log_level="warning",
+        # Our own JSON access log redacts secrets such as ?api_key=.
+        access_log=False,
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 
 from vpitracker import __version__
@@ -19,6 +20,7 @@ from vpitracker.db import make_engine
 from vpitracker.errors import install_handlers, problem_response
 from vpitracker.idempotency.service import Replay
 from vpitracker.ministries.router import router as ministries_router
+from vpitracker.observability import Metrics, RequestContextMiddleware, configure_logging
 from vpitracker.progress.router import router as progress_router
 from vpitracker.provisions.router import router as provisions_router
 from vpitracker.recommendations.router import router as recommendations_router
@@ -36,6 +38,7 @@ audit trail. Errors are RFC 9457 problem+json.
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
     app = FastAPI(
         title="vpitracker",
         version=__version__,
@@ -83,5 +86,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         except Exception:
             return problem_response(503, "Service Unavailable", "The database does not answer")
         return {"status": "ready"}
+
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+    if settings.metrics_enabled:
+
+        @app.get(
+            "/metrics", tags=["health"], operation_id="health-metrics", include_in_schema=False
+        )
+        def prometheus_metrics() -> Response:
+            """Prometheus text format: requests and latency per route template."""
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -94,6 +94,42 @@ _COVERED: dict[str, Callable[[Session, list[int]], Mapping[int, SQLModel]]] = {
 }
 
 
+def _broken_link(
+    event: AuditEvent,
+    expected_seq: int,
+    prev_hash: str,
+    from_seq: int | None,
+    expected_hash: str | None,
+) -> tuple[int, str] | None:
+    """Why ``event`` breaks the chain at this position, or None."""
+    if event.seq != expected_seq:
+        return expected_seq, f"event {expected_seq} is missing"
+    if event.prev_hash != prev_hash:
+        return event.seq, f"event {event.seq} does not link to its predecessor"
+    if compute_hash(prev_hash, event) != event.hash:
+        return event.seq, f"event {event.seq} was altered"
+    published = from_seq is not None and expected_hash is not None
+    if published and event.seq == from_seq and event.hash != expected_hash:
+        return event.seq, f"event {event.seq} differs from the published head"
+    return None
+
+
+def _first_bad_covered(
+    session: Session, pending: dict[str, dict[int, AuditEvent]]
+) -> tuple[int, str] | None:
+    """The lowest seq whose covered status update or assessment was deleted or altered."""
+    found: list[tuple[int, str]] = []
+    for entity_type, events in pending.items():
+        rows = _COVERED[entity_type](session, list(events))
+        for entity_id, event in events.items():
+            row = rows.get(entity_id)
+            if row is None:
+                found.append((event.seq, f"{entity_type} {entity_id} was deleted"))
+            elif canonical(snapshot(row)) != canonical(json.loads(event.data)):
+                found.append((event.seq, f"{entity_type} {entity_id} was altered"))
+    return min(found, default=None)
+
+
 def verify(
     session: Session, *, from_seq: int | None = None, expected_hash: str | None = None
 ) -> Verification:
@@ -109,30 +145,22 @@ def verify(
 
     for batch in repository.iter_events(session):
         pending: dict[str, dict[int, AuditEvent]] = {k: {} for k in _COVERED}
+        broken: tuple[int, str] | None = None
         for event in batch:
-            if event.seq != expected_seq:
-                return bad(expected_seq, f"event {expected_seq} is missing")
-            if event.prev_hash != prev_hash:
-                return bad(event.seq, f"event {event.seq} does not link to its predecessor")
-            if compute_hash(prev_hash, event) != event.hash:
-                return bad(event.seq, f"event {event.seq} was altered")
+            broken = _broken_link(event, expected_seq, prev_hash, from_seq, expected_hash)
+            if broken is not None:
+                break
             if event.entity_type in pending and event.action.endswith((".posted", ".imported")):
                 pending[event.entity_type][int(event.entity_id)] = event
-            if from_seq is not None and expected_hash is not None and event.seq == from_seq:
-                if event.hash != expected_hash:
-                    return bad(event.seq, f"event {event.seq} differs from the published head")
             prev_hash = event.hash
             head_seq, head_hash = event.seq, event.hash
             expected_seq += 1
             checked += 1
+        # Rows covered by earlier events of this batch come before a broken link.
+        covered = _first_bad_covered(session, pending) or broken
+        if covered is not None:
+            return bad(*covered)
         for entity_type, events in pending.items():
-            rows = _COVERED[entity_type](session, list(events))
-            for entity_id, event in sorted(events.items(), key=lambda kv: kv[1].seq):
-                row = rows.get(entity_id)
-                if row is None:
-                    return bad(event.seq, f"{entity_type} {entity_id} was deleted")
-                if canonical(snapshot(row)) != canonical(json.loads(event.data)):
-                    return bad(event.seq, f"{entity_type} {entity_id} was altered")
             covered_seen[entity_type] += len(events)
     if from_seq is not None and expected_hash is not None and head_seq < from_seq:
         return bad(head_seq + 1, f"the chain ends before the published head {from_seq}")
