@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlmodel import Session
 
 from vpitracker.auth import service as auth_service
@@ -20,6 +21,11 @@ from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from vpitracker.vocab import Role
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Declared for the OpenAPI document (the Authorize button in /docs); the
+# credentials themselves are read by _credentials() below.
+_bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -69,7 +75,11 @@ def _actor_for(credentials: tuple[str, str], session: Session, settings: Setting
 
 
 def get_optional_actor(
-    request: Request, session: SessionDep, settings: SettingsDep
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _token: Annotated[str | None, Depends(_bearer)] = None,
+    _key: Annotated[str | None, Depends(_api_key_header)] = None,
 ) -> Actor | None:
     if "api_key" in request.query_params:
         raise Unauthorized("api_key in the query string works only on GET progress and reports")
@@ -87,6 +97,8 @@ def get_report_actor(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    _token: Annotated[str | None, Depends(_bearer)] = None,
+    _key: Annotated[str | None, Depends(_api_key_header)] = None,
     api_key: Annotated[
         str | None,
         Query(

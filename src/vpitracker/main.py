@@ -17,8 +17,10 @@ from vpitracker.auth.router import router as auth_router
 from vpitracker.commitments.router import router as commitments_router
 from vpitracker.config import Settings, get_settings
 from vpitracker.db import make_engine
+from vpitracker.docs import install_offline_docs
 from vpitracker.errors import install_handlers, problem_response
 from vpitracker.idempotency.service import Replay
+from vpitracker.limits import RequestLimitsMiddleware
 from vpitracker.ministries.router import router as ministries_router
 from vpitracker.observability import Metrics, RequestContextMiddleware, configure_logging
 from vpitracker.progress.router import router as progress_router
@@ -44,7 +46,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         description=DESCRIPTION,
         separate_input_output_schemas=False,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_offline_docs(app)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     install_handlers(app)
@@ -89,6 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     metrics = Metrics()
     app.state.metrics = metrics
+    app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     if settings.metrics_enabled:

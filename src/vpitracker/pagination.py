@@ -58,14 +58,22 @@ def _coerce(column: ColumnElement[Any], value: Any) -> Any:
     except NotImplementedError:
         return value
     try:
-        if py is datetime and isinstance(value, str):
-            return datetime.fromisoformat(value)
-        if py is date and isinstance(value, str):
+        # A cursor is client input: every value must have its column's type, or 422.
+        if py is datetime:
+            if not isinstance(value, str):
+                raise ValueError("expected a timestamp")
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                raise ValueError("expected a UTC timestamp")
+            return moment
+        if py is date:
+            if not isinstance(value, str):
+                raise ValueError("expected a date")
             return date.fromisoformat(value)
-        if py is int and not isinstance(value, int):
+        if py is int and (not isinstance(value, int) or not -(2**63) <= value < 2**63):
             raise ValueError("expected an integer")
-        if py is str and not isinstance(value, str):
-            raise ValueError("expected text")
+        if py is str and (not isinstance(value, str) or "\x00" in value):
+            raise ValueError("expected text without NUL characters (PostgreSQL refuses them)")
     except ValueError as exc:
         raise Invalid("The cursor is not valid for this listing", loc=["query", "cursor"]) from exc
     return value

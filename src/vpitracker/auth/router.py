@@ -20,8 +20,8 @@ def issue_token(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(max_length=320, description="Your email")],
-    password: Annotated[str, Form(max_length=200)],
+    username: Annotated[str, Form(max_length=320, pattern=r"^[^\x00]*$", description="Your email")],
+    password: Annotated[str, Form(max_length=200, pattern=r"^[^\x00]*$")],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,  # noqa: ARG001 - OAuth2 form field, validated only
 ) -> TokenResponse:
     """OAuth2 password sign-in: email and password for a bearer token."""

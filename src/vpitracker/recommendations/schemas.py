@@ -11,7 +11,8 @@ from vpitracker.types import Code, LongText, OptionalLongText, RequestModel, Sho
 from vpitracker.vocab import GovernmentResponse, Implementation, Priority
 
 ProvisionKeys = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=32)]], Field(max_length=50)
+    list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[^\x00]*$")]],
+    Field(max_length=50),
 ]
 RaisedBy = Annotated[list[ShortText], Field(max_length=100)]
 

@@ -79,7 +79,9 @@ def list_status_updates(
     page: UpdatesPage,
     ministry_id: OptionalId = None,
     reported_by: OptionalId = None,
-    since: Annotated[datetime | None, Query(description="Reported at or after")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Reported at or after (UTC unless an offset is given)")
+    ] = None,
 ) -> Page[StatusUpdateRead]:
     """Every status update, newest first (sort: reported_at, id)."""
     rows, next_cursor = service.list_updates(

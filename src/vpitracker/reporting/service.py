@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -158,6 +158,8 @@ def list_updates(
 ) -> tuple[Sequence[Any], str | None]:
     if commitment_id is not None and commitments_repository.get(session, commitment_id) is None:
         raise NotFound(f"No commitment with id {commitment_id}")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # every timestamp is UTC (DESIGN §2)
     return repository.list_updates(
         session,
         commitment_id=commitment_id,

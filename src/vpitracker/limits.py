@@ -1,0 +1,100 @@
+"""Request limits enforced before any route runs: body size and NUL characters."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote_to_bytes
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vpitracker.errors import PROBLEM_JSON
+
+MAX_BODY_BYTES = 1024 * 1024
+# Uploads for spreadsheet imports may be larger.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+UPLOAD_PREFIX = "/v1/imports/"
+
+
+async def _problem(send: Send, status: int, title: str, detail: str) -> None:
+    body = json.dumps(
+        {
+            "type": f"https://vpitracker.org/problems/{title.lower().replace(' ', '-')}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestLimitsMiddleware:
+    """413 for bodies over the limit (declared or streamed); 422 for NUL in path or query."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        if b"\x00" in unquote_to_bytes(raw) or b"\x00" in unquote_to_bytes(
+            scope.get("query_string", b"")
+        ):
+            await _problem(
+                send, 422, "Unprocessable content", "NUL characters are not allowed in URLs"
+            )
+            return
+        limit = MAX_UPLOAD_BYTES if scope["path"].startswith(UPLOAD_PREFIX) else MAX_BODY_BYTES
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _problem(
+                send, 413, "Content too large", f"Request bodies are limited to {limit} bytes"
+            )
+            return
+        received = 0
+        started = False
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused, started
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit and not refused:
+                    refused = True
+                    if not started:
+                        started = True
+                        await _problem(
+                            send,
+                            413,
+                            "Content too large",
+                            f"Request bodies are limited to {limit} bytes",
+                        )
+                    # The app sees the client go away and answers nothing more.
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except Exception:
+            if not refused:
+                raise
