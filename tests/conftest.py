@@ -39,6 +39,9 @@ def test_settings(**overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 _SQLITE_DIR: Path | None = None
 
 

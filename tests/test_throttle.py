@@ -1,0 +1,108 @@
+"""Failed sign-ins are throttled per account and per address, in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from tests.conftest import test_settings
+from tests.factories import PASSWORD, make_user
+from tests.live import SECRETARIAT_EMAIL, SECRETARIAT_PASSWORD, prepare, serve
+from vpitracker.auth import passwords
+from vpitracker.config import Settings
+from vpitracker.models import AuditEvent, LoginFailure
+
+
+def _login(client: TestClient, email: str, password: str) -> httpx.Response:
+    return client.post("/v1/auth/token", data={"username": email, "password": password})
+
+
+class TestAccountThrottle:
+    def test_eleventh_attempt_is_refused_even_with_the_right_password(
+        self, client: TestClient, session: Session
+    ) -> None:
+        user = make_user(session)
+        for _ in range(10):
+            assert _login(client, user.email, "wrong password!").status_code == 401
+        refused = _login(client, user.email, PASSWORD)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert refused.json()["status"] == 429
+        # Another account from the same address still signs in.
+        other = make_user(session)
+        assert _login(client, other.email, PASSWORD).status_code == 200
+
+    def test_failures_are_recorded_and_audited_despite_the_401(
+        self, client: TestClient, session: Session
+    ) -> None:
+        user = make_user(session)
+        before = session.exec(select(func.count()).select_from(AuditEvent)).one()
+        assert _login(client, user.email.upper(), "wrong password!").status_code == 401
+        assert _login(client, "nobody@example.org", "whatever").status_code == 401
+        rows = session.exec(select(LoginFailure.email)).all()
+        assert sorted(rows) == sorted([user.email, "nobody@example.org"])
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)  # type: ignore[arg-type]
+        ).all()
+        assert [e.action for e in events] == ["user.login_failed", "user.login_failed"]
+
+    def test_unknown_and_known_accounts_cost_the_same_hash_check(
+        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        user = make_user(session)
+        calls: list[str] = []
+        real = passwords._hasher
+
+        class CountingHasher:
+            def verify(self, hash_: str, password: str) -> bool:
+                calls.append(hash_)
+                return real.verify(hash_, password)
+
+        monkeypatch.setattr(passwords, "_hasher", CountingHasher())
+        _login(client, user.email, "wrong password!")
+        _login(client, "nobody@example.org", "wrong password!")
+        # One argon2 verification each: the response time does not tell them apart.
+        assert len(calls) == 2
+
+
+class TestAddressThrottle:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return test_settings(login_max_failures_per_address=5)
+
+    def test_many_accounts_from_one_address_are_throttled(
+        self, client: TestClient, session: Session
+    ) -> None:
+        for n in range(5):
+            assert _login(client, f"guess{n}@example.org", "nope").status_code == 401
+        user = make_user(session)
+        assert _login(client, user.email, PASSWORD).status_code == 429
+
+
+@pytest.mark.server
+class TestAcrossProcesses:
+    @pytest.fixture
+    def env(self, scratch_database_url: str) -> Iterator[dict[str, str]]:
+        return prepare(scratch_database_url)
+
+    def test_limit_holds_across_two_server_processes(self, env: dict[str, str]) -> None:
+        with serve(env) as first, serve(env) as second:
+            for n in range(10):
+                server = first if n % 2 else second
+                r = httpx.post(
+                    f"{server.url}/v1/auth/token",
+                    data={"username": SECRETARIAT_EMAIL, "password": "wrong password!"},
+                )
+                assert r.status_code == 401
+            for server in (first, second):
+                r = httpx.post(
+                    f"{server.url}/v1/auth/token",
+                    data={"username": SECRETARIAT_EMAIL, "password": SECRETARIAT_PASSWORD},
+                )
+                assert r.status_code == 429
+                assert "Retry-After" in r.headers
