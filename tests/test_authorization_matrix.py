@@ -1,0 +1,153 @@
+"""Every route, called as every kind of caller, against DESIGN §3.
+
+The table below is keyed by ``METHOD path`` and generated routes are compared
+with it both ways: a route added without a decision here fails the build.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from tests.factories import auth, make_ministry, make_user
+from vpitracker.apikeys import service as apikeys_service
+from vpitracker.auth.service import actor_for_user
+from vpitracker.config import Settings
+from vpitracker.openapi_doc import render
+from vpitracker.vocab import Role
+
+SEC, MEMBER, OFFICER, VIEWER, KEY, ANON = (
+    "secretariat",
+    "alliance_member",
+    "government_officer",
+    "viewer",
+    "api_key",
+    "anonymous",
+)
+READERS = {SEC, MEMBER, OFFICER, VIEWER, KEY}
+SIGNED_IN = {SEC, MEMBER, OFFICER, VIEWER}
+EVERYONE = READERS | {ANON}
+ONLY_SEC = {SEC}
+
+POLICY: dict[str, set[str]] = {
+    "POST /v1/auth/token": EVERYONE,
+    "GET /v1/me": READERS,
+    "GET /v1/users": ONLY_SEC,
+    "POST /v1/users": ONLY_SEC,
+    "GET /v1/users/{user_id}": ONLY_SEC,
+    "PATCH /v1/users/{user_id}": ONLY_SEC,
+    "GET /v1/api-keys": ONLY_SEC,
+    "POST /v1/api-keys": ONLY_SEC,
+    "DELETE /v1/api-keys/{key_id}": ONLY_SEC,
+    "GET /v1/ministries": READERS,
+    "POST /v1/ministries": ONLY_SEC,
+    "GET /v1/ministries/{ministry_id}": READERS,
+    "PATCH /v1/ministries/{ministry_id}": ONLY_SEC,
+    "POST /v1/ministries/{ministry_id}/archive": ONLY_SEC,
+    "GET /v1/provisions": READERS,
+    "POST /v1/provisions": ONLY_SEC,
+    "GET /v1/provisions/{key}": READERS,
+    "PATCH /v1/provisions/{key}": ONLY_SEC,
+    "GET /v1/recommendations": READERS,
+    "POST /v1/recommendations": ONLY_SEC,
+    "GET /v1/recommendations/{recommendation_id}": READERS,
+    "PATCH /v1/recommendations/{recommendation_id}": ONLY_SEC,
+    "POST /v1/recommendations/{recommendation_id}/archive": ONLY_SEC,
+    "GET /v1/commitments": READERS,
+    "POST /v1/commitments": ONLY_SEC,
+    "GET /v1/commitments/{commitment_id}": READERS,
+    "PATCH /v1/commitments/{commitment_id}": ONLY_SEC,
+    "POST /v1/commitments/{commitment_id}/archive": ONLY_SEC,
+    "GET /v1/commitments/{commitment_id}/status-updates": READERS,
+    "POST /v1/commitments/{commitment_id}/status-updates": {SEC, OFFICER},
+    "GET /v1/status-updates": READERS,
+    "GET /v1/status-updates/{update_id}": READERS,
+    "GET /v1/commitments/{commitment_id}/assessments/{assessment_id}": READERS,
+    "GET /v1/commitments/{commitment_id}/assessments": READERS,
+    "POST /v1/commitments/{commitment_id}/assessments": {SEC, MEMBER},
+    "GET /v1/progress/summary": READERS,
+    "GET /v1/progress/ministries": READERS,
+    "GET /v1/progress/clusters": READERS,
+    "GET /v1/progress/instruments": READERS,
+    "GET /v1/progress/timeline": READERS,
+    "GET /v1/reports/commitments": READERS,
+    "GET /v1/reports/recommendations": READERS,
+    "GET /v1/reports/status-history": READERS,
+    "GET /v1/changes": READERS,
+    "GET /v1/audit/events": ONLY_SEC,
+    "GET /v1/audit/verify": {SEC, MEMBER},
+    "POST /v1/imports/{kind}": ONLY_SEC,
+    "GET /healthz": EVERYONE,
+    "GET /readyz": EVERYONE,
+}
+
+PATH_VALUES = {
+    "user_id": "999999",
+    "key_id": "999999",
+    "ministry_id": "999999",
+    "recommendation_id": "999999",
+    "commitment_id": "999999",
+    "update_id": "999999",
+    "assessment_id": "999999",
+    "key": "TIP-6",
+    "kind": "ministries",
+}
+
+
+def documented_routes() -> list[str]:
+    paths: dict[str, Any] = json.loads(render())["paths"]
+    return sorted(
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+    )
+
+
+def test_every_route_has_a_decision() -> None:
+    routes = set(documented_routes())
+    assert routes - set(POLICY) == set(), "routes without an authorization decision"
+    assert set(POLICY) - routes == set(), "decisions for routes that no longer exist"
+
+
+@pytest.fixture
+def callers(session: Session, settings: Settings) -> dict[str, dict[str, str]]:
+    ministry = make_ministry(session)
+    users = {
+        SEC: make_user(session, Role.secretariat),
+        MEMBER: make_user(session, Role.alliance_member),
+        OFFICER: make_user(session, Role.government_officer, ministries=[ministry]),
+        VIEWER: make_user(session, Role.viewer),
+    }
+    _, secret = apikeys_service.create(session, actor_for_user(session, users[SEC]), "matrix")
+    session.commit()
+    headers = {name: auth(settings, user) for name, user in users.items()}
+    headers[KEY] = {"X-API-Key": secret}
+    headers[ANON] = {}
+    return headers
+
+
+@pytest.mark.parametrize("route", documented_routes())
+def test_route_answers_each_caller_as_designed(
+    client: TestClient, callers: dict[str, dict[str, str]], route: str
+) -> None:
+    method, template = route.split(" ", 1)
+    path = template.format(**PATH_VALUES)
+    for caller, headers in callers.items():
+        kwargs: dict[str, Any] = {"headers": headers}
+        if method in {"POST", "PATCH"}:
+            kwargs["json"] = {}
+            if method == "PATCH":
+                kwargs["headers"] = {**headers, "If-Match": '"v1"'}
+        status = client.request(method, path, **kwargs).status_code
+        allowed = caller in POLICY[route]
+        if allowed:
+            assert status not in (401, 403), f"{caller} refused on {route}: {status}"
+            assert status < 500, f"{caller} got {status} on {route}"
+        else:
+            expected = (401,) if caller == ANON else (401, 403)
+            assert status in expected, f"{caller} got {status} on {route}"
