@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 
-from vpitracker import __version__
+from vpitracker import __version__, migrate
 from vpitracker.apikeys.router import router as apikeys_router
 from vpitracker.audit.router import changes_router
 from vpitracker.audit.router import router as audit_router
@@ -18,7 +18,7 @@ from vpitracker.commitments.router import router as commitments_router
 from vpitracker.config import Settings, get_settings
 from vpitracker.db import make_engine
 from vpitracker.docs import install_offline_docs
-from vpitracker.errors import install_handlers, problem_response
+from vpitracker.errors import install_handlers, problem_response, responses
 from vpitracker.idempotency.service import Replay
 from vpitracker.limits import RequestLimitsMiddleware
 from vpitracker.ministries.router import router as ministries_router
@@ -28,6 +28,7 @@ from vpitracker.provisions.router import router as provisions_router
 from vpitracker.recommendations.router import router as recommendations_router
 from vpitracker.reporting.router import router as reporting_router
 from vpitracker.reports.router import router as reports_router
+from vpitracker.transfer.router import router as transfer_router
 from vpitracker.users.router import router as users_router
 
 DESCRIPTION = """\
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         reports_router,
         changes_router,
         audit_router,
+        transfer_router,
     ):
         app.include_router(router)
 
@@ -82,14 +84,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], operation_id="health-ready")
+    @app.get("/readyz", tags=["health"], operation_id="health-ready", responses=responses(503))
     def readyz() -> Any:
-        """Readiness: the database answers."""
+        """Readiness: the database answers and its schema is at this code's migration head."""
         try:
             with app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
+                at_head = migrate.current_heads(conn) == migrate.expected_heads()
         except Exception:
             return problem_response(503, "Service Unavailable", "The database does not answer")
+        if not at_head:
+            return problem_response(
+                503, "Service Unavailable", "The database schema is not at the migration head"
+            )
         return {"status": "ready"}
 
     metrics = Metrics()

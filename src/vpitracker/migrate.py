@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -46,8 +47,16 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
         command.downgrade(alembic_config(connection=connection), revision)
 
 
+@lru_cache
+def expected_heads() -> frozenset[str]:
+    """The head revision(s) of the migrations this code ships with."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_heads(connection: Connection) -> frozenset[str]:
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
 def is_at_head(engine: Engine) -> bool:
-    script = ScriptDirectory.from_config(alembic_config())
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_heads()
-    return set(current) == set(script.get_heads())
+        return current_heads(connection) == expected_heads()
