@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import Connection, make_url
@@ -126,9 +126,17 @@ def settings() -> Settings:
     return test_settings()
 
 
+# Building an app (and FastAPI's first-request route setup) costs 0.1-0.3 s: one app
+# per distinct settings, shared by the tests; each test points it at its own connection.
+_APPS: dict[str, FastAPI] = {}
+
+
 @pytest.fixture
 def client(connection: Connection, engine: Engine, settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings, engine=engine)
+    key = settings.model_dump_json()
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(settings, engine=engine)
 
     def _session(_request: Request) -> Iterator[Session]:
         with Session(
@@ -137,5 +145,8 @@ def client(connection: Connection, engine: Engine, settings: Settings) -> Iterat
             yield from transaction(s)
 
     app.dependency_overrides[get_session] = _session
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
-        yield c
+    try:
+        with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        app.dependency_overrides.clear()

@@ -7,7 +7,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from vpitracker.types import Code, LongText, OptionalLongText, RequestModel, ShortText, Title
+from vpitracker.types import (
+    Code,
+    IsoDate,
+    LongText,
+    OptionalLongText,
+    RequestModel,
+    ShortText,
+    Title,
+)
 from vpitracker.vocab import GovernmentResponse, Implementation, Priority
 
 ProvisionKeys = Annotated[
@@ -22,7 +30,7 @@ class RecommendationCreate(RequestModel):
     title: Title
     text: LongText
     source: ShortText
-    source_date: date | None = None
+    source_date: IsoDate | None = None
     raised_by: RaisedBy = Field(default_factory=list)
     provision_keys: ProvisionKeys = Field(default_factory=list)
     priority: Priority = Priority.medium
@@ -35,7 +43,7 @@ class RecommendationUpdate(RequestModel):
     title: Title | None = None
     text: LongText | None = None
     source: ShortText | None = None
-    source_date: date | None = None
+    source_date: IsoDate | None = None
     raised_by: RaisedBy | None = None
     provision_keys: ProvisionKeys | None = None
     priority: Priority | None = None

@@ -1,0 +1,432 @@
+"""User accounts over HTTP (secretariat only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlmodel import Session
+
+from tests.factories import (
+    BAD_CREDENTIALS,
+    NON_SECRETARIAT,
+    PASSWORD,
+    assert_unchanged,
+    auth,
+    bad_auth,
+    headers_as,
+    last_event,
+    make_ministry,
+    make_user,
+    problem,
+    row_counts,
+)
+from vpitracker.auth.passwords import verify_password
+from vpitracker.config import Settings
+from vpitracker.models import User, UserMinistry
+from vpitracker.vocab import Role
+
+
+def counts(session: Session) -> tuple[int, ...]:
+    return row_counts(session, User, UserMinistry)
+
+
+def new_body(**fields: Any) -> dict[str, Any]:
+    return {
+        "email": "Focal.Point@Interior.go.ke",
+        "full_name": "Focal Point",
+        "role": "alliance_member",
+        "organization": "HAART Kenya",
+        "password": "a long enough password",
+        **fields,
+    }
+
+
+class TestCreateUser:
+    def test_secretariat_creates_an_officer_with_ministries(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        m1, m2 = make_ministry(session), make_ministry(session)
+        r = client.post(
+            "/v1/users",
+            json=new_body(role="government_officer", ministry_ids=[m2.id, m1.id]),
+            headers=auth(settings, make_user(session)),
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert r.headers["Location"] == f"/v1/users/{body['id']}"
+        assert r.headers["ETag"] == '"v1"'
+        assert body["email"] == "focal.point@interior.go.ke"
+        assert (body["role"], body["ministry_ids"], body["is_active"]) == (
+            "government_officer",
+            sorted([m1.id, m2.id]),
+            True,
+        )
+        assert not {"password", "password_hash"} & set(body)
+        assert "a long enough password" not in r.text
+        stored = session.get(User, body["id"])
+        assert stored is not None
+        assert verify_password(stored.password_hash, "a long enough password")
+        assert "a long enough password" not in stored.password_hash
+        event = last_event(session)
+        assert (event.action, event.entity_id) == ("user.created", str(body["id"]))
+        assert "password" not in event.data
+        assert json.loads(event.data)["ministry_ids"] == sorted([m1.id, m2.id])
+
+    def test_the_new_user_can_sign_in(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        created = client.post(
+            "/v1/users", json=new_body(), headers=auth(settings, make_user(session))
+        )
+        assert created.status_code == 201, created.text
+        token = client.post(
+            "/v1/auth/token",
+            data={"username": "focal.point@interior.go.ke", "password": "a long enough password"},
+        )
+        assert token.status_code == 200, token.text
+        me = client.get(
+            "/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
+        assert (me.json()["id"], me.json()["role"]) == (created.json()["id"], "alliance_member")
+
+    def test_duplicate_email_in_any_case_is_409_and_writes_nothing(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = auth(settings, make_user(session))
+        make_user(session, email="focal.point@interior.go.ke")
+        before = counts(session)
+        r = client.post(
+            "/v1/users",
+            json=new_body(email="FOCAL.POINT@INTERIOR.GO.KE"),
+            headers=sec,
+        )
+        problem(r, 409)
+        assert counts(session) == before
+
+    @pytest.mark.parametrize(
+        ("case", "loc"),
+        [
+            ("officer_without_ministry", ["body", "ministry_ids"]),
+            ("officer_with_unknown_ministry", ["body", "ministry_ids"]),
+            ("member_with_ministry", ["body", "ministry_ids"]),
+            ("secretariat_with_ministry", ["body", "ministry_ids"]),
+            ("short_password", ["body", "password"]),
+            ("bad_email", ["body", "email"]),
+            ("unknown_role", ["body", "role"]),
+            ("password_hash_field", ["body", "password_hash"]),
+            ("missing_password", ["body", "password"]),
+        ],
+    )
+    def test_invalid_values_are_422_and_write_nothing(
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        case: str,
+        loc: list[str],
+    ) -> None:
+        sec = auth(settings, make_user(session))
+        ministry = make_ministry(session)
+        body = new_body(
+            **{
+                "officer_without_ministry": {"role": "government_officer"},
+                "officer_with_unknown_ministry": {
+                    "role": "government_officer",
+                    "ministry_ids": [987654],
+                },
+                "member_with_ministry": {"ministry_ids": [ministry.id]},
+                "secretariat_with_ministry": {"role": "secretariat", "ministry_ids": [ministry.id]},
+                "short_password": {"password": "123456789"},
+                "bad_email": {"email": "not-an-email"},
+                "unknown_role": {"role": "admin"},
+                "password_hash_field": {"password_hash": "$argon2id$..."},
+                "missing_password": {},
+            }[case]
+        )
+        if case == "missing_password":
+            del body["password"]
+        before = counts(session)
+        r = client.post("/v1/users", json=body, headers=sec)
+        assert problem(r, 422)["errors"][0]["loc"] == loc
+        assert counts(session) == before
+
+
+class TestReadUsers:
+    def test_get_one_without_password(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        ministry = make_ministry(session)
+        officer = make_user(session, Role.government_officer, ministries=[ministry])
+        r = client.get(f"/v1/users/{officer.id}", headers=auth(settings, make_user(session)))
+        assert r.status_code == 200, r.text
+        assert r.headers["ETag"] == '"v1"'
+        body = r.json()
+        assert (body["email"], body["ministry_ids"]) == (officer.email, [ministry.id])
+        assert not {"password", "password_hash"} & set(body)
+
+    def test_unknown_id_is_404(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        problem(client.get("/v1/users/424242", headers=auth(settings, make_user(session))), 404)
+
+    def test_list_filters_by_role_activity_and_q(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session, email="boss@alliance.org")
+        member = make_user(session, Role.alliance_member, full_name="Wanjiru Kamau")
+        gone = make_user(session, Role.alliance_member, is_active=False)
+        headers = auth(settings, sec)
+
+        def ids(**params: Any) -> list[int]:
+            r = client.get("/v1/users", params={"limit": 1000, **params}, headers=headers)
+            assert r.status_code == 200, r.text
+            assert all("password_hash" not in u for u in r.json()["items"])
+            return [u["id"] for u in r.json()["items"]]
+
+        assert ids(role="alliance_member") == [member.id, gone.id]
+        assert ids(role="alliance_member", is_active="true") == [member.id]
+        assert ids(q="KAMAU") == [member.id]
+        assert ids(q="boss@") == [sec.id]
+        assert ids(sort="-id")[:3] == [gone.id, member.id, sec.id]
+        problem(client.get("/v1/users?sort=role", headers=headers), 422)
+
+
+class TestUpdateUser:
+    def test_patch_name_and_password_with_if_match(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        member = make_user(session, Role.alliance_member, full_name="Old")
+        r = client.patch(
+            f"/v1/users/{member.id}",
+            json={"full_name": "New", "password": "another long password"},
+            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["ETag"] == '"v2"'
+        assert r.json()["full_name"] == "New"
+        assert "password" not in r.json()
+        data = json.loads(last_event(session).data)
+        assert data == {
+            "full_name": {"old": "Old", "new": "New"},
+            "password": {"old": "***", "new": "***"},
+        }
+        good = client.post(
+            "/v1/auth/token", data={"username": member.email, "password": "another long password"}
+        )
+        assert good.status_code == 200, good.text
+        bad = client.post("/v1/auth/token", data={"username": member.email, "password": PASSWORD})
+        problem(bad, 401)
+
+    def test_patching_your_own_role_is_422_and_writes_nothing(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session)
+        before = counts(session)
+        r = client.patch(
+            f"/v1/users/{sec.id}",
+            json={"role": "alliance_member"},
+            headers={**auth(settings, sec), "If-Match": '"v1"'},
+        )
+        assert problem(r, 422)["errors"][0]["loc"] == ["body", "role"]
+        assert counts(session) == before
+        assert_unchanged(session, sec, role="secretariat")
+
+    def test_deactivating_yourself_is_422(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = make_user(session)
+        before = counts(session)
+        r = client.patch(
+            f"/v1/users/{sec.id}",
+            json={"is_active": False},
+            headers={**auth(settings, sec), "If-Match": '"v1"'},
+        )
+        assert problem(r, 422)["errors"][0]["loc"] == ["body", "is_active"]
+        assert counts(session) == before
+        assert_unchanged(session, sec, is_active=True)
+
+    def test_a_deactivated_users_token_is_refused_on_the_next_request(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        member = make_user(session, Role.alliance_member)
+        member_headers = auth(settings, member)
+        assert client.get("/v1/me", headers=member_headers).status_code == 200
+        r = client.patch(
+            f"/v1/users/{member.id}",
+            json={"is_active": False},
+            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["is_active"] is False
+        assert last_event(session).action == "user.updated"
+        problem(client.get("/v1/me", headers=member_headers), 401)
+        problem(client.get("/v1/ministries", headers=member_headers), 401)
+        login = client.post("/v1/auth/token", data={"username": member.email, "password": PASSWORD})
+        problem(login, 401)
+
+    def test_a_role_change_voids_old_tokens(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        member = make_user(session, Role.alliance_member)
+        old = auth(settings, member)
+        r = client.patch(
+            f"/v1/users/{member.id}",
+            json={"role": "viewer"},
+            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+        )
+        assert r.status_code == 200, r.text
+        problem(client.get("/v1/me", headers=old), 401)
+        session.refresh(member)
+        me = client.get("/v1/me", headers=auth(settings, member))
+        assert (me.status_code, me.json()["role"]) == (200, "viewer")
+
+    def test_promoting_to_officer_needs_a_ministry(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = auth(settings, make_user(session))
+        member = make_user(session, Role.alliance_member)
+        headers = {**sec, "If-Match": '"v1"'}
+        before = counts(session)
+        r = client.patch(
+            f"/v1/users/{member.id}", json={"role": "government_officer"}, headers=headers
+        )
+        assert problem(r, 422)["errors"][0]["loc"] == ["body", "ministry_ids"]
+        assert counts(session) == before
+        ministry = make_ministry(session)
+        ok = client.patch(
+            f"/v1/users/{member.id}",
+            json={"role": "government_officer", "ministry_ids": [ministry.id]},
+            headers=headers,
+        )
+        assert ok.status_code == 200, ok.text
+        assert (ok.json()["role"], ok.json()["ministry_ids"]) == (
+            "government_officer",
+            [ministry.id],
+        )
+
+    def test_email_taken_by_another_user_in_any_case_is_409(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = auth(settings, make_user(session))
+        make_user(session, email="taken@example.org")
+        member = make_user(session, Role.alliance_member)
+        before = counts(session)
+        r = client.patch(
+            f"/v1/users/{member.id}",
+            json={"email": "Taken@Example.org"},
+            headers={**sec, "If-Match": '"v1"'},
+        )
+        problem(r, 409)
+        assert counts(session) == before
+        assert_unchanged(session, member, email=member.email)
+
+    def test_without_if_match_is_428_and_stale_is_412(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = auth(settings, make_user(session))
+        member = make_user(session, Role.alliance_member, full_name="Kept")
+        headers = sec
+        before = counts(session)
+        url = f"/v1/users/{member.id}"
+        problem(client.patch(url, json={"full_name": "X"}, headers=headers), 428)
+        problem(
+            client.patch(url, json={"full_name": "X"}, headers={**headers, "If-Match": '"v9"'}), 412
+        )
+        assert counts(session) == before
+        assert_unchanged(session, member, full_name="Kept")
+
+    @pytest.mark.parametrize(
+        ("body", "loc"),
+        [
+            ({"password": "short"}, ["body", "password"]),
+            ({"is_active": None}, ["body", "is_active"]),
+            ({"ministry_ids": [1]}, ["body", "ministry_ids"]),
+            ({"version": 3}, ["body", "version"]),
+        ],
+    )
+    def test_invalid_or_unknown_field_is_422_and_writes_nothing(
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        body: dict[str, Any],
+        loc: list[str],
+    ) -> None:
+        sec = auth(settings, make_user(session))
+        make_ministry(session)
+        member = make_user(session, Role.alliance_member)
+        before = counts(session)
+        r = client.patch(
+            f"/v1/users/{member.id}",
+            json=body,
+            headers={**sec, "If-Match": '"v1"'},
+        )
+        assert problem(r, 422)["errors"][0]["loc"] == loc
+        assert counts(session) == before
+        assert_unchanged(session, member)
+
+    def test_unknown_id_is_404(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        sec = auth(settings, make_user(session))
+        before = counts(session)
+        r = client.patch(
+            "/v1/users/424242",
+            json={"full_name": "X"},
+            headers={**sec, "If-Match": '"v1"'},
+        )
+        problem(r, 404)
+        assert counts(session) == before
+
+
+ENDPOINTS = ["list", "create", "get", "update"]
+
+
+def send(client: TestClient, endpoint: str, user: User, headers: dict[str, str]) -> Response:
+    url = f"/v1/users/{user.id}"
+    match endpoint:
+        case "list":
+            return client.get("/v1/users", headers=headers)
+        case "create":
+            return client.post("/v1/users", json=new_body(), headers=headers)
+        case "get":
+            return client.get(url, headers=headers)
+        case "update":
+            return client.patch(
+                url, json={"full_name": "Changed"}, headers={**headers, "If-Match": '"v1"'}
+            )
+    raise AssertionError(endpoint)
+
+
+class TestUserAccess:
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    def test_bad_credentials_are_401_and_write_nothing(
+        self, client: TestClient, session: Session, settings: Settings, endpoint: str
+    ) -> None:
+        target = make_user(session, Role.alliance_member, full_name="Kept")
+        user = make_user(session)
+        before = counts(session)
+        for credential in BAD_CREDENTIALS:
+            r = send(client, endpoint, target, bad_auth(settings, user, credential))
+            assert r.status_code == 401, f"{credential}: {r.text}"
+            problem(r, 401)
+            assert counts(session) == before, credential
+        assert_unchanged(session, target, full_name="Kept")
+
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    def test_only_the_secretariat_reads_or_writes_users(
+        self, client: TestClient, session: Session, settings: Settings, endpoint: str
+    ) -> None:
+        target = make_user(session, Role.alliance_member, full_name="Kept")
+        callers = {who: headers_as(session, settings, who) for who in NON_SECRETARIAT}
+        before = counts(session)
+        for who, headers in callers.items():
+            r = send(client, endpoint, target, headers)
+            assert r.status_code == 403, f"{who}: {r.text}"
+            problem(r, 403)
+            assert counts(session) == before, who
+        assert_unchanged(session, target, full_name="Kept")
