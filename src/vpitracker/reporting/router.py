@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -18,6 +17,7 @@ from vpitracker.reporting.schemas import (
     StatusUpdateCreate,
     StatusUpdateRead,
 )
+from vpitracker.types import IsoDateTime
 
 router = APIRouter(prefix="/v1", tags=["reporting"])
 CommitmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -80,7 +80,8 @@ def list_status_updates(
     ministry_id: OptionalId = None,
     reported_by: OptionalId = None,
     since: Annotated[
-        datetime | None, Query(description="Reported at or after (UTC unless an offset is given)")
+        IsoDateTime | None,
+        Query(description="Reported at or after (UTC unless an offset is given)"),
     ] = None,
 ) -> Page[StatusUpdateRead]:
     """Every status update, newest first (sort: reported_at, id)."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vpitracker.types import EvidenceLink, Id, LongText, RequestModel
+from vpitracker.types import NUMBER_ONLY, EvidenceLink, Id, LongText, RequestModel
 from vpitracker.vocab import ReportedStatus, Verdict
 
 Evidence = Annotated[list[EvidenceLink], Field(max_length=20)]
@@ -22,7 +22,7 @@ def _http_only(links: list[EvidenceLink]) -> list[EvidenceLink]:
 
 class StatusUpdateCreate(RequestModel):
     status: ReportedStatus
-    progress_percent: Annotated[int, Field(ge=0, le=100)]
+    progress_percent: Annotated[int, Field(ge=0, le=100), NUMBER_ONLY]
     summary: LongText
     evidence: Evidence = Field(default_factory=list)
     in_reply_to_assessment_id: Id | None = None
