@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, select
 
 from vpitracker.auth import tokens
 from vpitracker.auth.passwords import hash_password
+from vpitracker.commitments.service import refresh_latest
 from vpitracker.config import Settings
 from vpitracker.models import (
     Assessment,
@@ -141,7 +142,8 @@ def make_update(
     progress: int = 50,
     **fields: Any,
 ) -> StatusUpdate:
-    """A status update row written directly (no audit event): for derived-state tests."""
+    """A status update row written directly (no audit event; the newest-update cache is
+    rebuilt as after a bulk load): for derived-state tests."""
     update = StatusUpdate(
         commitment_id=commitment.id,
         ministry_id=fields.pop("ministry_id", commitment.lead_ministry_id),
@@ -153,6 +155,8 @@ def make_update(
         **fields,
     )
     session.add(update)
+    session.commit()
+    refresh_latest(session, [update.commitment_id])
     session.commit()
     return update
 
@@ -178,6 +182,8 @@ def make_assessment(
         **fields,
     )
     session.add(assessment)
+    session.commit()
+    refresh_latest(session, [assessment.commitment_id])
     session.commit()
     return assessment
 

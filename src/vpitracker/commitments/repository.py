@@ -7,17 +7,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, delete, exists, func, or_
+from sqlalchemy import Row, delete, exists, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from vpitracker.commitments.state import Clock, state_subquery
 from vpitracker.models import (
+    Assessment,
     Commitment,
+    CommitmentLatest,
     CommitmentRecommendation,
     CommitmentSupport,
     Provision,
     RecommendationProvision,
+    StatusUpdate,
+    table_of,
 )
 from vpitracker.pagination import PageRequest, paginate
 
@@ -77,10 +81,24 @@ def _provision_filter(cluster: int | None, instrument: str | None) -> Any:
     return col(Commitment.id).in_(stmt)
 
 
-def select_with_state(clock: Clock, filters: CommitmentFilters) -> Any:
-    """Commitments and their derived state, filtered (in SQL) by everything in ``filters``."""
-    state = state_subquery(clock)
-    stmt = sa_select(Commitment, state).join(state, state.c.commitment_id == Commitment.id)
+def _needs_state(filters: CommitmentFilters) -> bool:
+    return any(
+        getattr(filters, f) is not None
+        for f in ("reported_status", "verdict", "contested", "overdue", "stale")
+    )
+
+
+def select_with_state(clock: Clock, filters: CommitmentFilters, *, with_state: bool = True) -> Any:
+    """Commitments and their derived state, filtered (in SQL) by everything in ``filters``.
+
+    ``with_state=False`` selects the commitments alone (cheaper) when no derived
+    column is wanted and no filter needs one.
+    """
+    if with_state or _needs_state(filters):
+        state = state_subquery(clock)
+        stmt = sa_select(Commitment, state).join(state, state.c.commitment_id == Commitment.id)
+    else:
+        stmt = sa_select(Commitment)
     if not filters.include_archived:
         stmt = stmt.where(col(Commitment.archived_at).is_(None))
     if clock.as_of is not None:
@@ -190,3 +208,97 @@ def set_links(
         for mid in sorted(set(supporting_ministry_ids)):
             session.add(CommitmentSupport(commitment_id=commitment_id, ministry_id=mid))
     session.flush()
+
+
+def note_update(session: Session, update: StatusUpdate) -> None:
+    """Keep ``commitment_latest`` current after a status update (commitment row locked)."""
+    latest = session.get(CommitmentLatest, update.commitment_id)
+    if latest is None:
+        latest = CommitmentLatest(commitment_id=update.commitment_id)
+    elif (
+        latest.reported_at is not None
+        and latest.update_id is not None
+        and ((latest.reported_at, latest.update_id) > (update.reported_at, update.id or 0))
+    ):
+        return  # an older (imported) report does not replace the newest
+    latest.update_id = update.id
+    latest.reported_at = update.reported_at
+    latest.status = update.status
+    latest.progress_percent = update.progress_percent
+    session.add(latest)
+    session.flush()
+
+
+def note_assessment(session: Session, assessment: Assessment) -> None:
+    """Keep ``commitment_latest`` current after an assessment (commitment row locked)."""
+    latest = session.get(CommitmentLatest, assessment.commitment_id)
+    if latest is None:
+        latest = CommitmentLatest(commitment_id=assessment.commitment_id)
+    elif (
+        latest.assessed_at is not None
+        and latest.assessment_id is not None
+        and (
+            (latest.assessed_at, latest.assessment_id)
+            > (assessment.assessed_at, assessment.id or 0)
+        )
+    ):
+        return
+    latest.assessment_id = assessment.id
+    latest.assessed_at = assessment.assessed_at
+    latest.verdict = assessment.verdict
+    session.add(latest)
+    session.flush()
+
+
+def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
+    """Rebuild ``commitment_latest`` from the history (after rows were written in bulk)."""
+    latest = table_of(CommitmentLatest)
+    ids = None if commitment_ids is None else sorted(set(commitment_ids))
+    remove = delete(latest)
+    if ids is not None:
+        remove = remove.where(latest.c.commitment_id.in_(ids))
+    session.execute(remove)
+    rows = _history_latest(ids)
+    session.execute(
+        insert(latest).from_select(
+            [
+                "commitment_id", "update_id", "reported_at", "status", "progress_percent",
+                "assessment_id", "assessed_at", "verdict",
+            ],
+            rows,
+        )
+    )  # fmt: skip
+    session.flush()
+
+
+def _history_latest(ids: list[int] | None) -> Any:
+    c, su, a = table_of(Commitment), table_of(StatusUpdate), table_of(Assessment)
+    newest_update = (
+        sa_select(su.c.id)
+        .where(su.c.commitment_id == c.c.id)
+        .order_by(su.c.reported_at.desc(), su.c.id.desc())
+        .limit(1)
+        .correlate(c)
+        .scalar_subquery()
+    )
+    newest_assessment = (
+        sa_select(a.c.id)
+        .where(a.c.commitment_id == c.c.id)
+        .order_by(a.c.assessed_at.desc(), a.c.id.desc())
+        .limit(1)
+        .correlate(c)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa_select(
+            c.c.id, su.c.id, su.c.reported_at, su.c.status, su.c.progress_percent,
+            a.c.id, a.c.assessed_at, a.c.verdict,
+        )
+        .select_from(c)
+        .outerjoin(su, su.c.id == newest_update)
+        .outerjoin(a, a.c.id == newest_assessment)
+        .where(or_(su.c.id.is_not(None), a.c.id.is_not(None)))
+    )  # fmt: skip
+    if ids is not None:
+        stmt = stmt.where(c.c.id.in_(ids))
+    return stmt

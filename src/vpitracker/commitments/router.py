@@ -24,6 +24,7 @@ from vpitracker.deps import (
 from vpitracker.errors import responses
 from vpitracker.idempotency.service import IdempotencyDep
 from vpitracker.pagination import Page, link_next
+from vpitracker.types import IsoDate
 from vpitracker.versioning import etag
 from vpitracker.vocab import DerivedVerdict, Instrument, ReportedStatus
 
@@ -54,8 +55,8 @@ def commitment_filters(
     contested: bool | None = None,
     overdue: bool | None = None,
     stale: bool | None = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
+    due_before: IsoDate | None = None,
+    due_after: IsoDate | None = None,
     cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
     instrument: Instrument | None = None,
     include_archived: IncludeArchived = False,

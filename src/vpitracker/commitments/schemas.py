@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
-from vpitracker.types import Code, Id, LongText, RequestModel, Title
+from vpitracker.types import Code, Id, IsoDate, LongText, RequestModel, Title
 from vpitracker.vocab import DerivedVerdict, ReportedStatus
 
 IdList = Annotated[list[Id], Field(max_length=100)]
@@ -20,8 +20,8 @@ class CommitmentCreate(RequestModel):
     recommendation_ids: IdList = Field(default_factory=list)
     lead_ministry_id: Id
     supporting_ministry_ids: IdList = Field(default_factory=list)
-    committed_on: date | None = Field(default=None, description="Defaults to today (UTC)")
-    due_date: date
+    committed_on: IsoDate | None = Field(default=None, description="Defaults to today (UTC)")
+    due_date: IsoDate
     indicator: LongText
 
     @model_validator(mode="after")
@@ -38,8 +38,8 @@ class CommitmentUpdate(RequestModel):
     recommendation_ids: IdList | None = None
     lead_ministry_id: Id | None = None
     supporting_ministry_ids: IdList | None = None
-    committed_on: date | None = None
-    due_date: date | None = None
+    committed_on: IsoDate | None = None
+    due_date: IsoDate | None = None
     indicator: LongText | None = None
 
 

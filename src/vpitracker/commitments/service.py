@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -17,7 +17,7 @@ from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, Com
 from vpitracker.commitments.state import STATE_FIELDS, Clock
 from vpitracker.errors import Conflict, Invalid, NotFound
 from vpitracker.ministries import service as ministries_service
-from vpitracker.models import Commitment, utcnow
+from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
 from vpitracker.pagination import PageRequest
 from vpitracker.recommendations import service as recommendations_service
 from vpitracker.records import apply_changes, flush_unique
@@ -61,9 +61,9 @@ def read(session: Session, commitment_id: int, clock: Clock) -> tuple[Commitment
     return _to_reads(session, [row])[0], row[0].version
 
 
-def state_query(clock: Clock, filters: CommitmentFilters) -> Any:
+def state_query(clock: Clock, filters: CommitmentFilters, *, with_state: bool = True) -> Any:
     """Commitments counted under ``filters`` at ``clock``, with derived state (a Select)."""
-    return repository.select_with_state(clock, filters)
+    return repository.select_with_state(clock, filters, with_state=with_state)
 
 
 def list_commitments(
@@ -192,3 +192,18 @@ def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
             session, actor, "commitment.archived", EntityType.commitment, commitment_id, changed
         )
     return commitment
+
+
+def note_update(session: Session, update: StatusUpdate) -> None:
+    """Record a new status update as the commitment's newest (if it is)."""
+    repository.note_update(session, update)
+
+
+def note_assessment(session: Session, assessment: Assessment) -> None:
+    """Record a new assessment as the commitment's newest (if it is)."""
+    repository.note_assessment(session, assessment)
+
+
+def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
+    """Rebuild the newest-update cache from the history (after bulk loads)."""
+    repository.refresh_latest(session, commitment_ids)

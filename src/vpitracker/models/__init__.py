@@ -4,6 +4,7 @@ from vpitracker.models.audit import AuditEvent, IdempotencyRecord
 from vpitracker.models.base import UTCDateTime, metadata, table_of, utcnow
 from vpitracker.models.oversight import (
     Commitment,
+    CommitmentLatest,
     CommitmentRecommendation,
     CommitmentSupport,
     Recommendation,
@@ -18,6 +19,7 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "Commitment",
+    "CommitmentLatest",
     "CommitmentRecommendation",
     "CommitmentSupport",
     "IdempotencyRecord",

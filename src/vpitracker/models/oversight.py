@@ -89,3 +89,24 @@ class CommitmentSupport(SQLModel, table=True):
     ministry_id: int = Field(
         sa_column=Column(Integer, ForeignKey("ministry.id"), primary_key=True, index=True)
     )
+
+
+class CommitmentLatest(SQLModel, table=True):
+    """The newest status update and assessment of each commitment, kept current by the
+    reporting service in the same transaction as the post (the row lock on the
+    commitment serializes it). It lets "now" figures read one row per commitment
+    instead of searching the update history; ``as_of`` figures search the history.
+    """
+
+    __tablename__ = "commitment_latest"
+
+    commitment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("commitment.id", ondelete="CASCADE"), primary_key=True)
+    )
+    update_id: int | None = Field(default=None, sa_column=Column(Integer))
+    reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    status: str | None = Field(default=None, sa_column=Column(String(32)))
+    progress_percent: int | None = Field(default=None, sa_column=Column(Integer))
+    assessment_id: int | None = Field(default=None, sa_column=Column(Integer))
+    assessed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    verdict: str | None = Field(default=None, sa_column=Column(String(32)))

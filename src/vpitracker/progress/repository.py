@@ -171,24 +171,34 @@ def timeline(session: Session, counted_all: Any, periods: list[tuple[date, date]
     ``counted_all`` holds the commitments counted at the last period's end; an
     earlier period leaves out those committed after it. A commitment's status at
     an instant comes from the update current then: each update is current from
-    its ``reported_at`` until the next update of the same commitment.
+    its ``reported_at`` until the next update of the same commitment. Only the
+    spans of closed statuses (completed, cancelled) are kept: they are all the
+    completion and overdue figures need, and they are few.
     """
     updates = table_of(StatusUpdate)
     instant_type = updates.c.reported_at.type
+    counted = select(counted_all.c.id, counted_all.c.due_date, counted_all.c.committed_on).cte(
+        "counted"
+    )
     following = func.lead(updates.c.reported_at).over(
         partition_by=updates.c.commitment_id,
         order_by=(updates.c.reported_at, updates.c.id),
     )
     spans = (
         select(
+            updates.c.commitment_id,
             updates.c.status,
             updates.c.reported_at,
             following.label("until"),
-            counted_all.c.due_date,
-            counted_all.c.committed_on,
         )
-        .join(counted_all, counted_all.c.id == updates.c.commitment_id)
+        .where(updates.c.commitment_id.in_(select(counted.c.id)))
         .subquery("spans")
+    )
+    closed = (
+        select(spans, counted.c.due_date, counted.c.committed_on)
+        .join(counted, counted.c.id == spans.c.commitment_id)
+        .where(spans.c.status.in_([s.value for s in CLOSED_STATUSES]))
+        .cte("closed_spans")
     )
     period = union_all(
         *(
@@ -200,7 +210,7 @@ def timeline(session: Session, counted_all: Any, periods: list[tuple[date, date]
             )
             for first, last in periods
         )
-    ).subquery("period")
+    ).cte("period")
 
     def count(source: Any, *where: ColumnElement[bool]) -> Any:
         return (
@@ -212,24 +222,22 @@ def timeline(session: Session, counted_all: Any, periods: list[tuple[date, date]
         )
 
     current_at_end = and_(
-        spans.c.reported_at < period.c.end_at,
-        or_(spans.c.until.is_(None), spans.c.until >= period.c.end_at),
-        spans.c.committed_on <= period.c.period_end,
+        closed.c.reported_at < period.c.end_at,
+        or_(closed.c.until.is_(None), closed.c.until >= period.c.end_at),
+        closed.c.committed_on <= period.c.period_end,
     )
     posted = count(
-        spans, spans.c.reported_at >= period.c.start_at, spans.c.reported_at < period.c.end_at
+        updates,
+        updates.c.reported_at >= period.c.start_at,
+        updates.c.reported_at < period.c.end_at,
+        updates.c.commitment_id.in_(select(counted.c.id)),
     )
-    completed = count(spans, current_at_end, spans.c.status == ReportedStatus.completed.value)
-    closed_and_due = count(
-        spans,
-        current_at_end,
-        spans.c.status.in_([s.value for s in CLOSED_STATUSES]),
-        spans.c.due_date < period.c.period_end,
-    )
+    completed = count(closed, current_at_end, closed.c.status == ReportedStatus.completed.value)
+    closed_and_due = count(closed, current_at_end, closed.c.due_date < period.c.period_end)
     due = count(
-        counted_all,
-        counted_all.c.due_date < period.c.period_end,
-        counted_all.c.committed_on <= period.c.period_end,
+        counted,
+        counted.c.due_date < period.c.period_end,
+        counted.c.committed_on <= period.c.period_end,
     )
     stmt = select(
         period.c.period_start,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlmodel import Session
@@ -38,18 +39,30 @@ from vpitracker.vocab import (
 
 
 def _one_decimal(value: Any) -> float:
-    return round(float(value), 1) if value is not None else 0.0
+    """Rounded half up, as people and spreadsheets round."""
+    # round() on a float goes half-to-even on the binary value (6.25 -> 6.2, 10.45 -> 10.4).
+    # str() of a float is its shortest round-trip form: the exact decimal of avg(int).
+    if value is None:
+        return 0.0
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def _counted(
-    clock: Clock, ministry_id: int | None, cluster: int | None, instrument: Instrument | None
+    clock: Clock,
+    ministry_id: int | None,
+    cluster: int | None,
+    instrument: Instrument | None,
+    *,
+    with_state: bool = True,
 ) -> Any:
     filters = CommitmentFilters(
         ministry_id=ministry_id,
         cluster=cluster,
         instrument=instrument.value if instrument else None,
     )
-    return commitments_service.state_query(clock, filters).subquery("counted")
+    query = commitments_service.state_query(clock, filters, with_state=with_state)
+    return query.subquery("counted")
 
 
 def _figures(row: Any) -> dict[str, Any]:
@@ -94,7 +107,9 @@ def summary(
         overdue=figures["overdue"],
         stale=figures["stale"],
         contested=figures["contested"],
-        percent_completed=_one_decimal(figures["completed"] * 100 / total) if total else 0.0,
+        percent_completed=_one_decimal(Decimal(figures["completed"] * 100) / total)
+        if total
+        else 0.0,
         mean_progress_percent=figures["mean_progress_percent"],
         recommendations=int(r.recommendations),
         by_implementation=ImplementationCounts(
@@ -216,7 +231,7 @@ def timeline(
     instrument: Instrument | None = None,
 ) -> Timeline:
     """Per month or quarter: updates posted, completions (cumulative), overdue at period end."""
-    counted = _counted(clock, ministry_id, cluster, instrument)
+    counted = _counted(clock, ministry_id, cluster, instrument, with_state=False)
     first = repository.first_commitment_date(session, counted)
     months = 3 if interval == "quarter" else 1
     items: list[TimelineRow] = []

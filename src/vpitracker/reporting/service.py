@@ -88,6 +88,7 @@ def post_update(
     session.add(update)
     session.flush()
     assert update.id is not None
+    commitments_service.note_update(session, update)
     action = "status_update.imported" if update.imported else "status_update.posted"
     audit.record(
         session, actor, action, EntityType.status_update, update.id, audit.snapshot(update)
@@ -126,6 +127,7 @@ def post_assessment(
     session.add(assessment)
     session.flush()
     assert assessment.id is not None
+    commitments_service.note_assessment(session, assessment)
     action = "assessment.imported" if assessment.imported else "assessment.posted"
     audit.record(
         session, actor, action, EntityType.assessment, assessment.id, audit.snapshot(assessment)
