@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import typer
 from sqlalchemy import Engine
 
 from vpitracker.config import get_settings
+from vpitracker.transfer.schemas import ExportFormat, ImportReport, Kind
 
 app = typer.Typer(
     help="vpitracker: oversight of UNTOC commitments.",
@@ -207,3 +210,138 @@ def seed_demo(
         f"Demo loaded. Sign in as {demo.secretariat_email()} with password "
         f"{demo.DEMO_PASSWORD!r} (development only) at http://127.0.0.1:8000/docs"
     )
+
+
+def _wants_human(json_output: bool) -> bool:
+    """Human-readable output on a terminal; JSON for scripts, pipes and --json."""
+    return not json_output and sys.stdout.isatty()
+
+
+@contextmanager
+def _progress_bar(show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    if not show:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _print_import_report(report: ImportReport, source: str, human: bool) -> None:
+    if not human:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    if report.errors:
+        typer.echo(f"{source}: {len(report.errors)} problem(s); nothing was imported")
+        for error in report.errors:
+            where = ", ".join(
+                f"row {p}" if isinstance(p, int) else f"column {p}" for p in error.loc
+            )
+            typer.echo(f"  {where or 'file'}: {error.msg}")
+        return
+    counts = report.counts
+    typer.echo(
+        f"{report.kind.value} from {source}: {counts.created} created, "
+        f"{counts.updated} updated, {counts.unchanged} unchanged"
+    )
+    for label, keys in (("created", report.created), ("updated", report.updated)):
+        if keys:
+            typer.echo(f"  {label}: {', '.join(keys)}")
+    if report.dry_run:
+        typer.echo("dry run: nothing was written")
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[Kind, typer.Argument(help="What the file holds", case_sensitive=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A .csv (UTF-8) or .xlsx file with the export's columns",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    as_email: Annotated[
+        str, typer.Option("--as", help="Email of the active secretariat user importing")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; write nothing")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Answer in JSON")] = False,
+) -> None:
+    """Import ministries, recommendations, commitments, status updates or assessments.
+
+    Every row is checked first; one bad row and nothing is written (exit 1).
+    """
+    from vpitracker.db import unit_of_work
+    from vpitracker.errors import AppError
+    from vpitracker.transfer import service as transfer_service
+
+    human = _wants_human(json_output)
+    try:
+        table = transfer_service.read_file(kind, file.read_bytes(), file.name)
+        with (
+            unit_of_work(_engine(), write=not dry_run) as session,
+            _progress_bar(human and not dry_run, f"importing {kind.value}") as progress,
+        ):
+            actor = transfer_service.operator(session, as_email)
+            report = transfer_service.run_import(
+                session, actor, kind, table, dry_run=dry_run, progress=progress
+            )
+    except transfer_service.ImportRejected as exc:
+        _print_import_report(exc.report, file.name, human)
+        raise typer.Exit(1) from exc
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    _print_import_report(report, file.name, human)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the files into")],
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="csv | xlsx | jsonl", case_sensitive=False)
+    ] = ExportFormat.csv,
+    json_output: Annotated[bool, typer.Option("--json", help="Answer in JSON")] = False,
+) -> None:
+    """Export every kind, one file each (xlsx: one workbook, a sheet per kind)."""
+    from vpitracker.db import unit_of_work
+    from vpitracker.transfer import service as transfer_service
+
+    engine = _engine()
+    if engine.dialect.name == "postgresql":
+        # One snapshot for every file, even while the server writes.
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with unit_of_work(engine, write=False) as session:
+        written = transfer_service.export(session, format, out)
+    if _wants_human(json_output):
+        for name, rows in written.items():
+            typer.echo(f"{out / name}: {rows} rows")
+    else:
+        typer.echo(json.dumps({"format": format.value, "out": str(out), "files": written}))
+
+
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write")],
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists")] = False,
+) -> None:
+    """Back up the database while the server runs (SQLite copy or pg_dump custom format)."""
+    from vpitracker.backup import BackupError
+    from vpitracker.backup import backup as make_backup
+
+    try:
+        path = make_backup(get_settings().database_url, out, overwrite=force)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps({"backup": str(path), "bytes": path.stat().st_size}))

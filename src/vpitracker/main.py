@@ -18,7 +18,7 @@ from vpitracker.commitments.router import router as commitments_router
 from vpitracker.config import Settings, get_settings
 from vpitracker.db import make_engine
 from vpitracker.docs import install_offline_docs
-from vpitracker.errors import install_handlers, problem_response, responses
+from vpitracker.errors import declare_body_errors, install_handlers, problem_response, responses
 from vpitracker.idempotency.service import Replay
 from vpitracker.limits import RequestLimitsMiddleware
 from vpitracker.ministries.router import router as ministries_router
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         transfer_router,
     ):
         app.include_router(router)
+    declare_body_errors(app)
 
     @app.get("/healthz", tags=["health"], operation_id="health-live")
     def healthz() -> dict[str, str]:

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr
 
-from vpitracker.types import Code, Id, RequestModel, ShortText
+from vpitracker.types import Id, RequestModel, ShortCode, ShortText
 from vpitracker.vocab import MinistryKind
 
 
 class MinistryCreate(RequestModel):
-    code: Code
+    code: ShortCode
     name: ShortText
     kind: MinistryKind
     parent_id: Id | None = None
@@ -19,7 +19,7 @@ class MinistryCreate(RequestModel):
 
 
 class MinistryUpdate(RequestModel):
-    code: Code | None = None
+    code: ShortCode | None = None
     name: ShortText | None = None
     kind: MinistryKind | None = None
     parent_id: Id | None = None

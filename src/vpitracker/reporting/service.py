@@ -62,8 +62,13 @@ def post_update(
     data: StatusUpdateCreate,
     *,
     reported_at: datetime | None = None,
+    imported_by: Actor | None = None,
 ) -> StatusUpdate:
-    """Append a status update (``reported_at`` only from the historical import)."""
+    """Append a status update (``reported_at`` only from the historical import).
+
+    An import is audited with the operator who ran it (``imported_by``) as actor;
+    the update itself names the officer who reported it.
+    """
     commitment = _open_commitment(session, commitment_id)
     ministry_id = _reporting_ministry(session, actor, commitment, data.ministry_id)
     if data.in_reply_to_assessment_id is not None:
@@ -91,7 +96,12 @@ def post_update(
     commitments_service.note_update(session, update)
     action = "status_update.imported" if update.imported else "status_update.posted"
     audit.record(
-        session, actor, action, EntityType.status_update, update.id, audit.snapshot(update)
+        session,
+        imported_by or actor,
+        action,
+        EntityType.status_update,
+        update.id,
+        audit.snapshot(update),
     )
     return update
 
@@ -103,6 +113,7 @@ def post_assessment(
     data: AssessmentCreate,
     *,
     assessed_at: datetime | None = None,
+    imported_by: Actor | None = None,
 ) -> Assessment:
     """Append the alliance's assessment (``assessed_at`` only from the historical import)."""
     _open_commitment(session, commitment_id)
@@ -130,7 +141,12 @@ def post_assessment(
     commitments_service.note_assessment(session, assessment)
     action = "assessment.imported" if assessment.imported else "assessment.posted"
     audit.record(
-        session, actor, action, EntityType.assessment, assessment.id, audit.snapshot(assessment)
+        session,
+        imported_by or actor,
+        action,
+        EntityType.assessment,
+        assessment.id,
+        audit.snapshot(assessment),
     )
     return assessment
 

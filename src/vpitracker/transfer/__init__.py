@@ -1,0 +1,1 @@
+"""Spreadsheet import and export (CSV, XLSX, JSON Lines)."""
