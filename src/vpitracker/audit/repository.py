@@ -68,14 +68,15 @@ def count_rows(session: Session, model: type[StatusUpdate] | type[Assessment]) -
 NOT_CHANGES = ("user.login_failed",)
 
 
-def changes_after(session: Session, *, after_seq: int, limit: int) -> Sequence[AuditEvent]:
-    stmt = (
-        select(AuditEvent)
-        .where(AuditEvent.seq > after_seq, col(AuditEvent.action).not_in(NOT_CHANGES))
-        .order_by(col(AuditEvent.seq))
-        .limit(limit)
+def changes_after(
+    session: Session, *, after_seq: int, limit: int, up_to_seq: int | None = None
+) -> Sequence[AuditEvent]:
+    stmt = select(AuditEvent).where(
+        AuditEvent.seq > after_seq, col(AuditEvent.action).not_in(NOT_CHANGES)
     )
-    return session.exec(stmt).all()
+    if up_to_seq is not None:
+        stmt = stmt.where(AuditEvent.seq <= up_to_seq)
+    return session.exec(stmt.order_by(col(AuditEvent.seq)).limit(limit)).all()
 
 
 def head_seq(session: Session) -> int:

@@ -21,6 +21,8 @@ from vpitracker.errors import Invalid, responses
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+# A cursor is a seq: at most 18 digits, so it fits the 64-bit column (20 digits did not).
+SEQ_DIGITS = 18
 
 
 @router.get("/events", operation_id="audit-events-list", responses=responses(401, 403, 422))
@@ -30,7 +32,7 @@ def list_events(
     session: SessionDep,
     _actor: Secretariat,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+    cursor: Annotated[str | None, Query(max_length=SEQ_DIGITS, pattern=r"^[0-9]+$")] = None,
 ) -> Page[AuditEventRead]:
     """The chain in ``seq`` order; the cursor is the last ``seq`` seen."""
     after = int(cursor) if cursor else 0
@@ -87,17 +89,21 @@ def list_changes(
     _actor: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Query(max_length=20, pattern=r"^[0-9]+$", description="From next_cursor")
+        str | None,
+        Query(max_length=SEQ_DIGITS, pattern=r"^[0-9]+$", description="From next_cursor"),
     ] = None,
 ) -> ChangeFeed:
     """Changes after the cursor, oldest first; poll again with next_cursor (never null)."""
     after = int(cursor) if cursor else 0
-    events = repository.changes_after(session, after_seq=after, limit=limit)
+    # The head is read first and bounds the read: under READ COMMITTED a change committed
+    # in between is above it, so next_cursor cannot jump over a change never delivered.
+    head = repository.head_seq(session)
+    events = repository.changes_after(session, after_seq=after, limit=limit, up_to_seq=head)
     if len(events) == limit:
         position = events[-1].seq
     else:
         # Nothing more to read now: resume after everything seen so far.
-        position = max(after, repository.head_seq(session))
+        position = max(after, head)
     return ChangeFeed(
         items=[
             Change(

@@ -59,12 +59,16 @@ class Figures(BaseModel):
     mean_progress_percent: float
 
 
-class MinistryRow(Figures):
+class _MinistryColumns(BaseModel):
     ministry_id: int
     ministry_code: str
     ministry_name: str
     commitments_led: int
     commitments_supporting: int
+
+
+# Base order sets the column order (last base first): identity, then the figures.
+class MinistryRow(Figures, _MinistryColumns):
     days_since_last_update: int | None
 
 
@@ -73,10 +77,14 @@ class MinistryScorecard(BaseModel):
     items: list[MinistryRow]
 
 
-class ClusterRow(Figures):
+class _ClusterColumns(BaseModel):
     cluster: int
     cluster_name: str
     commitments: int
+
+
+class ClusterRow(Figures, _ClusterColumns):
+    pass
 
 
 class ClusterFigures(BaseModel):
@@ -84,9 +92,13 @@ class ClusterFigures(BaseModel):
     items: list[ClusterRow]
 
 
-class InstrumentRow(Figures):
+class _InstrumentColumns(BaseModel):
     instrument: str
     commitments: int
+
+
+class InstrumentRow(Figures, _InstrumentColumns):
+    pass
 
 
 class InstrumentFigures(BaseModel):

@@ -161,6 +161,9 @@ def select_with_implementation(clock: Clock, filters: RecommendationFilters) -> 
                 ),
             )
         )
+        if clock.as_of is not None:
+            # A commitment made later did not yet tie the ministry to the recommendation.
+            by_ministry = by_ministry.where(col(Commitment.committed_on) <= clock.as_of)
         stmt = stmt.where(col(Recommendation.id).in_(by_ministry))
     return stmt
 
