@@ -1,5 +1,6 @@
 """commitment_latest: each commitment's newest status update and assessment, so
 figures "as of now" read one row per commitment. Backfilled from the history.
+Also an index for each ministry's newest update (the scorecard).
 
 Revision ID: 0003
 Revises: 0002
@@ -55,7 +56,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("commitment_id", name=op.f("pk_commitment_latest")),
     )
     op.execute(BACKFILL)
+    op.create_index(
+        "ix_status_update_ministry_reported", "status_update", ["ministry_id", "reported_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_status_update_ministry_reported", table_name="status_update")
     op.drop_table("commitment_latest")

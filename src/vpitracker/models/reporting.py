@@ -16,6 +16,7 @@ class StatusUpdate(SQLModel, table=True):
     __table_args__ = (
         Index("ix_status_update_commitment_reported", "commitment_id", "reported_at", "id"),
         Index("ix_status_update_reported_at", "reported_at", "id"),
+        Index("ix_status_update_ministry_reported", "ministry_id", "reported_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

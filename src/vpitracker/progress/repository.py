@@ -100,11 +100,11 @@ def ministries(
         .subquery("supporting")
     )
     updates = table_of(StatusUpdate)
-    last_update = select(updates.c.ministry_id, func.max(updates.c.reported_at).label("last_at"))
-    if cutoff is not None:
-        last_update = last_update.where(updates.c.reported_at < cutoff)
-    last = last_update.group_by(updates.c.ministry_id).subquery("last_update")
     m = table_of(Ministry)
+    # One probe per ministry on (ministry_id, reported_at), not a scan of every update.
+    last_at = select(func.max(updates.c.reported_at)).where(updates.c.ministry_id == m.c.id)
+    if cutoff is not None:
+        last_at = last_at.where(updates.c.reported_at < cutoff)
     stmt = (
         select(
             m.c.id,
@@ -117,11 +117,10 @@ def ministries(
             func.coalesce(led.c.stale, 0).label("stale"),
             func.coalesce(led.c.contested, 0).label("contested"),
             led.c.mean_progress_percent,
-            last.c.last_at,
+            last_at.correlate(m).scalar_subquery().label("last_at"),
         )
         .outerjoin(led, led.c.ministry_id == m.c.id)
         .outerjoin(supporting, supporting.c.ministry_id == m.c.id)
-        .outerjoin(last, last.c.ministry_id == m.c.id)
         .where(m.c.archived_at.is_(None))
         .order_by(m.c.code)
     )
@@ -154,6 +153,25 @@ def by_provision_field(session: Session, counted: Any, field: str) -> list[Any]:
         .order_by(joined.c.bucket)
     )
     return list(session.execute(stmt).all())
+
+
+def updates_per_month(
+    session: Session, counted: Any, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Updates posted per calendar month (UTC, ``YYYY-MM``) in [start, end): one grouped scan."""
+    updates = table_of(StatusUpdate)
+    if session.get_bind().dialect.name == "postgresql":
+        month = func.to_char(func.timezone("UTC", updates.c.reported_at), "YYYY-MM")
+    else:
+        month = func.strftime("%Y-%m", updates.c.reported_at)
+    stmt = (
+        select(month.label("month"), func.count())
+        .select_from(updates)
+        .join(counted, counted.c.id == updates.c.commitment_id)
+        .where(updates.c.reported_at >= start, updates.c.reported_at < end)
+        .group_by(month)
+    )
+    return {str(key): int(n) for key, n in session.execute(stmt).all()}
 
 
 def first_commitment_date(session: Session, counted: Any) -> date | None:
@@ -226,12 +244,6 @@ def timeline(session: Session, counted_all: Any, periods: list[tuple[date, date]
         or_(closed.c.until.is_(None), closed.c.until >= period.c.end_at),
         closed.c.committed_on <= period.c.period_end,
     )
-    posted = count(
-        updates,
-        updates.c.reported_at >= period.c.start_at,
-        updates.c.reported_at < period.c.end_at,
-        updates.c.commitment_id.in_(select(counted.c.id)),
-    )
     completed = count(closed, current_at_end, closed.c.status == ReportedStatus.completed.value)
     closed_and_due = count(closed, current_at_end, closed.c.due_date < period.c.period_end)
     due = count(
@@ -242,7 +254,6 @@ def timeline(session: Session, counted_all: Any, periods: list[tuple[date, date]
     stmt = select(
         period.c.period_start,
         period.c.period_end,
-        posted.label("updates_posted"),
         completed.label("completed"),
         (due - closed_and_due).label("overdue"),
     ).order_by(period.c.period_start)

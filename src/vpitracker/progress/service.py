@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -221,6 +221,15 @@ def periods(first: date, last: date, months: int) -> list[tuple[date, date]]:
     return out[-repository.MAX_PERIODS :]
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _months(start: date, count: int) -> list[str]:
+    """The ``YYYY-MM`` keys of the ``count`` months from ``start``."""
+    return [_add_months(start, n).strftime("%Y-%m") for n in range(count)]
+
+
 def timeline(
     session: Session,
     clock: Clock,
@@ -237,12 +246,20 @@ def timeline(
     items: list[TimelineRow] = []
     if first is not None:
         spans = periods(first, clock.ref_date, months)
+        posted = repository.updates_per_month(
+            session,
+            counted,
+            _midnight(spans[0][0]),
+            _midnight(spans[-1][1] + timedelta(days=1)),
+        )
         for row in repository.timeline(session, counted, spans):
             items.append(
                 TimelineRow(
                     period_start=row.period_start,
                     period_end=row.period_end,
-                    updates_posted=int(row.updates_posted),
+                    updates_posted=sum(
+                        posted.get(month, 0) for month in _months(row.period_start, months)
+                    ),
                     commitments_completed_cumulative=int(row.completed),
                     overdue_at_end=int(row.overdue),
                 )
