@@ -1,0 +1,110 @@
+"""``python -m bench run|report`` (see bench/README.md)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.databases import DbKind, database_for
+from bench.report import load_results, render_section, update_readme
+from bench.runner import RunOptions, run_and_report
+from bench.sizes import SIZES
+
+app = typer.Typer(
+    help="vpitracker benchmark harness.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+
+
+@app.command()
+def run(
+    size: Annotated[str, typer.Option(help="Dataset size: S, M or L")] = "S",
+    db: Annotated[DbKind, typer.Option(help="sqlite or postgres")] = DbKind.sqlite,
+    out: Annotated[
+        Path | None, typer.Option(help="Result JSON (default bench/results/<size>-<db>-<utc>.json)")
+    ] = None,
+    n: Annotated[int, typer.Option(min=1, max=10_000, help="Timed repetitions per read")] = 30,
+    warmup: Annotated[int, typer.Option(min=0, max=1_000, help="Warm-up repetitions")] = 3,
+    budget: Annotated[
+        float,
+        typer.Option(
+            min=1, help="Seconds per read endpoint after which timing stops (at least 5 samples)"
+        ),
+    ] = 900.0,
+    seed: Annotated[int, typer.Option(help="Seed of the data generator")] = 20261129,
+    chain_posts: Annotated[
+        int, typer.Option(min=10, max=100_000, help="In-process posts per mode (chain cost)")
+    ] = 500,
+    http_posts: Annotated[
+        int, typer.Option(min=8, max=100_000, help="HTTP posts, sequential and concurrent each")
+    ] = 400,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Concurrent HTTP clients")] = 8,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="vpitracker serve --workers")] = 1,
+    reuse_db: Annotated[
+        bool, typer.Option(help="Keep the database of an earlier run (no fresh load)")
+    ] = False,
+) -> None:
+    """Load a fresh database of SIZE and time the API against raw SQL and the audit chain."""
+    # A plain `kill` still stops the server subprocess (finally blocks run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    size = size.upper()
+    if size not in SIZES:
+        raise typer.BadParameter(f"size must be one of {', '.join(SIZES)}")
+    run_and_report(
+        RunOptions(
+            size=size,
+            db=db,
+            out=out,
+            n=n,
+            warmup=warmup,
+            budget_s=budget,
+            seed=seed,
+            chain_posts=chain_posts,
+            http_posts=http_posts,
+            threads=threads,
+            workers=workers,
+            reuse_db=reuse_db,
+        )
+    )
+
+
+@app.command()
+def report(
+    files: Annotated[list[Path], typer.Argument(help="Result JSON files", exists=True)],
+    readme: Annotated[
+        Path | None,
+        typer.Option(help="Write the section between the results markers of this README"),
+    ] = None,
+) -> None:
+    """Render result files as Markdown (stdout, or into bench/README.md with --readme)."""
+    section = render_section(load_results(files))
+    if readme is None:
+        typer.echo(section)
+    else:
+        update_readme(readme, section)
+        typer.echo(f"updated {readme}")
+
+
+@app.command("profile")
+def profile_request(
+    url: Annotated[str, typer.Argument(help="Path and query, e.g. '/v1/commitments?limit=50'")],
+    size: Annotated[str, typer.Option(help="Which loaded database: S, M or L")] = "S",
+    db: Annotated[DbKind, typer.Option(help="sqlite or postgres")] = DbKind.sqlite,
+    n: Annotated[int, typer.Option(min=1, max=10_000, help="Requests profiled")] = 20,
+    top: Annotated[int, typer.Option(min=1, max=500, help="Functions listed")] = 40,
+    sort: Annotated[str, typer.Option(help="pstats sort key")] = "cumulative",
+    match: Annotated[
+        str, typer.Option(help="Only functions whose file:name matches (regex; '' for all)")
+    ] = "vpitracker",
+) -> None:
+    """cProfile one GET in-process on the database a `run` left (needs its secretariat)."""
+    from bench.profile import profile
+
+    typer.echo(profile(database_for(db, size.upper()), url, n=n, top=top, sort=sort, match=match))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,82 @@
+"""cProfile of one request, in-process, on a database an earlier ``bench run`` loaded.
+
+Sync endpoints normally run on a worker thread, out of a profiler's sight; here
+``anyio.to_thread.run_sync`` runs them inline for the duration, so the whole request
+(routing, auth, query building, SQL, ORM, validation, serialization) lands in one
+profile. Profiling slows Python code several-fold: read the shares, not the times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import logging
+import pstats
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio.to_thread
+import httpx
+
+from bench.databases import BenchDatabase
+from bench.server import SECRETARIAT_EMAIL, SECRETARIAT_PASSWORD, new_secret_key
+from vpitracker.config import Environment, Settings
+from vpitracker.db import make_engine
+from vpitracker.main import create_app
+
+
+@contextmanager
+def _inline_threads() -> Iterator[None]:
+    original = anyio.to_thread.run_sync
+
+    async def inline(func: Callable[..., Any], *args: Any, **_kwargs: Any) -> Any:
+        return func(*args)
+
+    anyio.to_thread.run_sync = inline  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        anyio.to_thread.run_sync = original
+
+
+def profile(db: BenchDatabase, url: str, *, n: int, top: int, sort: str, match: str) -> str:
+    engine = make_engine(db.url)
+    settings = Settings(env=Environment.test, secret_key=new_secret_key(), database_url=db.url)
+    app = create_app(settings, engine)
+    logging.getLogger("vpitracker").setLevel(logging.WARNING)
+
+    async def run() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            r = await client.post(
+                "/v1/auth/token",
+                data={"username": SECRETARIAT_EMAIL, "password": SECRETARIAT_PASSWORD},
+            )
+            r.raise_for_status()
+            client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            for _ in range(3):
+                (await client.get(url)).raise_for_status()
+            started = time.perf_counter()
+            for _ in range(n):
+                await client.get(url)
+            plain_ms = (time.perf_counter() - started) / n * 1000
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(n):
+                await client.get(url)
+            profiler.disable()
+        out = io.StringIO()
+        out.write(f"GET {url}: {plain_ms:.1f} ms per request unprofiled (mean of {n})\n")
+        stats = pstats.Stats(profiler, stream=out).sort_stats(sort)
+        restrictions: tuple[Any, ...] = (match, top) if match else (top,)
+        stats.print_stats(*restrictions)
+        return out.getvalue()
+
+    try:
+        with _inline_threads():
+            return asyncio.run(run())
+    finally:
+        engine.dispose()

@@ -1,0 +1,113 @@
+"""A real ``vpitracker serve`` process on a free loopback port (the approach of tests/live.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+LOOPBACK = "127.0.0.1"
+SECRETARIAT_EMAIL = "bench-secretariat@bench.example.org"
+SECRETARIAT_PASSWORD = "bench-secretariat-password"
+STARTUP_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(database_url: str, secret_key: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"VPI_ENV": "test", "VPI_SECRET_KEY": secret_key, "VPI_DATABASE_URL": database_url})
+    return env
+
+
+def new_secret_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "vpitracker", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"vpitracker {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def create_secretariat(env: dict[str, str]) -> int:
+    """The secretariat account, through the CLI as an operator would create it."""
+    out = cli(
+        env,
+        "users", "create", "--email", SECRETARIAT_EMAIL, "--role", "secretariat",
+        "--full-name", "Bench Secretariat", "--password-stdin",
+        stdin=SECRETARIAT_PASSWORD + "\n",
+    )  # fmt: skip
+    return int(json.loads(out.strip().splitlines()[-1])["id"])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def token(self) -> str:
+        r = httpx.post(
+            f"{self.url}/v1/auth/token",
+            data={"username": SECRETARIAT_EMAIL, "password": SECRETARIAT_PASSWORD},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+
+@contextmanager
+def serve(env: dict[str, str], log_path: Path, *, workers: int = 1) -> Iterator[LiveServer]:
+    port = free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vpitracker", "serve", "--host", LOOPBACK,
+             "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://{LOOPBACK}:{port}"
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"vpitracker serve did not come up; see {log_path}")
+                time.sleep(0.2)
+            yield LiveServer(url=url, process=process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
