@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterator
-from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -18,6 +17,7 @@ from vpitracker.config import Settings
 from vpitracker.db import session_scope
 from vpitracker.errors import Forbidden, Unauthorized
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from vpitracker.types import IsoDate
 from vpitracker.vocab import Role
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -162,7 +162,7 @@ def page_request_for(default_sort: str) -> Callable[..., PageRequest]:
 
 PageDep = Annotated[PageRequest, Depends(page_request_for("id"))]
 AsOf = Annotated[
-    date | None,
+    IsoDate | None,
     Query(description="Derived state as it stood at the end of this day (UTC)"),
 ]
 IncludeArchived = Annotated[bool, Query(description="Include archived records")]

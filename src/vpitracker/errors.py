@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
 
 
 class AppError(Exception):
@@ -148,12 +149,56 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem_response(
-            exc.status_code, title, detail, headers=dict(exc.headers or {}) or None
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(exc.status_code, title, detail, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of the resource (RFC 9110), not only those of the route that was tried.
+
+    Each method of a path is a route of its own; the OpenAPI document has them all.
+    """
+    route = request.scope.get("route")
+    methods = {m.upper() for m in getattr(route, "methods", None) or ()}
+    path_item = request.app.openapi().get("paths", {}).get(getattr(route, "path", None), {})
+    methods |= {m.upper() for m in path_item}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+def declare_body_errors(app: FastAPI) -> None:
+    """Declare on every operation that reads a body the two answers any body can get.
+
+    400 when the bytes cannot be parsed at all (not UTF-8 text), 413 when the body is
+    over the size limit (RequestLimitsMiddleware).
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = generate()
+        if fresh:
+            for path_item in document.get("paths", {}).values():
+                for operation in path_item.values():
+                    if "requestBody" not in operation:
+                        continue
+                    for status in (400, 413):
+                        operation["responses"].setdefault(
+                            str(status),
+                            {
+                                "description": HTTPStatus(status).phrase,
+                                "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+                            },
+                        )
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -162,7 +207,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         s: {
             "model": Problem,
             "description": HTTPStatus(s).phrase,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
         }
         for s in statuses
     }

@@ -21,8 +21,8 @@ from vpitracker.errors import Invalid, responses
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-# A cursor is a seq: at most 18 digits, so it fits the 64-bit column (20 digits did not).
-SEQ_DIGITS = 18
+# A cursor past the last seq reads nothing; clamped so the query fits the 32-bit column.
+MAX_SEQ = 2**31 - 1
 
 
 @router.get("/events", operation_id="audit-events-list", responses=responses(401, 403, 422))
@@ -32,10 +32,10 @@ def list_events(
     session: SessionDep,
     _actor: Secretariat,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=SEQ_DIGITS, pattern=r"^[0-9]+$")] = None,
+    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
 ) -> Page[AuditEventRead]:
     """The chain in ``seq`` order; the cursor is the last ``seq`` seen."""
-    after = int(cursor) if cursor else 0
+    after = min(int(cursor), MAX_SEQ) if cursor else 0
     events = repository.list_events(session, after_seq=after, limit=limit + 1)
     next_cursor = str(events[limit - 1].seq) if len(events) > limit else None
     link_next(request, response, next_cursor)
@@ -89,12 +89,11 @@ def list_changes(
     _actor: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None,
-        Query(max_length=SEQ_DIGITS, pattern=r"^[0-9]+$", description="From next_cursor"),
+        str | None, Query(max_length=20, pattern=r"^[0-9]+$", description="From next_cursor")
     ] = None,
 ) -> ChangeFeed:
     """Changes after the cursor, oldest first; poll again with next_cursor (never null)."""
-    after = int(cursor) if cursor else 0
+    after = min(int(cursor), MAX_SEQ) if cursor else 0
     # The head is read first and bounds the read: under READ COMMITTED a change committed
     # in between is above it, so next_cursor cannot jump over a change never delivered.
     head = repository.head_seq(session)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from vpitracker.types import RequestModel, Title
+from vpitracker.types import NUMBER_ONLY, RequestModel, Title
 from vpitracker.vocab import Instrument
 
 ProvisionKey = Annotated[
@@ -22,7 +22,7 @@ Article = Annotated[
         strip_whitespace=True, min_length=1, max_length=16, pattern=r"^[0-9A-Za-z()._ -]+$"
     ),
 ]
-Cluster = Annotated[int, Field(ge=1, le=4)]
+Cluster = Annotated[int, Field(ge=1, le=4), NUMBER_ONLY]
 
 
 class ProvisionCreate(RequestModel):

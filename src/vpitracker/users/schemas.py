@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StrictBool, StringConstraints
 
 from vpitracker.types import Id, RequestModel, ShortText
 from vpitracker.vocab import Role
@@ -21,7 +21,7 @@ class UserCreate(RequestModel):
     organization: ShortText | None = None
     ministry_ids: MinistryIds = Field(default_factory=list)
     password: Password
-    is_active: bool = True
+    is_active: StrictBool = True
 
 
 class UserUpdate(RequestModel):
@@ -31,7 +31,7 @@ class UserUpdate(RequestModel):
     organization: ShortText | None = None
     ministry_ids: MinistryIds | None = None
     password: Password | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class UserRead(BaseModel):
