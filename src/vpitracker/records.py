@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -10,10 +10,6 @@ from sqlmodel import Session
 from vpitracker.errors import Conflict
 from vpitracker.jsonutil import plain
 from vpitracker.models import utcnow
-
-
-class Versioned(Protocol):
-    version: int
 
 
 def apply_changes(row: Any, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:

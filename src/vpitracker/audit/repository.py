@@ -20,8 +20,11 @@ def lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
 
 
-def head(session: Session) -> AuditEvent | None:
-    return session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+def head(session: Session) -> tuple[int, str] | None:
+    """The newest event's (seq, hash): all an append needs, not the event's data."""
+    stmt = select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
+    row = session.exec(stmt).first()
+    return None if row is None else (row[0], row[1])
 
 
 def list_events(session: Session, *, after_seq: int, limit: int) -> Sequence[AuditEvent]:

@@ -59,7 +59,7 @@ def record(
     repository.lock_chain(session)
     last = repository.head(session)
     event = AuditEvent(
-        seq=(last.seq + 1) if last else 1,
+        seq=(last[0] + 1) if last else 1,
         at=utcnow(),
         actor_type=actor.kind if actor else "anonymous",
         actor_id=actor.id if actor else None,
@@ -68,7 +68,7 @@ def record(
         entity_type=entity_type.value,
         entity_id=str(entity_id),
         data=canonical(data),
-        prev_hash=last.hash if last else GENESIS_HASH,
+        prev_hash=last[1] if last else GENESIS_HASH,
         hash="",
     )
     event.hash = compute_hash(event.prev_hash, event)

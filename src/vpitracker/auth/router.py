@@ -10,7 +10,6 @@ from vpitracker.auth import service
 from vpitracker.auth.schemas import Me, TokenResponse
 from vpitracker.deps import CurrentActor, SessionDep, SettingsDep
 from vpitracker.errors import responses
-from vpitracker.models import User
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -33,13 +32,4 @@ def issue_token(
 @router.get("/me", operation_id="auth-me", responses=responses(401))
 def me(actor: CurrentActor, session: SessionDep) -> Me:
     """Who you are signed in as."""
-    user = session.get(User, actor.id) if actor.kind == "user" else None
-    return Me(
-        kind="user" if actor.kind == "user" else "api_key",
-        id=actor.id,
-        role=actor.role.value,
-        email=actor.email,
-        full_name=user.full_name if user else None,
-        organization=user.organization if user else None,
-        ministry_ids=sorted(actor.ministry_ids),
-    )
+    return service.describe(session, actor)

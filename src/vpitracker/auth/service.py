@@ -11,6 +11,7 @@ from vpitracker.audit import service as audit
 from vpitracker.auth import repository, tokens
 from vpitracker.auth.actor import Actor
 from vpitracker.auth.passwords import verify_password
+from vpitracker.auth.schemas import Me
 from vpitracker.config import Settings
 from vpitracker.errors import Throttled, Unauthorized
 from vpitracker.models import LoginFailure, User, utcnow
@@ -98,3 +99,17 @@ def login(
     assert user.id is not None
     token, lifetime = tokens.issue(settings, user_id=user.id, role=user.role)
     return IssuedToken(access_token=token, expires_in=lifetime)
+
+
+def describe(session: Session, actor: Actor) -> Me:
+    """The caller as ``GET /v1/me`` shows them."""
+    user = session.get(User, actor.id) if actor.kind == "user" else None
+    return Me(
+        kind="user" if actor.kind == "user" else "api_key",
+        id=actor.id,
+        role=actor.role.value,
+        email=actor.email,
+        full_name=user.full_name if user else None,
+        organization=user.organization if user else None,
+        ministry_ids=sorted(actor.ministry_ids),
+    )
