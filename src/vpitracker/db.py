@@ -8,6 +8,7 @@ that makes SAVEPOINTs work and lets write transactions start with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,12 +16,14 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from vpitracker.config import get_settings
-from vpitracker.errors import AppError
+from vpitracker.errors import AppError, Conflict, NotSaved, ServiceUnavailable
 
 WRITE_OPTIONS = {"vpi_write": True}
+logger = logging.getLogger("vpitracker")
 
 
 def normalize_url(url: str) -> str:
@@ -75,14 +78,39 @@ def open_session(engine: Engine, *, write: bool) -> Session:
     return Session(bind, expire_on_commit=False)
 
 
+# PostgreSQL SQLSTATEs: serialization_failure, deadlock_detected (retry: 409);
+# lock_not_available, query_canceled by a timeout (busy: 503).
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+_BUSY_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def database_problem(exc: DBAPIError) -> AppError:
+    """What a client is told when the database refused a statement or the commit."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return Conflict("A concurrent change conflicted with this one; nothing was saved. Retry.")
+    message = str(exc.orig).lower()
+    if sqlstate in _BUSY_SQLSTATES or "database is locked" in message or "busy" in message:
+        return ServiceUnavailable("The database is busy; nothing was saved. Retry shortly.")
+    logger.error("database refused the request", exc_info=exc)
+    return NotSaved("The database refused the change; it was not saved.")
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except DBAPIError as exc:
+        raise database_problem(exc) from exc
+
+
 def transaction(session: Session) -> Iterator[Session]:
     """Commit on success, roll back on error. The only place that commits."""
     try:
         yield session
-        session.commit()
+        _commit(session)
     except AppError as exc:
         if exc.persist:
-            session.commit()
+            _commit(session)
         else:
             session.rollback()
         raise

@@ -41,7 +41,11 @@ def get_session(request: Request) -> Iterator[Session]:
     yield from session_scope(request.app.state.engine, write=request.method not in READ_METHODS)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the cleanup (the commit) runs when the route returns and before
+# the response starts, so a 2xx is sent only for a committed write and a failed
+# commit becomes the response itself. The default ("request") would commit after
+# the response had been sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _credentials(request: Request) -> tuple[str, str] | None:

@@ -78,6 +78,19 @@ class Throttled(AppError):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
+class ServiceUnavailable(AppError):
+    status, title, type_slug = 503, "Service unavailable", "service-unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 2) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class NotSaved(AppError):
+    """The database refused the commit: nothing of the request was written."""
+
+    status, title, type_slug = 500, "Internal server error", "not-saved"
+
+
 class ValidationItem(BaseModel):
     loc: list[str | int]
     msg: str
@@ -121,17 +134,21 @@ def _loc(loc: Any) -> list[str | int]:
     return [p if isinstance(p, int) else str(p) for p in loc]
 
 
+def app_error_response(exc: AppError) -> JSONResponse:
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail,
+        slug=exc.type_slug,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            exc.title,
-            exc.detail,
-            slug=exc.type_slug,
-            errors=exc.errors,
-            headers=exc.headers,
-        )
+        return app_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

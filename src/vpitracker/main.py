@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from vpitracker import __version__, migrate
 from vpitracker.apikeys.router import router as apikeys_router
@@ -16,9 +17,15 @@ from vpitracker.audit.router import router as audit_router
 from vpitracker.auth.router import router as auth_router
 from vpitracker.commitments.router import router as commitments_router
 from vpitracker.config import Settings, get_settings
-from vpitracker.db import make_engine
+from vpitracker.db import database_problem, make_engine
 from vpitracker.docs import install_offline_docs
-from vpitracker.errors import declare_body_errors, install_handlers, problem_response, responses
+from vpitracker.errors import (
+    app_error_response,
+    declare_body_errors,
+    install_handlers,
+    problem_response,
+    responses,
+)
 from vpitracker.idempotency.service import Replay
 from vpitracker.limits import RequestLimitsMiddleware
 from vpitracker.ministries.router import router as ministries_router
@@ -61,6 +68,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if exc.location:
             headers["Location"] = exc.location
         return JSONResponse(exc.body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_request: Request, exc: DBAPIError) -> JSONResponse:
+        # The transaction was rolled back on the way out; say so instead of a bare 500.
+        return app_error_response(database_problem(exc))
 
     for router in (
         auth_router,
