@@ -27,6 +27,15 @@ from vpitracker.deps import get_session
 from vpitracker.main import create_app
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+# The audit log's checkpoint signing key in tests, and the verifier key that checks it.
+TEST_LOG_ORIGIN = "test.vpitracker.example/audit"
+TEST_LOG_KEY = (
+    "PRIVATE+KEY+test.vpitracker.example/audit+db8b39b4+"
+    "AYq7k2v51tO4v3QPX+5/SLpxJWL1H1Myt37x9jAgcVrs"
+)
+TEST_LOG_VKEY = (
+    "test.vpitracker.example/audit+db8b39b4+AV8g++7ym1R+D+y0LhLRSfikSjPrLxtjCp6ZvNfB6QZ7"
+)
 
 
 def test_settings(**overrides: object) -> Settings:
@@ -34,6 +43,8 @@ def test_settings(**overrides: object) -> Settings:
         "env": Environment.test,
         "secret_key": TEST_SECRET,
         "database_url": database_url(),
+        "log_origin": TEST_LOG_ORIGIN,
+        "log_signing_key": TEST_LOG_KEY,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN, TEST_SECRET
 
 SECRETARIAT_EMAIL = "secretariat@example.org"
 SECRETARIAT_PASSWORD = "live-server-password"
@@ -32,6 +32,8 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
             "VPI_ENV": "test",
             "VPI_SECRET_KEY": TEST_SECRET,
             "VPI_DATABASE_URL": database_url,
+            "VPI_LOG_ORIGIN": TEST_LOG_ORIGIN,
+            "VPI_LOG_SIGNING_KEY": TEST_LOG_KEY,
             **extra,
         }
     )

@@ -80,6 +80,10 @@ POLICY: dict[str, set[str]] = {
     "GET /v1/changes": READERS,
     "GET /v1/audit/events": ONLY_SEC,
     "GET /v1/audit/verify": {SEC, MEMBER},
+    "GET /v1/audit/checkpoint": READERS,
+    "GET /v1/audit/proof/inclusion": READERS,
+    "GET /v1/audit/proof/consistency": READERS,
+    "GET /v1/audit/events/{seq}": READERS,
     "POST /v1/imports/{kind}": ONLY_SEC,
     "GET /healthz": EVERYONE,
     "GET /readyz": EVERYONE,
@@ -95,6 +99,7 @@ PATH_VALUES = {
     "assessment_id": "999999",
     "key": "TIP-6",
     "kind": "ministries",
+    "seq": "1",
 }
 
 

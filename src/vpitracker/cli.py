@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
+from vpitracker.audit import cli as audit_cli
 from vpitracker.config import get_settings
 from vpitracker.transfer.schemas import ExportFormat, ImportReport, Kind
 
@@ -26,6 +27,8 @@ audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+audit_cli.register(audit_app)
+app.add_typer(audit_cli.log_app, name="log")
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 

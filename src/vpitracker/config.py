@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     login_window_minutes: int = 15
     metrics_enabled: bool = True
 
+    # A log outsiders can verify: signed checkpoints of the audit Merkle tree.
+    log_origin: str = "vpitracker.localhost/audit"
+    log_signing_key: str | None = None
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.secret_key == DEV_SECRET_KEY and self.env is not Environment.development:

@@ -71,6 +71,10 @@ class Invalid(AppError):
             self.errors = [{"loc": loc, "msg": detail}]
 
 
+class Unavailable(AppError):
+    status, title, type_slug = 503, "Service unavailable", "unavailable"
+
+
 class Throttled(AppError):
     status, title, type_slug = 429, "Too many requests", "throttled"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import func, text
+from sqlalchemy import func, insert, text, tuple_
 from sqlmodel import Session, col, select
 
 from vpitracker.db import is_postgres
-from vpitracker.models import Assessment, AuditEvent, StatusUpdate
+from vpitracker.models import Assessment, AuditEvent, MerkleNode, StatusUpdate
 
 # Any fixed 64-bit number: the advisory lock that serializes chain appends on PostgreSQL.
 CHAIN_LOCK_ID = 7_212_026_001
@@ -84,3 +84,23 @@ def changes_after(
 
 def head_seq(session: Session) -> int:
     return int(session.exec(select(func.coalesce(func.max(AuditEvent.seq), 0))).one())
+
+
+def merkle_nodes(session: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    if not keys:
+        return {}
+    stmt = select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
+        tuple_(col(MerkleNode.level), col(MerkleNode.idx)).in_(sorted(keys))
+    )
+    return {(level, idx): bytes(h) for level, idx, h in session.exec(stmt).all()}
+
+
+def add_merkle_nodes(session: Session, rows: list[tuple[int, int, bytes]]) -> None:
+    session.execute(
+        insert(MerkleNode),
+        [{"level": level, "idx": idx, "hash": h} for level, idx, h in rows],
+    )
+
+
+def event(session: Session, seq: int) -> AuditEvent | None:
+    return session.get(AuditEvent, seq)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 
-from vpitracker.audit import repository, service
+from vpitracker.audit import repository, service, transparency
 from vpitracker.audit.schemas import (
     ActorRead,
     AuditEventRead,
     Change,
     ChangeFeed,
+    ConsistencyProof,
     Head,
+    InclusionProof,
     VerifyResult,
 )
-from vpitracker.deps import Assessor, Reader, Secretariat, SessionDep
+from vpitracker.deps import Assessor, Reader, ReportReader, Secretariat, SessionDep, SettingsDep
 from vpitracker.errors import Invalid, responses
+from vpitracker.models import AuditEvent
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -39,21 +44,78 @@ def list_events(
     events = repository.list_events(session, after_seq=after, limit=limit + 1)
     next_cursor = str(events[limit - 1].seq) if len(events) > limit else None
     link_next(request, response, next_cursor)
-    items = [
-        AuditEventRead(
-            seq=e.seq,
-            at=e.at,
-            actor=ActorRead(type=e.actor_type, id=e.actor_id, role=e.actor_role),
-            action=e.action,
-            entity_type=e.entity_type,
-            entity_id=e.entity_id,
-            data=json.loads(e.data),
-            prev_hash=e.prev_hash,
-            hash=e.hash,
-        )
-        for e in events[:limit]
-    ]
+    items = [_event_read(e) for e in events[:limit]]
     return Page[AuditEventRead](items=items, next_cursor=next_cursor)
+
+
+def _event_read(e: AuditEvent) -> AuditEventRead:
+    return AuditEventRead(
+        seq=e.seq,
+        at=e.at,
+        actor=ActorRead(type=e.actor_type, id=e.actor_id, role=e.actor_role),
+        action=e.action,
+        entity_type=e.entity_type,
+        entity_id=e.entity_id,
+        data=json.loads(e.data),
+        prev_hash=e.prev_hash,
+        hash=e.hash,
+    )
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+Seq = Annotated[int, Query(ge=1, le=MAX_SEQ)]
+
+
+@router.get(
+    "/checkpoint",
+    operation_id="audit-checkpoint",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **responses(401, 503),
+    },
+)
+def checkpoint(session: SessionDep, settings: SettingsDep, _actor: ReportReader) -> Response:
+    """The current tree head: a C2SP tlog-checkpoint in an Ed25519-signed note."""
+    body = transparency.checkpoint(session, settings)
+    return PlainTextResponse(body, media_type="text/plain; charset=utf-8")
+
+
+@router.get(
+    "/proof/inclusion",
+    operation_id="audit-proof-inclusion",
+    responses=responses(401, 404, 422, 503),
+)
+def inclusion_proof(
+    session: SessionDep, _actor: ReportReader, seq: Seq, tree_size: Seq
+) -> InclusionProof:
+    """RFC 9162 inclusion proof of event ``seq`` (leaf seq - 1) in the tree of ``tree_size``."""
+    hashes = transparency.inclusion(session, seq, tree_size)
+    return InclusionProof(leaf_index=seq - 1, tree_size=tree_size, hashes=_b64(hashes))
+
+
+@router.get(
+    "/proof/consistency",
+    operation_id="audit-proof-consistency",
+    responses=responses(401, 404, 422, 503),
+)
+def consistency_proof(
+    session: SessionDep, _actor: ReportReader, first: Seq, second: Seq
+) -> ConsistencyProof:
+    """RFC 9162 consistency proof that the tree of ``second`` extends the tree of ``first``."""
+    hashes = transparency.consistency(session, first, second)
+    return ConsistencyProof(first=first, second=second, hashes=_b64(hashes))
+
+
+@router.get("/events/{seq}", operation_id="audit-event-get", responses=responses(401, 404, 422))
+def get_event(
+    session: SessionDep, actor: ReportReader, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]
+) -> AuditEventRead:
+    """One event, to recompute its leaf; events about users and keys only for the secretariat."""
+    return _event_read(transparency.public_event(session, actor, seq))
 
 
 @router.get("/verify", operation_id="audit-verify", responses=responses(401, 403, 422))

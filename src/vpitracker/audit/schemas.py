@@ -50,3 +50,15 @@ class Change(BaseModel):
 class ChangeFeed(BaseModel):
     items: list[Change]
     next_cursor: str
+
+
+class InclusionProof(BaseModel):
+    leaf_index: int
+    tree_size: int
+    hashes: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    hashes: list[str]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel
 
-from vpitracker.audit import repository
+from vpitracker.audit import merkle, repository
 from vpitracker.auth.actor import Actor
 from vpitracker.jsonutil import canonical, iso_z, plain
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
@@ -74,6 +74,7 @@ def record(
     event.hash = compute_hash(event.prev_hash, event)
     session.add(event)
     session.flush()
+    merkle.append(session, event.seq - 1, event.hash)
     return event
 
 

@@ -1,6 +1,6 @@
 """Every table model, imported here so Alembic sees the whole schema."""
 
-from vpitracker.models.audit import AuditEvent, IdempotencyRecord
+from vpitracker.models.audit import AuditEvent, IdempotencyRecord, MerkleNode
 from vpitracker.models.base import UTCDateTime, metadata, table_of, utcnow
 from vpitracker.models.oversight import (
     Commitment,
@@ -24,6 +24,7 @@ __all__ = [
     "CommitmentSupport",
     "IdempotencyRecord",
     "LoginFailure",
+    "MerkleNode",
     "Ministry",
     "Provision",
     "Recommendation",

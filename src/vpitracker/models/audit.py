@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from vpitracker.models.base import UTCDateTime, utcnow
@@ -27,6 +37,17 @@ class AuditEvent(SQLModel, table=True):
     # Unique prev_hash and hash: two events can never claim the same parent (no fork).
     prev_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+
+
+class MerkleNode(SQLModel, table=True):
+    """A complete subtree of the audit Merkle tree: leaves [idx * 2**level, (idx+1) * 2**level)."""
+
+    __tablename__ = "merkle_node"
+    __table_args__ = (PrimaryKeyConstraint("level", "idx", name="pk_merkle_node"),)
+
+    level: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    idx: int = Field(sa_column=Column(Integer, nullable=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
 
 
 class IdempotencyRecord(SQLModel, table=True):

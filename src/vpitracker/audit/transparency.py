@@ -1,0 +1,108 @@
+"""Signed checkpoints, proofs and public events: the log outsiders can verify."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from sqlmodel import Session
+
+from vpitracker.audit import merkle, note, repository
+from vpitracker.auth.actor import Actor
+from vpitracker.config import Environment, Settings
+from vpitracker.errors import Invalid, NotFound, Unavailable
+from vpitracker.models import AuditEvent
+from vpitracker.vocab import EntityType, Role
+
+# Events about the public record; users, keys and sign-ins stay the secretariat's.
+PUBLIC_ENTITY_TYPES = frozenset(
+    {
+        EntityType.ministry,
+        EntityType.provision,
+        EntityType.recommendation,
+        EntityType.commitment,
+        EntityType.status_update,
+        EntityType.assessment,
+    }
+)
+# Development only: a generated key is kept here (the working directory) across restarts.
+DEV_KEY_FILE = Path("vpitracker-log.key")
+
+
+@lru_cache(maxsize=4)
+def _parse_signer(text: str) -> note.Signer:
+    return note.parse_signer(text)
+
+
+def _dev_signer(origin: str) -> note.Signer:
+    if DEV_KEY_FILE.exists():
+        return _parse_signer(DEV_KEY_FILE.read_text().strip())
+    signer = note.generate(origin)
+    fd = os.open(DEV_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(signer.encode() + "\n")
+    return signer
+
+
+def signer(settings: Settings) -> note.Signer:
+    if settings.log_signing_key:
+        try:
+            return _parse_signer(settings.log_signing_key)
+        except note.NoteError as exc:
+            raise Unavailable(f"VPI_LOG_SIGNING_KEY is not usable: {exc}") from exc
+    if settings.env is Environment.development:
+        return _dev_signer(settings.log_origin)
+    raise Unavailable(
+        "The log has no signing key: set VPI_LOG_SIGNING_KEY "
+        "(make one with `vpitracker log keygen --name ORIGIN`)"
+    )
+
+
+def _resolve(session: Session, plans: list[merkle.Plan]) -> list[bytes]:
+    try:
+        return merkle.resolve(session, plans)
+    except merkle.IncompleteTree as exc:
+        raise Unavailable(f"The audit Merkle tree is incomplete: {exc}") from exc
+
+
+def checkpoint(session: Session, settings: Settings) -> str:
+    """The current tree head as a C2SP checkpoint in a signed note."""
+    origin = settings.log_origin
+    if not origin or any(c.isspace() for c in origin):
+        raise Unavailable("VPI_LOG_ORIGIN must be non-empty and without spaces")
+    key = signer(settings)
+    size = repository.head_seq(session)
+    root = _resolve(session, [merkle.plan(0, size)])[0]
+    return note.sign(note.Checkpoint(origin, size, root).text(), key)
+
+
+def _within_log(session: Session, size: int, name: str) -> None:
+    head = repository.head_seq(session)
+    if size > head:
+        raise NotFound(f"{name}={size}: the log has {head} events")
+
+
+def inclusion(session: Session, seq: int, tree_size: int) -> list[bytes]:
+    """The audit path of event ``seq`` in the tree of the first ``tree_size`` events."""
+    if seq > tree_size:
+        raise Invalid(f"event {seq} is not in a tree of {tree_size}", loc=["query", "seq"])
+    _within_log(session, tree_size, "tree_size")
+    return _resolve(session, merkle.inclusion_plan(seq - 1, tree_size))
+
+
+def consistency(session: Session, first: int, second: int) -> list[bytes]:
+    """The proof that the tree of ``second`` events extends the tree of ``first``."""
+    if first > second:
+        raise Invalid("first must not exceed second", loc=["query", "first"])
+    _within_log(session, second, "second")
+    return _resolve(session, merkle.consistency_plan(first, second))
+
+
+def public_event(session: Session, actor: Actor, seq: int) -> AuditEvent:
+    """One event; outside the secretariat only events about the public record."""
+    event = repository.event(session, seq)
+    secretariat = actor.kind == "user" and actor.role is Role.secretariat
+    if event is None or (not secretariat and event.entity_type not in PUBLIC_ENTITY_TYPES):
+        raise NotFound(f"No public audit event {seq}")
+    return event
