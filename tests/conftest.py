@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from sqlmodel import Session
 from vpitracker import migrate
 from vpitracker.config import Environment, Settings
 from vpitracker.db import make_engine, normalize_url, transaction
-from vpitracker.deps import get_session
+from vpitracker.deps import get_session, get_stream_opener
 from vpitracker.main import create_app
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
@@ -156,6 +157,8 @@ def client(connection: Connection, engine: Engine, settings: Settings) -> Iterat
             yield from transaction(s)
 
     app.dependency_overrides[get_session] = _session
+    # Streamed reports read on the test's connection too (it sees the test's rows).
+    app.dependency_overrides[get_stream_opener] = lambda: lambda: nullcontext(connection)
     try:
         with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
             yield c

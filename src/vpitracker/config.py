@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # A log outsiders can verify: signed checkpoints of the audit Merkle tree.
     log_origin: str = "vpitracker.localhost/audit"
     log_signing_key: str | None = None
+
+    # Streamed reports: how many /v1/reports/* one caller may have running at once
+    # in one server process (beyond it: 429 with Retry-After).
+    report_streams_per_caller: int = Field(default=2, ge=1, le=64)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from vpitracker.auth import service as auth_service
@@ -46,6 +48,17 @@ def get_session(request: Request) -> Iterator[Session]:
 # commit becomes the response itself. The default ("request") would commit after
 # the response had been sent.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_stream_opener(request: Request) -> Callable[[], AbstractContextManager[Connection]]:
+    """Opens the connection a streamed report reads from; it outlives the request's session."""
+    opener: Callable[[], AbstractContextManager[Connection]] = request.app.state.engine.connect
+    return opener
+
+
+StreamOpener = Annotated[
+    Callable[[], AbstractContextManager[Connection]], Depends(get_stream_opener)
+]
 
 
 def _credentials(request: Request) -> tuple[str, str] | None:

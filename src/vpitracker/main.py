@@ -35,6 +35,7 @@ from vpitracker.provisions.router import router as provisions_router
 from vpitracker.recommendations.router import router as recommendations_router
 from vpitracker.reporting.router import router as reporting_router
 from vpitracker.reports.router import router as reports_router
+from vpitracker.reports.service import ReportSlots
 from vpitracker.transfer.router import router as transfer_router
 from vpitracker.users.router import router as users_router
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_offline_docs(app)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.report_slots = ReportSlots(settings.report_streams_per_caller)
     install_handlers(app)
 
     @app.exception_handler(Replay)

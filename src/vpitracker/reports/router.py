@@ -1,15 +1,17 @@
-"""HTTP routes for flat reports (JSON array or CSV)."""
+"""HTTP routes for flat reports (JSON array or CSV), streamed."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
+from vpitracker.auth.actor import Actor
 from vpitracker.commitments.router import Filters
 from vpitracker.commitments.state import Clock
-from vpitracker.csvout import CSV_RESPONSE, columns_of, csv_response, model_rows, wants_csv
-from vpitracker.deps import AsOf, ReportReader, SessionDep, SettingsDep
+from vpitracker.csvout import CSV_RESPONSE, wants_csv
+from vpitracker.deps import AsOf, ReportReader, SettingsDep, StreamOpener
 from vpitracker.errors import responses
 from vpitracker.reports import service
 from vpitracker.reports.schemas import (
@@ -17,78 +19,99 @@ from vpitracker.reports.schemas import (
     RecommendationReportRow,
     StatusHistoryRow,
 )
+from vpitracker.reports.streaming import respond
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Csv = Annotated[bool, Depends(wants_csv)]
-RESPONSES = {**responses(401, 403, 422), **CSV_RESPONSE}
+RESPONSES = {**responses(401, 403, 422, 429), **CSV_RESPONSE}
 OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+
+def _stream(request: Request, actor: Actor, opener: StreamOpener, report: Any, csv: bool) -> Any:
+    caller = actor.scope
+    if actor.kind == "anonymous":
+        caller += f":{request.client.host if request.client else ''}"
+    slots: service.ReportSlots = request.app.state.report_slots
+    release = slots.acquire(caller)
+    try:
+        built = report(_dialect(request))
+    except BaseException:
+        release()
+        raise
+    return respond(built, opener, release, csv=csv)
+
+
+def _dialect(request: Request) -> str:
+    name: str = request.app.state.engine.dialect.name
+    return name
 
 
 @router.get(
     "/commitments",
     operation_id="reports-commitments",
     response_model=list[CommitmentReportRow],
+    response_class=Response,
     responses=RESPONSES,
 )
 def commitments_report(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
-    _actor: ReportReader,
+    actor: ReportReader,
+    opener: StreamOpener,
     csv: Csv,
     filters: Filters,
     as_of: AsOf = None,
 ) -> Any:
     """One row per commitment: derived state, ministry codes and names (unpaginated)."""
-    rows = service.commitments(session, Clock.at(as_of, settings.stale_after_days), filters)
-    if csv:
-        return csv_response(columns_of(CommitmentReportRow), model_rows(rows), "commitments")
-    return rows
+    clock = Clock.at(as_of, settings.stale_after_days)
+    return _stream(request, actor, opener, lambda d: service.commitments(d, clock, filters), csv)
 
 
 @router.get(
     "/recommendations",
     operation_id="reports-recommendations",
     response_model=list[RecommendationReportRow],
+    response_class=Response,
     responses=RESPONSES,
 )
 def recommendations_report(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
-    _actor: ReportReader,
+    actor: ReportReader,
+    opener: StreamOpener,
     csv: Csv,
     as_of: AsOf = None,
 ) -> Any:
     """One row per recommendation with its implementation state (unpaginated)."""
-    rows = service.recommendations(session, Clock.at(as_of, settings.stale_after_days))
-    if csv:
-        return csv_response(
-            columns_of(RecommendationReportRow), model_rows(rows), "recommendations"
-        )
-    return rows
+    clock = Clock.at(as_of, settings.stale_after_days)
+    return _stream(request, actor, opener, lambda d: service.recommendations(d, clock), csv)
 
 
 @router.get(
     "/status-history",
     operation_id="reports-status-history",
     response_model=list[StatusHistoryRow],
+    response_class=Response,
     responses=RESPONSES,
 )
 def status_history_report(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
-    _actor: ReportReader,
+    actor: ReportReader,
+    opener: StreamOpener,
     csv: Csv,
     ministry_id: OptionalId = None,
     commitment_id: OptionalId = None,
     as_of: AsOf = None,
 ) -> Any:
     """One row per status update, oldest first (unpaginated)."""
-    rows = service.status_history(
-        session,
-        Clock.at(as_of, settings.stale_after_days),
-        ministry_id=ministry_id,
-        commitment_id=commitment_id,
+    clock = Clock.at(as_of, settings.stale_after_days)
+    return _stream(
+        request,
+        actor,
+        opener,
+        lambda _d: service.status_history(
+            clock, ministry_id=ministry_id, commitment_id=commitment_id
+        ),
+        csv,
     )
-    if csv:
-        return csv_response(columns_of(StatusHistoryRow), model_rows(rows), "status-history")
-    return rows

@@ -1,13 +1,28 @@
-"""Flat reports for spreadsheets and BI tools."""
+"""Flat reports for spreadsheets and BI tools, streamed row by row from the database.
+
+A report is one statement plus how its cells are written; the rows go from the
+database cursor to the client in batches, so a report of any size costs the
+server one batch of memory. Each caller may run only a few at once: a report is
+the most expensive read the API offers, and open to anonymous readers when
+public read is on.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+import threading
+from collections.abc import Callable, Generator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Connection
 
 from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.state import Clock
 from vpitracker.csvout import LIST_SEPARATOR
+from vpitracker.errors import Throttled
 from vpitracker.recommendations import service as recommendations_service
 from vpitracker.recommendations.repository import RecommendationFilters
 from vpitracker.reports import repository
@@ -17,94 +32,160 @@ from vpitracker.reports.schemas import (
     StatusHistoryRow,
 )
 
+# Rows fetched from the cursor and written per chunk: large enough that the
+# per-chunk costs vanish, small enough that a chunk is well under a megabyte.
+BATCH_ROWS = 1000
+RETRY_AFTER_SECONDS = 5
 
-def _join(values: list[str]) -> str:
-    return LIST_SEPARATOR.join(values)
+Opener = Callable[[], AbstractContextManager[Connection]]
+Fix = Callable[[Any], Any]
 
 
-def commitments(
-    session: Session, clock: Clock, filters: CommitmentFilters
-) -> list[CommitmentReportRow]:
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _flag(value: Any) -> bool:
+    # SQLite answers the derived flags as 0/1.
+    return bool(value)
+
+
+def _urls(evidence: Any) -> str:
+    return LIST_SEPARATOR.join(str(e.get("url", "")) for e in evidence or [])
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one report request will send: its columns, its statement, its cell fixes."""
+
+    name: str
+    columns: tuple[str, ...]
+    statement: Select[Any]
+    # Per column, a function applied to the database value (None: taken as it is).
+    fixes: tuple[Fix | None, ...]
+
+    def batches(self, connection: Connection) -> Generator[list[tuple[Any, ...]]]:
+        """The report's rows as value tuples, ``BATCH_ROWS`` at a time, from a cursor."""
+        result = connection.execute(
+            self.statement, execution_options={"stream_results": True, "yield_per": BATCH_ROWS}
+        )
+        return self._fixed(result)
+
+    def _fixed(self, result: Any) -> Generator[list[tuple[Any, ...]]]:
+        fixes = [(i, fix) for i, fix in enumerate(self.fixes) if fix is not None]
+        try:
+            for partition in result.partitions():
+                if not fixes:
+                    yield [tuple(row) for row in partition]
+                    continue
+                out = []
+                for row in partition:
+                    values = list(row)
+                    for i, fix in fixes:
+                        values[i] = fix(values[i])
+                    out.append(tuple(values))
+                yield out
+        finally:
+            result.close()
+
+
+def _columns(model: type[Any]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
+
+
+def _fixes(columns: Sequence[str], **by_name: Fix) -> tuple[Fix | None, ...]:
+    return tuple(by_name.get(c) for c in columns)
+
+
+def commitments(dialect: str, clock: Clock, filters: CommitmentFilters) -> Report:
     """One row per commitment with its derived state and ministry names."""
     counted = commitments_service.state_query(clock, filters).subquery("counted")
-    supporting = repository.supporting_codes(session, counted)
-    recs = repository.recommendation_codes(session, counted)
-    return [
-        CommitmentReportRow(
-            id=row.id,
-            code=row.code,
-            title=row.title,
-            lead_ministry_code=row.lead_code,
-            lead_ministry_name=row.lead_name,
-            supporting_ministry_codes=_join(supporting.get(row.id, [])),
-            recommendation_codes=_join(recs.get(row.id, [])),
-            committed_on=row.committed_on,
-            due_date=row.due_date,
-            reported_status=row.reported_status,
-            progress_percent=row.progress_percent,
-            last_reported_at=row.last_reported_at,
-            verdict=row.verdict,
-            contested=bool(row.contested),
-            overdue=bool(row.overdue),
-            stale=bool(row.stale),
-        )
-        for row in repository.commitment_rows(session, counted)
-    ]
+    columns = _columns(CommitmentReportRow)
+    return Report(
+        "commitments",
+        columns,
+        repository.commitments(counted, dialect),
+        _fixes(
+            columns,
+            supporting_ministry_codes=_text,
+            recommendation_codes=_text,
+            contested=_flag,
+            overdue=_flag,
+            stale=_flag,
+        ),
+    )
 
 
-def recommendations(session: Session, clock: Clock) -> list[RecommendationReportRow]:
+def recommendations(dialect: str, clock: Clock) -> Report:
     """One row per recommendation with its implementation state."""
     recs = recommendations_service.implementation_query(clock, RecommendationFilters()).subquery(
         "recs"
     )
-    counted = commitments_service.state_query(clock, CommitmentFilters()).subquery("counted")
-    provisions = repository.provisions_of(session, recs)
-    commitment_codes = repository.commitment_codes_of(session, recs, counted)
-    out = []
-    for row in repository.recommendation_rows(session, recs):
-        linked = provisions.get(row.id, [])
-        out.append(
-            RecommendationReportRow(
-                id=row.id,
-                code=row.code,
-                title=row.title,
-                source=row.source,
-                source_date=row.source_date,
-                priority=row.priority,
-                government_response=row.government_response,
-                provision_keys=_join([key for key, _, _ in linked]),
-                clusters=_join([str(c) for c in sorted({c for _, c, _ in linked if c})]),
-                instruments=_join(sorted({i for _, _, i in linked})),
-                commitments=_join(commitment_codes.get(row.id, [])),
-                implementation=row.implementation,
-            )
-        )
-    return out
+    commitments_then = commitments_service.state_query(clock, CommitmentFilters(), with_state=False)
+    columns = _columns(RecommendationReportRow)
+    return Report(
+        "recommendations",
+        columns,
+        repository.recommendations(recs, commitments_then, dialect),
+        _fixes(
+            columns,
+            provision_keys=_text,
+            clusters=_text,
+            instruments=_text,
+            commitments=_text,
+        ),
+    )
 
 
 def status_history(
-    session: Session,
-    clock: Clock,
-    *,
-    ministry_id: int | None = None,
-    commitment_id: int | None = None,
-) -> list[StatusHistoryRow]:
+    clock: Clock, *, ministry_id: int | None = None, commitment_id: int | None = None
+) -> Report:
     """One row per status update, oldest first."""
-    return [
-        StatusHistoryRow(
-            id=row.id,
-            commitment_id=row.commitment_id,
-            commitment_code=row.commitment_code,
-            ministry_code=row.ministry_code,
-            status=row.status,
-            progress_percent=row.progress_percent,
-            summary=row.summary,
-            reported_by=row.reported_by,
-            reported_at=row.reported_at,
-            in_reply_to_assessment_id=row.in_reply_to_assessment_id,
-            evidence_urls=_join([str(e.get("url", "")) for e in row.evidence or []]),
-        )
-        for row in repository.status_history(
-            session, cutoff=clock.cutoff, ministry_id=ministry_id, commitment_id=commitment_id
-        )
-    ]
+    columns = _columns(StatusHistoryRow)
+    return Report(
+        "status-history",
+        columns,
+        repository.status_history(
+            cutoff=clock.cutoff, ministry_id=ministry_id, commitment_id=commitment_id
+        ),
+        _fixes(columns, evidence_urls=_urls),
+    )
+
+
+class ReportSlots:
+    """How many reports each caller is streaming in this process, capped."""
+
+    def __init__(self, per_caller: int) -> None:
+        self.per_caller = per_caller
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}
+
+    def acquire(self, caller: str) -> Callable[[], None]:
+        """Take a slot for ``caller`` or refuse with 429; returns the release (idempotent)."""
+        with self._lock:
+            running = self._running.get(caller, 0)
+            if running >= self.per_caller:
+                raise Throttled(
+                    f"{running} reports are already running for you; wait for one to finish",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+            self._running[caller] = running + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                left = self._running[caller] - 1
+                if left:
+                    self._running[caller] = left
+                else:
+                    del self._running[caller]
+
+        return release
+
+    def running(self, caller: str) -> int:
+        with self._lock:
+            return self._running.get(caller, 0)
