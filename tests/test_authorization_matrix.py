@@ -87,6 +87,16 @@ POLICY: dict[str, set[str]] = {
     "POST /v1/imports/{kind}": ONLY_SEC,
     "GET /healthz": EVERYONE,
     "GET /readyz": EVERYONE,
+    "PATCH /v1/me": SIGNED_IN,
+    "GET /v1/webhooks": ONLY_SEC,
+    "POST /v1/webhooks": ONLY_SEC,
+    "GET /v1/webhooks/{subscription_id}": ONLY_SEC,
+    "PATCH /v1/webhooks/{subscription_id}": ONLY_SEC,
+    "DELETE /v1/webhooks/{subscription_id}": ONLY_SEC,
+    "POST /v1/webhooks/{subscription_id}/rotate-secret": ONLY_SEC,
+    "POST /v1/webhooks/{subscription_id}/ping": ONLY_SEC,
+    "GET /v1/webhooks/{subscription_id}/deliveries": ONLY_SEC,
+    "POST /v1/webhooks/{subscription_id}/deliveries/{delivery_id}/retry": ONLY_SEC,
 }
 
 PATH_VALUES = {
@@ -100,6 +110,8 @@ PATH_VALUES = {
     "key": "TIP-6",
     "kind": "ministries",
     "seq": "1",
+    "subscription_id": "999999",
+    "delivery_id": "999999",
 }
 
 

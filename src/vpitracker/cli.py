@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from vpitracker.audit import cli as audit_cli
 from vpitracker.config import get_settings
+from vpitracker.notifications import cli as notifications_cli
 from vpitracker.transfer.schemas import ExportFormat, ImportReport, Kind
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 audit_cli.register(audit_app)
 app.add_typer(audit_cli.log_app, name="log")
+notifications_cli.register(app)
 
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 
@@ -44,14 +46,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    worker: Annotated[
+        bool, typer.Option(help="Run the notification worker in this process too")
+    ] = True,
 ) -> None:
-    """Apply migrations, then serve the API."""
+    """Apply migrations, then serve the API (and run the notification worker)."""
     import uvicorn
 
     from vpitracker import migrate
+    from vpitracker.notifications.worker import start_background
 
-    get_settings()  # refuse a bad configuration before anything else
+    settings = get_settings()  # refuse a bad configuration before anything else
     migrate.upgrade(_engine())
+    background = start_background(_engine(), settings) if worker else None
     uvicorn.run(
         "vpitracker.main:create_app",
         factory=True,
@@ -63,6 +70,9 @@ def serve(
         # Our own JSON access log redacts secrets such as ?api_key=.
         access_log=False,
     )
+    if background is not None:
+        background[1].set()
+        background[0].join(timeout=15)
 
 
 @db_app.command("upgrade")

@@ -47,6 +47,24 @@ class Settings(BaseSettings):
     # in one server process (beyond it: 429 with Retry-After).
     report_streams_per_caller: int = Field(default=2, ge=1, le=64)
 
+    # Notifications (outbox, worker, webhooks, email)
+    worker_interval_seconds: float = 5.0
+    # Seconds between attempts; about three days in all (jitter adds up to 10% each).
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000,43200,86400"
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool = False
+    outbox_retention_days: int = 30
+    smtp_url: str | None = None
+    mail_from: str = "vpitracker@localhost"
+    public_url: str | None = None
+    digest_weekday: int = 0  # Monday; 0-6 as Python's date.weekday()
+    digest_hour: int = 8
+    digest_timezone: str = "Africa/Nairobi"
+
+    @property
+    def retry_delays(self) -> list[float]:
+        return [float(x) for x in self.webhook_retry_schedule.split(",") if x.strip()]
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.secret_key == DEV_SECRET_KEY and self.env is not Environment.development:

@@ -29,6 +29,9 @@ from vpitracker.errors import (
 from vpitracker.idempotency.service import Replay
 from vpitracker.limits import RequestLimitsMiddleware
 from vpitracker.ministries.router import router as ministries_router
+from vpitracker.notifications import mail as notifications_mail
+from vpitracker.notifications import metrics as notifications_metrics
+from vpitracker.notifications.router import router as webhooks_router
 from vpitracker.observability import Metrics, RequestContextMiddleware, configure_logging
 from vpitracker.progress.router import router as progress_router
 from vpitracker.provisions.router import router as provisions_router
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         changes_router,
         audit_router,
         transfer_router,
+        webhooks_router,
     ):
         app.include_router(router)
     declare_body_errors(app)
@@ -112,10 +116,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return problem_response(
                 503, "Service Unavailable", "The database schema is not at the migration head"
             )
-        return {"status": "ready"}
+        ready = {"status": "ready"}
+        if not notifications_mail.enabled(settings):
+            ready["mail"] = "SMTP is not configured (VPI_SMTP_URL): no email is sent"
+        return ready
 
     metrics = Metrics()
     app.state.metrics = metrics
+    notifications_metrics.install(metrics.registry, app.state.engine)
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 

@@ -62,6 +62,8 @@ class TestIssueToken:
             "full_name": officer.full_name,
             "organization": "Ministry of Interior",
             "ministry_ids": [ministry.id],
+            "language": "en",
+            "notify": {"disputes": True, "digest": "weekly"},
         }
 
     def test_email_is_case_insensitive(self, client: TestClient, session: Session) -> None:

@@ -15,6 +15,7 @@ from vpitracker.audit import merkle, repository
 from vpitracker.auth.actor import Actor
 from vpitracker.jsonutil import canonical, iso_z, plain
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
+from vpitracker.notifications import outbox
 from vpitracker.vocab import EntityType
 
 GENESIS_HASH = "0" * 64
@@ -75,6 +76,7 @@ def record(
     session.add(event)
     session.flush()
     merkle.append(session, event.seq - 1, event.hash)
+    outbox.from_audit(session, event)
     return event
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 
 from vpitracker.auth import service
-from vpitracker.auth.schemas import Me, TokenResponse
-from vpitracker.deps import CurrentActor, SessionDep, SettingsDep
+from vpitracker.auth.schemas import Me, MeUpdate, TokenResponse
+from vpitracker.deps import CurrentActor, IfMatch, SessionDep, SettingsDep
 from vpitracker.errors import responses
+from vpitracker.versioning import etag
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -29,7 +30,25 @@ def issue_token(
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
+def _with_etag(response: Response, me: Me) -> Me:
+    if me.version is not None:
+        response.headers["ETag"] = etag(me.version)
+    return me
+
+
 @router.get("/me", operation_id="auth-me", responses=responses(401))
-def me(actor: CurrentActor, session: SessionDep) -> Me:
+def me(actor: CurrentActor, session: SessionDep, response: Response) -> Me:
     """Who you are signed in as."""
-    return service.describe(session, actor)
+    return _with_etag(response, service.describe(session, actor))
+
+
+@router.patch("/me", operation_id="auth-me-update", responses=responses(401, 403, 412, 422, 428))
+def update_me(
+    body: MeUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Me:
+    """Change your own language and email settings (``notify``); needs ``If-Match``."""
+    return _with_etag(response, service.update_me(session, actor, body, if_match))

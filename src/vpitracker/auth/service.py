@@ -11,10 +11,13 @@ from vpitracker.audit import service as audit
 from vpitracker.auth import repository, tokens
 from vpitracker.auth.actor import Actor
 from vpitracker.auth.passwords import verify_password
-from vpitracker.auth.schemas import Me
+from vpitracker.auth.schemas import Language, Me, MeUpdate, NotifyPrefs
 from vpitracker.config import Settings
-from vpitracker.errors import Throttled, Unauthorized
+from vpitracker.errors import Forbidden, Throttled, Unauthorized
+from vpitracker.jsonutil import canonical
 from vpitracker.models import LoginFailure, User, utcnow
+from vpitracker.records import apply_changes
+from vpitracker.versioning import check_if_match
 from vpitracker.vocab import EntityType, Role
 
 
@@ -104,6 +107,10 @@ def login(
 def describe(session: Session, actor: Actor) -> Me:
     """The caller as ``GET /v1/me`` shows them."""
     user = session.get(User, actor.id) if actor.kind == "user" else None
+    return _me(actor, user)
+
+
+def _me(actor: Actor, user: User | None) -> Me:
     return Me(
         kind="user" if actor.kind == "user" else "api_key",
         id=actor.id,
@@ -112,4 +119,29 @@ def describe(session: Session, actor: Actor) -> Me:
         full_name=user.full_name if user else None,
         organization=user.organization if user else None,
         ministry_ids=sorted(actor.ministry_ids),
+        language=Language(user.language) if user else None,
+        notify=NotifyPrefs.model_validate_json(user.notify) if user else None,
+        version=user.version if user else None,
     )
+
+
+def update_me(session: Session, actor: Actor, data: MeUpdate, if_match: str | None) -> Me:
+    """A user edits their own language and notification settings (``If-Match``)."""
+    if actor.kind != "user":
+        raise Forbidden("API keys are read-only; sign in as a user to change your settings")
+    user = session.get(User, actor.id, with_for_update=True)
+    assert user is not None
+    check_if_match(if_match, user.version)
+    changes: dict[str, str] = {}
+    if data.language is not None:
+        changes["language"] = data.language.value
+    if data.notify is not None:
+        merged = NotifyPrefs.model_validate_json(user.notify).model_copy(
+            update=data.notify.model_dump(exclude_none=True)
+        )
+        changes["notify"] = canonical(merged.model_dump(mode="json"))
+    changed = apply_changes(user, changes)
+    if changed:
+        session.flush()
+        audit.record(session, actor, "user.updated", EntityType.user, actor.id, changed)
+    return _me(actor, user)

@@ -2,6 +2,14 @@
 
 from vpitracker.models.audit import AuditEvent, IdempotencyRecord, MerkleNode
 from vpitracker.models.base import UTCDateTime, metadata, table_of, utcnow
+from vpitracker.models.notifications import (
+    DigestRun,
+    MailMessage,
+    NotifiedTransition,
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from vpitracker.models.oversight import (
     Commitment,
     CommitmentLatest,
@@ -22,10 +30,14 @@ __all__ = [
     "CommitmentLatest",
     "CommitmentRecommendation",
     "CommitmentSupport",
+    "DigestRun",
     "IdempotencyRecord",
     "LoginFailure",
+    "MailMessage",
     "MerkleNode",
     "Ministry",
+    "NotifiedTransition",
+    "OutboxEvent",
     "Provision",
     "Recommendation",
     "RecommendationProvision",
@@ -33,6 +45,8 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserMinistry",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
     "table_of",
     "utcnow",

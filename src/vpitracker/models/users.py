@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from vpitracker.models.base import UTCDateTime, utcnow
+
+DEFAULT_NOTIFY = '{"digest":"weekly","disputes":true}'
 
 
 class User(SQLModel, table=True):
@@ -28,6 +30,14 @@ class User(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    language: str = Field(
+        default="en", sa_column=Column(String(8), nullable=False, server_default="en")
+    )
+    # JSON: {"disputes": bool, "digest": "weekly" | "off"}
+    notify: str = Field(
+        default=DEFAULT_NOTIFY,
+        sa_column=Column(Text, nullable=False, server_default=DEFAULT_NOTIFY),
+    )
 
 
 class UserMinistry(SQLModel, table=True):

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, the worker, signed webhooks and email."""

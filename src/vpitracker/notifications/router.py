@@ -1,0 +1,162 @@
+"""HTTP routes for webhook subscriptions (secretariat only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from vpitracker.deps import IfMatch, PageDep, Secretariat, SessionDep, SettingsDep
+from vpitracker.errors import responses
+from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.notifications import webhooks as service
+from vpitracker.notifications.schemas import (
+    DeliveryRead,
+    WebhookCreate,
+    WebhookRead,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from vpitracker.pagination import Page, link_next
+from vpitracker.versioning import etag
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+SubscriptionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("", operation_id="webhooks-list", responses=responses(401, 403, 422))
+def list_webhooks(
+    request: Request, response: Response, session: SessionDep, _actor: Secretariat, page: PageDep
+) -> Page[WebhookRead]:
+    """List webhook subscriptions."""
+    items, next_cursor = service.list_subscriptions(session, page=page)
+    link_next(request, response, next_cursor)
+    return Page[WebhookRead](items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "", operation_id="webhooks-create", status_code=201, responses=responses(401, 403, 422)
+)
+def create_webhook(
+    body: WebhookCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Secretariat,
+    idem: IdempotencyDep,
+    response: Response,
+) -> WebhookWithSecret:
+    """Subscribe a URL to events; the response carries the signing secret this once."""
+    sub, secret = service.create(session, settings, actor, body)
+    response.headers["ETag"] = etag(sub.version)
+    return idem.created(response, service.with_secret(sub, secret), f"/v1/webhooks/{sub.id}")
+
+
+@router.get(
+    "/{subscription_id}", operation_id="webhooks-get", responses=responses(401, 403, 404, 422)
+)
+def get_webhook(
+    subscription_id: SubscriptionId, session: SessionDep, _actor: Secretariat, response: Response
+) -> WebhookRead:
+    """Read one webhook subscription (never its secret)."""
+    sub = service.get(session, subscription_id)
+    response.headers["ETag"] = etag(sub.version)
+    return service.read(sub)
+
+
+@router.patch(
+    "/{subscription_id}",
+    operation_id="webhooks-update",
+    responses=responses(401, 403, 404, 412, 422, 428),
+)
+def update_webhook(
+    subscription_id: SubscriptionId,
+    body: WebhookUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    _actor: Secretariat,
+    response: Response,
+    if_match: IfMatch = None,
+) -> WebhookRead:
+    """Edit a subscription (``active=true`` re-enables it); needs ``If-Match``."""
+    sub = service.update(session, settings, subscription_id, body, if_match)
+    response.headers["ETag"] = etag(sub.version)
+    return service.read(sub)
+
+
+@router.delete(
+    "/{subscription_id}",
+    operation_id="webhooks-delete",
+    status_code=204,
+    responses=responses(401, 403, 404, 422),
+)
+def delete_webhook(
+    subscription_id: SubscriptionId, session: SessionDep, _actor: Secretariat
+) -> Response:
+    """Delete a subscription; its pending deliveries are dropped."""
+    service.delete(session, subscription_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    operation_id="webhooks-rotate-secret",
+    responses=responses(401, 403, 404, 422),
+)
+def rotate_secret(
+    subscription_id: SubscriptionId,
+    session: SessionDep,
+    settings: SettingsDep,
+    _actor: Secretariat,
+) -> WebhookWithSecret:
+    """Replace the signing secret; the new one is shown this once."""
+    sub, secret = service.rotate(session, settings, subscription_id)
+    return service.with_secret(sub, secret)
+
+
+@router.post(
+    "/{subscription_id}/ping",
+    operation_id="webhooks-ping",
+    status_code=202,
+    responses=responses(401, 403, 404, 422),
+)
+def ping_webhook(
+    subscription_id: SubscriptionId, session: SessionDep, _actor: Secretariat
+) -> DeliveryRead:
+    """Queue a signed ``ping`` event to this subscription."""
+    return service.ping(session, subscription_id)
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    operation_id="webhooks-deliveries",
+    responses=responses(401, 403, 404, 422),
+)
+def list_deliveries(
+    subscription_id: SubscriptionId,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _actor: Secretariat,
+    page: PageDep,
+) -> Page[DeliveryRead]:
+    """This subscription's deliveries with their attempts."""
+    items, next_cursor = service.list_deliveries(session, subscription_id, page=page)
+    link_next(request, response, next_cursor)
+    return Page[DeliveryRead](items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/retry",
+    operation_id="webhooks-delivery-retry",
+    status_code=202,
+    responses=responses(401, 403, 404, 422),
+)
+def retry_delivery(
+    subscription_id: SubscriptionId,
+    delivery_id: DeliveryId,
+    session: SessionDep,
+    _actor: Secretariat,
+) -> DeliveryRead:
+    """Send a delivery again at the worker's next pass."""
+    return service.retry(session, subscription_id, delivery_id)

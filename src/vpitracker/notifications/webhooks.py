@@ -1,0 +1,197 @@
+"""Webhook subscriptions (secretariat): rules, secrets and manual retries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session
+
+from vpitracker.auth.actor import Actor
+from vpitracker.config import Settings
+from vpitracker.errors import Invalid, NotFound
+from vpitracker.models import Ministry, WebhookDelivery, WebhookSubscription, utcnow
+from vpitracker.notifications import addresses, outbox, repository, signing
+from vpitracker.notifications.events import EventType, parse_list
+from vpitracker.notifications.schemas import (
+    DeliveryRead,
+    WebhookCreate,
+    WebhookRead,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from vpitracker.pagination import PageRequest
+from vpitracker.records import apply_changes
+from vpitracker.versioning import check_if_match
+
+
+def _check_url(url: str, settings: Settings) -> None:
+    try:
+        addresses.check(url, settings)
+    except addresses.AddressRefused as exc:
+        raise Invalid(f"url {exc}", loc=["body", "url"]) from exc
+
+
+def _check_ministries(session: Session, ministry_ids: list[int]) -> None:
+    for ministry_id in ministry_ids:
+        if session.get(Ministry, ministry_id) is None:
+            raise Invalid(f"No ministry with id {ministry_id}", loc=["body", "ministry_ids"])
+
+
+def read(sub: WebhookSubscription) -> WebhookRead:
+    assert sub.id is not None
+    return WebhookRead(
+        id=sub.id,
+        url=sub.url,
+        events=[EventType(e) for e in parse_list(sub.events)],
+        ministry_ids=parse_list(sub.ministry_ids),
+        description=sub.description,
+        active=sub.active,
+        created_by=sub.created_by,
+        created_at=sub.created_at,
+        updated_at=sub.updated_at,
+        failure_count=sub.failure_count,
+        disabled_at=sub.disabled_at,
+        disabled_reason=sub.disabled_reason,
+    )
+
+
+def with_secret(sub: WebhookSubscription, secret: str) -> WebhookWithSecret:
+    return WebhookWithSecret(**read(sub).model_dump(), secret=secret)
+
+
+def create(
+    session: Session, settings: Settings, actor: Actor, data: WebhookCreate
+) -> tuple[WebhookSubscription, str]:
+    """A new subscription and its signing secret (returned only now)."""
+    _check_url(data.url, settings)
+    _check_ministries(session, data.ministry_ids)
+    secret = signing.new_secret()
+    sub = WebhookSubscription(
+        url=data.url,
+        events=json.dumps(sorted({e.value for e in data.events})),
+        ministry_ids=json.dumps(sorted(set(data.ministry_ids))),
+        description=data.description,
+        secret_encrypted=signing.encrypt(settings.secret_key, secret),
+        created_by=actor.id,
+    )
+    session.add(sub)
+    session.flush()
+    return sub, secret
+
+
+def get(session: Session, subscription_id: int) -> WebhookSubscription:
+    sub = session.get(WebhookSubscription, subscription_id)
+    if sub is None:
+        raise NotFound(f"No webhook subscription with id {subscription_id}")
+    return sub
+
+
+def list_subscriptions(
+    session: Session, *, page: PageRequest
+) -> tuple[list[WebhookRead], str | None]:
+    rows, next_cursor = repository.list_subscriptions(session, page=page)
+    return [read(r) for r in rows], next_cursor
+
+
+def update(
+    session: Session,
+    settings: Settings,
+    subscription_id: int,
+    data: WebhookUpdate,
+    if_match: str | None,
+) -> WebhookSubscription:
+    """Apply a PATCH guarded by ``If-Match``; ``active=true`` re-enables and clears the failure."""
+    sub = get(session, subscription_id)
+    check_if_match(if_match, sub.version)
+    changes: dict[str, Any] = {}
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise Invalid(f"{field} cannot be null", loc=["body", field])
+        changes[field] = value
+    if "url" in changes:
+        _check_url(changes["url"], settings)
+    if "events" in changes:
+        changes["events"] = json.dumps(sorted({EventType(e).value for e in changes["events"]}))
+    if "ministry_ids" in changes:
+        _check_ministries(session, changes["ministry_ids"])
+        changes["ministry_ids"] = json.dumps(sorted(set(changes["ministry_ids"])))
+    if changes.get("active") is True and not sub.active:
+        changes.update(disabled_at=None, disabled_reason=None, failure_count=0)
+    apply_changes(sub, changes)
+    session.flush()
+    return sub
+
+
+def delete(session: Session, subscription_id: int) -> None:
+    """Remove a subscription; its pending deliveries go with it."""
+    session.delete(get(session, subscription_id))
+    session.flush()
+
+
+def rotate(
+    session: Session, settings: Settings, subscription_id: int
+) -> tuple[WebhookSubscription, str]:
+    """A new signing secret; the old one stops working at once."""
+    sub = get(session, subscription_id)
+    secret = signing.new_secret()
+    apply_changes(sub, {"secret_encrypted": signing.encrypt(settings.secret_key, secret)})
+    session.flush()
+    return sub, secret
+
+
+def ping(session: Session, subscription_id: int) -> DeliveryRead:
+    """Queue a ``ping`` for this subscription only; the worker sends it."""
+    sub = get(session, subscription_id)
+    assert sub.id is not None
+    event = outbox.add(session, EventType.ping, outbox.head_data(session), subscription_id=sub.id)
+    session.flush()
+    assert event.id is not None
+    delivery = WebhookDelivery(subscription_id=sub.id, outbox_event_id=event.id, type="ping")
+    session.add(delivery)
+    event.dispatched_at = utcnow()
+    session.flush()
+    return delivery_read(delivery)
+
+
+def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
+    assert delivery.id is not None
+    done = delivery.delivered_at is not None or delivery.failed_at is not None
+    return DeliveryRead(
+        id=delivery.id,
+        event_id=event_id(delivery.outbox_event_id),
+        type=EventType(delivery.type),
+        attempts=delivery.attempts,
+        next_attempt_at=None if done else delivery.next_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        delivered_at=delivery.delivered_at,
+        failed_at=delivery.failed_at,
+        created_at=delivery.created_at,
+    )
+
+
+def event_id(outbox_event_id: int) -> str:
+    """The ``webhook-id``: one per outbox event, the same on every retry."""
+    return f"msg_{outbox_event_id}"
+
+
+def list_deliveries(
+    session: Session, subscription_id: int, *, page: PageRequest
+) -> tuple[list[DeliveryRead], str | None]:
+    get(session, subscription_id)
+    rows, next_cursor = repository.list_deliveries(session, subscription_id, page=page)
+    return [delivery_read(r) for r in rows], next_cursor
+
+
+def retry(session: Session, subscription_id: int, delivery_id: int) -> DeliveryRead:
+    """Send this delivery again at the next worker pass (even if it was delivered)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription_id:
+        raise NotFound(f"No delivery {delivery_id} of webhook subscription {subscription_id}")
+    delivery.delivered_at = None
+    delivery.failed_at = None
+    delivery.next_attempt_at = utcnow()
+    session.add(delivery)
+    session.flush()
+    return delivery_read(delivery)
