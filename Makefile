@@ -16,6 +16,9 @@ $(INSTALLED): pyproject.toml
 ## Serve on SQLite in development mode (migrates; loads the demo on an empty database).
 run: $(INSTALLED)
 	VPI_ENV=development $(BIN)/vpitracker seed demo --if-empty
+	@echo "Scorecard (web pages): http://127.0.0.1:8000/   API docs: http://127.0.0.1:8000/docs"
+	@echo "Demo sign-ins (password vpi-demo-password): grace.wanjiru@demo.vpitracker.org (secretariat),"
+	@echo "  joseph.mutua@demo.vpitracker.org (officer, CTIPS), amina.said@demo.vpitracker.org (member)"
 	VPI_ENV=development $(BIN)/vpitracker serve --host 127.0.0.1 --port 8000
 
 ## The whole suite (SQLite unless VPI_TEST_DATABASE_URL names a PostgreSQL database).

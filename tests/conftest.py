@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,13 @@ def pytest_report_header() -> str:
 @pytest.fixture
 def scratch_database_url(tmp_path: Path) -> Iterator[str]:
     """A new, empty database of the same kind as the test database, dropped afterwards."""
+    with scratch_database(tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def scratch_database(tmp_path: Path) -> Iterator[str]:
+    """``scratch_database_url`` for fixtures of any scope."""
     url = normalize_url(database_url())
     if not url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'scratch.db'}"

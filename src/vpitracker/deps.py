@@ -151,11 +151,15 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
     return check
 
 
+# Who may post what (DESIGN §3); the web pages check the same tuples.
+ASSESSOR_ROLES = (Role.secretariat, Role.alliance_member)
+REPORTER_ROLES = (Role.secretariat, Role.government_officer)
+
 Reader = CurrentActor
 ReportReader = Annotated[Actor, Depends(get_report_actor)]
 Secretariat = Annotated[Actor, Depends(require_role(Role.secretariat))]
-Assessor = Annotated[Actor, Depends(require_role(Role.secretariat, Role.alliance_member))]
-Reporter = Annotated[Actor, Depends(require_role(Role.secretariat, Role.government_officer))]
+Assessor = Annotated[Actor, Depends(require_role(*ASSESSOR_ROLES))]
+Reporter = Annotated[Actor, Depends(require_role(*REPORTER_ROLES))]
 
 IfMatch = Annotated[str | None, Header(description="The ETag of the version you edited")]
 

@@ -41,6 +41,8 @@ from vpitracker.reports.router import router as reports_router
 from vpitracker.reports.service import ReportSlots
 from vpitracker.transfer.router import router as transfer_router
 from vpitracker.users.router import router as users_router
+from vpitracker.web import pages as web_pages
+from vpitracker.web.router import router as web_router
 
 DESCRIPTION = """\
 System of record for the Kenya Civil Society Alliance's oversight of the
@@ -94,9 +96,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         audit_router,
         transfer_router,
         webhooks_router,
+        web_router,
     ):
         app.include_router(router)
     declare_body_errors(app)
+    web_pages.install(app)
 
     @app.get("/healthz", tags=["health"], operation_id="health-live")
     def healthz() -> dict[str, str]:

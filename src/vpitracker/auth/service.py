@@ -83,6 +83,16 @@ def login(
     session: Session, settings: Settings, *, email: str, password: str, address: str
 ) -> IssuedToken:
     """Check the password (throttled per account and per address) and issue a token."""
+    user = check_password(session, settings, email=email, password=password, address=address)
+    assert user.id is not None
+    token, lifetime = tokens.issue(settings, user_id=user.id, role=user.role)
+    return IssuedToken(access_token=token, expires_in=lifetime)
+
+
+def check_password(
+    session: Session, settings: Settings, *, email: str, password: str, address: str
+) -> User:
+    """The active user with this email and password; throttled and audited like the token."""
     email = email.strip().lower()
     _check_throttle(session, settings, email, address)
     user = repository.user_by_email(session, email)
@@ -99,9 +109,7 @@ def login(
         )
         # persist: the failure and its audit event must survive the 401.
         raise Unauthorized("Incorrect email or password", persist=True)
-    assert user.id is not None
-    token, lifetime = tokens.issue(settings, user_id=user.id, role=user.role)
-    return IssuedToken(access_token=token, expires_in=lifetime)
+    return user
 
 
 def describe(session: Session, actor: Actor) -> Me:

@@ -27,15 +27,27 @@ def _open_commitment(session: Session, commitment_id: int) -> Commitment:
     return commitment
 
 
+def _ministries_on(session: Session, commitment: Commitment) -> set[int]:
+    assert commitment.id is not None
+    _, support = commitments_repository.links(session, [commitment.id])
+    return {commitment.lead_ministry_id, *support[commitment.id]}
+
+
+def reporting_ministries(session: Session, actor: Actor, commitment: Commitment) -> set[int]:
+    """The ministries ``actor`` may report for on ``commitment`` (empty: may not report)."""
+    on_commitment = _ministries_on(session, commitment)
+    if actor.role is Role.government_officer:
+        return on_commitment & actor.ministry_ids
+    return on_commitment
+
+
 def _reporting_ministry(
     session: Session, actor: Actor, commitment: Commitment, named: int | None
 ) -> int:
     """The ministry an update is posted for; 403 when the officer may not report."""
-    assert commitment.id is not None
-    _, support = commitments_repository.links(session, [commitment.id])
-    on_commitment = {commitment.lead_ministry_id, *support[commitment.id]}
+    on_commitment = _ministries_on(session, commitment)
     if actor.role is Role.government_officer:
-        mine = on_commitment & actor.ministry_ids
+        mine = reporting_ministries(session, actor, commitment)
         if not mine:
             raise Forbidden("None of your ministries leads or supports this commitment")
         if named is not None:

@@ -1,0 +1,1 @@
+"""Server-rendered pages for people who will never use an API client."""

@@ -1,0 +1,120 @@
+"""Geometry for the inline SVG charts: computed here, drawn by the templates.
+
+Widths and heights are SVG attributes in the chart's own coordinates (no
+``style=``), so the charts need no script, pass a strict CSP and print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from vpitracker.progress.schemas import MinistryRow, TimelineRow
+from vpitracker.vocab import ReportedStatus
+
+BAR_AREA = 200.0  # width of the longest bar, in viewBox units
+ROW = 26.0
+
+
+@dataclass(frozen=True)
+class Bar:
+    key: str
+    value: int
+    y: float
+    width: float
+
+
+@dataclass(frozen=True)
+class StatusChart:
+    bars: list[Bar]
+    height: float
+
+
+def status_chart(counts: dict[str, int]) -> StatusChart:
+    """Horizontal bars, one per reported status, scaled to the largest count."""
+    top = max(counts.values(), default=0) or 1
+    bars = [
+        Bar(s.value, counts.get(s.value, 0), i * ROW, BAR_AREA * counts.get(s.value, 0) / top)
+        for i, s in enumerate(ReportedStatus)
+    ]
+    return StatusChart(bars=bars, height=len(bars) * ROW)
+
+
+@dataclass(frozen=True)
+class Segment:
+    key: str
+    x: float
+    width: float
+
+
+def progress_bar(row: MinistryRow) -> list[Segment]:
+    """One stacked bar (0-100) of a ministry's led commitments by status."""
+    total = row.commitments_led
+    if total == 0:
+        return []
+    x = 0.0
+    segments = []
+    for status in ReportedStatus:
+        width = 100.0 * getattr(row, status.value) / total
+        if width:
+            segments.append(Segment(status.value, round(x, 2), round(width, 2)))
+            x += width
+    return segments
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    period_start: date
+    x: float
+    updates: int
+    bar_height: float
+    completed: int
+    point_y: float
+
+
+@dataclass(frozen=True)
+class TimelineChart:
+    columns: list[Column]
+    width: float
+    height: float
+    base: float
+    column_width: float
+    line: str
+    max_updates: int
+    max_completed: int
+
+
+def timeline_chart(rows: list[TimelineRow]) -> TimelineChart:
+    """Updates posted per quarter as columns; completions (cumulative) as a line."""
+    rows = rows[-12:]  # three years fit a phone's width
+    # Room above the tallest column for its label.
+    step, plot, base = 40.0, 110.0, 130.0
+    max_updates = max((r.updates_posted for r in rows), default=0) or 1
+    max_completed = max((r.commitments_completed_cumulative for r in rows), default=0) or 1
+    columns = []
+    for i, r in enumerate(rows):
+        quarter = (r.period_start.month - 1) // 3 + 1
+        height = plot * r.updates_posted / max_updates
+        columns.append(
+            Column(
+                label=f"Q{quarter} {r.period_start.year}",
+                period_start=r.period_start,
+                x=10 + i * step,
+                updates=r.updates_posted,
+                bar_height=round(height, 2),
+                completed=r.commitments_completed_cumulative,
+                point_y=round(base - plot * r.commitments_completed_cumulative / max_completed, 2),
+            )
+        )
+    line = " ".join(f"{c.x + step / 4:.1f},{c.point_y:.1f}" for c in columns)
+    return TimelineChart(
+        columns=columns,
+        width=20 + len(rows) * step,
+        height=base + 30,
+        base=base,
+        column_width=step / 2,
+        line=line,
+        max_updates=max_updates if rows else 0,
+        max_completed=max_completed if rows else 0,
+    )

@@ -1,0 +1,212 @@
+"""What each page shows, gathered from the same services the API calls (no queries here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from vpitracker.audit import service as audit_service
+from vpitracker.auth.actor import Actor
+from vpitracker.commitments import service as commitments_service
+from vpitracker.commitments.repository import CommitmentFilters
+from vpitracker.commitments.schemas import CommitmentRead
+from vpitracker.commitments.state import Clock
+from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES
+from vpitracker.errors import NotFound
+from vpitracker.ministries import service as ministries_service
+from vpitracker.ministries.repository import MinistryFilters
+from vpitracker.models import Assessment, Ministry, StatusUpdate
+from vpitracker.pagination import PageRequest
+from vpitracker.progress import service as progress_service
+from vpitracker.progress.schemas import MinistryRow
+from vpitracker.provisions import service as provisions_service
+from vpitracker.recommendations import service as recommendations_service
+from vpitracker.recommendations.schemas import RecommendationRead
+from vpitracker.reporting import service as reporting_service
+from vpitracker.users import service as users_service
+from vpitracker.vocab import Verdict
+from vpitracker.web import charts
+
+PAGE_SIZE = 25
+# Enough for every record on one commitment; the API pages beyond this.
+ALL = 1000
+
+
+def scorecard(session: Session, clock: Clock) -> dict[str, Any]:
+    summary = progress_service.summary(session, clock)
+    ministries = progress_service.ministries(session, clock)
+    timeline = progress_service.timeline(session, clock, interval="quarter")
+    return {
+        "summary": summary,
+        "ministries": ministries.items,
+        "clusters": progress_service.clusters(session, clock).items,
+        "instruments": progress_service.instruments(session, clock).items,
+        "timeline": timeline.items,
+        "status_chart": charts.status_chart(summary.by_reported_status.model_dump()),
+        "ministry_bars": {row.ministry_id: charts.progress_bar(row) for row in ministries.items},
+        "timeline_chart": charts.timeline_chart(timeline.items),
+    }
+
+
+def ministry_names(session: Session) -> dict[int, Ministry]:
+    rows, _ = ministries_service.list_ministries(
+        session,
+        filters=MinistryFilters(include_archived=True),
+        page=PageRequest(limit=ALL, cursor=None, sort="code"),
+    )
+    return {row[0].id: row[0] for row in rows}
+
+
+def commitments_page(
+    session: Session, clock: Clock, filters: CommitmentFilters, cursor: str | None
+) -> tuple[list[CommitmentRead], str | None]:
+    return commitments_service.list_commitments(
+        session,
+        clock=clock,
+        filters=filters,
+        page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="code"),
+    )
+
+
+@dataclass
+class Entry:
+    """One voice on a commitment's timeline: a government update or an alliance assessment."""
+
+    kind: str  # "update" | "assessment"
+    at: datetime
+    record: StatusUpdate | Assessment
+    author: str
+    replies_to: int | None = None
+    answered_by: list[int] = field(default_factory=list)
+
+
+@dataclass
+class CommitmentView:
+    commitment: CommitmentRead
+    lead: Ministry
+    supporting: list[Ministry]
+    recommendations: list[RecommendationRead]
+    provisions: dict[str, str]
+    entries: list[Entry]
+    disputes: list[Assessment]
+    updates: list[StatusUpdate]
+    report_for: list[Ministry]
+    may_assess: bool
+
+
+def _author(session: Session, user_id: int, cache: dict[int, str]) -> str:
+    if user_id not in cache:
+        try:
+            user = users_service.get(session, user_id)
+            cache[user_id] = user.organization or user.full_name
+        except NotFound:
+            cache[user_id] = ""
+    return cache[user_id]
+
+
+def commitment_detail(
+    session: Session, clock: Clock, commitment_id: int, actor: Actor
+) -> CommitmentView:
+    commitment, _ = commitments_service.read(session, commitment_id, clock)
+    names = ministry_names(session)
+    recommendations = [
+        recommendations_service.read(session, rid, clock)[0]
+        for rid in commitment.recommendation_ids
+    ]
+    provisions = {
+        key: provisions_service.get(session, key).title
+        for rec in recommendations
+        for key in rec.provision_keys
+    }
+    every = PageRequest(limit=ALL, cursor=None, sort="-reported_at")
+    updates = [
+        r[0]
+        for r in reporting_service.list_updates(session, commitment_id=commitment_id, page=every)[0]
+    ]
+    assessed = PageRequest(limit=ALL, cursor=None, sort="-assessed_at")
+    assessments = [
+        r[0]
+        for r in reporting_service.list_assessments(
+            session, commitment_id=commitment_id, page=assessed
+        )[0]
+    ]
+    if clock.cutoff is not None:
+        updates = [u for u in updates if u.reported_at < clock.cutoff]
+        assessments = [a for a in assessments if a.assessed_at < clock.cutoff]
+    authors: dict[int, str] = {}
+    answered: dict[int, list[int]] = {}
+    for u in updates:
+        if u.in_reply_to_assessment_id is not None:
+            answered.setdefault(u.in_reply_to_assessment_id, []).append(u.id or 0)
+    entries = [
+        Entry("update", u.reported_at, u, names[u.ministry_id].name, u.in_reply_to_assessment_id)
+        for u in updates
+    ] + [
+        Entry(
+            "assessment",
+            a.assessed_at,
+            a,
+            _author(session, a.assessed_by, authors),
+            answered_by=answered.get(a.id or 0, []),
+        )
+        for a in assessments
+    ]
+    entries.sort(key=lambda e: (e.at, e.kind), reverse=True)
+    report_for: list[Ministry] = []
+    if actor.kind == "user" and actor.role in REPORTER_ROLES and commitment.archived_at is None:
+        model = commitments_service.get(session, commitment_id)
+        allowed = reporting_service.reporting_ministries(session, actor, model)
+        report_for = [names[m] for m in sorted(allowed, key=lambda m: names[m].code)]
+    return CommitmentView(
+        commitment=commitment,
+        lead=names[commitment.lead_ministry_id],
+        supporting=[names[m] for m in commitment.supporting_ministry_ids],
+        recommendations=recommendations,
+        provisions=provisions,
+        entries=entries,
+        disputes=[a for a in assessments if a.verdict == Verdict.disputes.value],
+        updates=updates,
+        report_for=report_for,
+        may_assess=actor.kind == "user"
+        and actor.role in ASSESSOR_ROLES
+        and commitment.archived_at is None,
+    )
+
+
+def ministry_page(
+    session: Session, clock: Clock, ministry_id: int, cursor: str | None
+) -> tuple[Ministry, MinistryRow | None, list[CommitmentRead], str | None]:
+    ministry = ministries_service.get(session, ministry_id)
+    rows = progress_service.ministries(session, clock, ministry_id=ministry_id).items
+    items, next_cursor = commitments_page(
+        session, clock, CommitmentFilters(ministry_id=ministry_id), cursor
+    )
+    return ministry, rows[0] if rows else None, items, next_cursor
+
+
+def _urgency(c: CommitmentRead) -> tuple[int, str]:
+    # Disputed and awaiting a reply, overdue, stale first: what the officer must answer.
+    return (0 if c.contested else 1 if c.overdue else 2 if c.stale else 3, c.code)
+
+
+def desk(session: Session, clock: Clock, actor: Actor) -> list[CommitmentRead]:
+    """The officer's commitments (led or supported by their ministries), most urgent first."""
+    found: dict[int, CommitmentRead] = {}
+    for ministry_id in sorted(actor.ministry_ids):
+        cursor: str | None = None
+        while True:
+            page = PageRequest(limit=ALL, cursor=cursor, sort="id")
+            items, cursor = commitments_service.list_commitments(
+                session, clock=clock, filters=CommitmentFilters(ministry_id=ministry_id), page=page
+            )
+            found.update((c.id, c) for c in items)
+            if cursor is None:
+                break
+    return sorted(found.values(), key=_urgency)
+
+
+def audit_page(session: Session) -> audit_service.Verification:
+    return audit_service.verify(session)
