@@ -8,23 +8,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
 from vpitracker.auth import service as auth_service
+from vpitracker.auth.actor import Actor
 from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.state import Clock
-from vpitracker.csvout import columns_of, csv_response, model_rows
-from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES, SessionDep
+from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES, SessionDep, StreamOpener
 from vpitracker.errors import Invalid, Throttled, Unauthorized
 from vpitracker.i18n import N_
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reports import service as reports_service
-from vpitracker.reports.schemas import (
-    CommitmentReportRow,
-    RecommendationReportRow,
-    StatusHistoryRow,
-)
+from vpitracker.reports.router import _stream as stream_report
 from vpitracker.types import IsoDate
 from vpitracker.vocab import CLUSTER_NAMES, ReportedStatus, Role, Verdict
 from vpitracker.web import charts, forms, views
@@ -277,31 +273,25 @@ def desk(page: PageDep, session: SessionDep) -> Response:
     )  # fmt: skip
 
 
-REPORT_COLUMNS: dict[str, type[BaseModel]] = {
-    "commitments": CommitmentReportRow,
-    "recommendations": RecommendationReportRow,
-    "status-history": StatusHistoryRow,
-}
-
-
 @router.get("/reports/{name}.csv")
 def report_csv(
+    request: Request,
     name: Literal["commitments", "recommendations", "status-history"],
     page: PageDep,
-    session: SessionDep,
+    opener: StreamOpener,
     as_of: str | None = None,
 ) -> Response:
     """The CSV reports for a signed-in browser (the API takes no page cookie)."""
     page.require_reader()
     clock = _clock(page, _parse_as_of(as_of)[0])
-    rows: list[Any]
-    if name == "commitments":
-        rows = reports_service.commitments(session, clock, CommitmentFilters())
-    elif name == "recommendations":
-        rows = reports_service.recommendations(session, clock)
-    else:
-        rows = reports_service.status_history(session, clock)
-    response = csv_response(columns_of(REPORT_COLUMNS[name]), model_rows(rows), name)
+    reports: dict[str, Callable[[str], Any]] = {
+        "commitments": lambda d: reports_service.commitments(d, clock, CommitmentFilters()),
+        "recommendations": lambda d: reports_service.recommendations(d, clock),
+        "status-history": lambda _d: reports_service.status_history(clock),
+    }
+    actor = page.actor or Actor(kind="anonymous", id=0, role=Role.viewer)
+    # The API's own streaming, per-caller slots and CSV writer.
+    response: Response = stream_report(request, actor, opener, reports[name], True)
     return secure(response)
 
 
