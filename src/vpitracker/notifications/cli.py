@@ -26,7 +26,9 @@ def worker(
     from vpitracker import migrate
     from vpitracker.db import get_engine
     from vpitracker.notifications.worker import Worker
+    from vpitracker.observability import configure_logging
 
+    configure_logging()
     settings = get_settings()
     engine = get_engine()
     migrate.upgrade(engine)

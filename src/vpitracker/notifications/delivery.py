@@ -59,7 +59,18 @@ def headers(secret: str, msg_id: str, body: str) -> dict[str, str]:
     }
 
 
-def attempt(settings: Settings, url: str, secret: str, msg_id: str, body: str) -> Outcome:
+def client(settings: Settings) -> httpx.Client:
+    """One client per worker (its TLS context is costly to build): no redirects, no proxies."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.webhook_timeout_seconds),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def attempt(
+    http: httpx.Client, settings: Settings, url: str, secret: str, msg_id: str, body: str
+) -> Outcome:
     """POST ``body`` once; never raises for anything the receiver or the network does."""
     started = time.monotonic()
     limit = settings.webhook_timeout_seconds
@@ -73,14 +84,9 @@ def attempt(settings: Settings, url: str, secret: str, msg_id: str, body: str) -
     except addresses.AddressRefused as exc:
         return done(None, f"url {exc}")
     try:
-        with (
-            httpx.Client(
-                timeout=httpx.Timeout(limit), follow_redirects=False, trust_env=False
-            ) as client,
-            client.stream(
-                "POST", url, content=body.encode("utf-8"), headers=headers(secret, msg_id, body)
-            ) as answer,
-        ):
+        with http.stream(
+            "POST", url, content=body.encode("utf-8"), headers=headers(secret, msg_id, body)
+        ) as answer:
             read = 0
             for chunk in answer.iter_raw():
                 read += len(chunk)

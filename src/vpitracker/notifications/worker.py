@@ -52,10 +52,12 @@ class Worker:
         self.engine = engine
         self.settings = settings
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vpi-webhook")
+        self.http = delivery.client(settings)
         self.last_scan: datetime | None = None
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.http.close()
 
     def dispatch(self) -> int:
         """Turn new outbox events into deliveries (and mail); returns how many."""
@@ -119,7 +121,7 @@ class Worker:
             url, delivery_id, body = sub.url, head.id, event.body
             secret = signing.decrypt(self.settings.secret_key, sub.secret_encrypted)
         msg_id = event_id(head.outbox_event_id)
-        outcome = delivery.attempt(self.settings, url, secret, msg_id, body)
+        outcome = delivery.attempt(self.http, self.settings, url, secret, msg_id, body)
         metrics.ATTEMPTS.labels(outcome.label).inc()
         metrics.LATENCY.observe(outcome.seconds)
         with unit_of_work(self.engine) as session:
