@@ -1,25 +1,42 @@
-# vpitracker: `make run` serves on http://127.0.0.1:8000, `make test` runs the suite.
+# vpitracker: `make run` serves on http://127.0.0.1:8000 (PORT=, HOST= to change),
+# `make test` runs the suite, `make lock` refreshes the hashed lock files.
 PYTHON ?= python3
+PORT ?= 8000
+HOST ?= 127.0.0.1
 VENV := .venv
 BIN := $(VENV)/bin
+# Exact, hashed versions for deployment and CI; pyproject.toml keeps the ranges.
+LOCK_RUNTIME := requirements/runtime.txt
+LOCK_DEV := requirements/dev.txt
+LOCK_BUILD := requirements/build.txt
+RUNTIME := $(VENV)/.runtime
 INSTALLED := $(VENV)/.installed
 LINT_PATHS := src tests migrations $(wildcard bench)
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: run test lint format openapi bench clean
+.PHONY: run test lint format openapi lock bench clean
 
-$(INSTALLED): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
-	touch $(INSTALLED)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The runtime only (what `make run` needs): no test or lint tools.
+$(RUNTIME): $(LOCK_RUNTIME) $(LOCK_BUILD) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_RUNTIME)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_BUILD)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# The runtime plus the test and lint tools.
+$(INSTALLED): $(LOCK_DEV) $(LOCK_BUILD) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_BUILD)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@ $(RUNTIME)
 
 ## Serve on SQLite in development mode (migrates; loads the demo on an empty database).
-run: $(INSTALLED)
+run: $(RUNTIME)
 	VPI_ENV=development $(BIN)/vpitracker seed demo --if-empty
-	@echo "Scorecard (web pages): http://127.0.0.1:8000/   API docs: http://127.0.0.1:8000/docs"
-	@echo "Demo sign-ins (password vpi-demo-password): grace.wanjiru@demo.vpitracker.org (secretariat),"
-	@echo "  joseph.mutua@demo.vpitracker.org (officer, CTIPS), amina.said@demo.vpitracker.org (member)"
-	VPI_ENV=development $(BIN)/vpitracker serve --host 127.0.0.1 --port 8000
+	VPI_ENV=development $(BIN)/vpitracker serve --host $(HOST) --port $(PORT)
 
 ## The whole suite (SQLite unless VPI_TEST_DATABASE_URL names a PostgreSQL database).
 test: $(INSTALLED)
@@ -37,6 +54,13 @@ format: $(INSTALLED)
 ## Regenerate openapi/openapi.json from the app.
 openapi: $(INSTALLED)
 	VPI_ENV=development $(BIN)/vpitracker openapi
+
+## Re-resolve the lock files from pyproject.toml (run it after adding a dependency).
+lock: | $(BIN)/python
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet 'uv>=0.4'
+	$(UV_COMPILE) pyproject.toml -o $(LOCK_RUNTIME)
+	$(UV_COMPILE) pyproject.toml --extra test --extra lint -o $(LOCK_DEV)
+	$(UV_COMPILE) requirements/build.in -o $(LOCK_BUILD)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

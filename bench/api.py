@@ -15,7 +15,7 @@ from bench.capture import InProcessApp, Statement, plan, replay
 from bench.databases import BenchDatabase, DbKind
 from bench.stats import summary_ms
 
-# The progress and report endpoints the contract names (DESIGN §6); each is timed
+# The progress and report endpoints the contract names (docs/concepts.md); each is timed
 # when the app at run time has it, and listed as skipped otherwise.
 EXPECTED_PROGRESS = (
     "/v1/progress/summary",

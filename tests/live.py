@@ -80,6 +80,29 @@ def prepare(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Return once ``url``/healthz answers 200; fail if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"vpitracker serve did not come up (exit {process.poll()})")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def serve(env: dict[str, str], *, workers: int = 1) -> Iterator[LiveServer]:
     port = free_port()
@@ -92,21 +115,7 @@ def serve(env: dict[str, str], *, workers: int = 1) -> Iterator[LiveServer]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("vpitracker serve did not come up")
-            time.sleep(0.2)
+        wait_healthy(url, process)
         yield LiveServer(url=url, env=env, process=process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -1,4 +1,4 @@
-"""Every route, called as every kind of caller, against DESIGN §3.
+"""Every route, called as every kind of caller, against the roles in docs/concepts.md.
 
 The table below is keyed by ``METHOD path`` and generated routes are compared
 with it both ways: a route added without a decision here fails the build.

@@ -1,4 +1,4 @@
-"""Docker cannot run here: check that the image runs the commands we test and document."""
+"""Docker cannot run here: check the properties of the image and compose files instead."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from vpitracker.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text("utf-8")
+COMPOSE = (ROOT / "compose.yaml").read_text("utf-8")
 
 
 def _instruction(name: str) -> list[str]:
@@ -35,25 +36,66 @@ class TestDockerfile:
         for option in (a for a in argv if a.startswith("--")):
             assert option in help_text
 
-    def test_installs_the_package_that_provides_the_command(self) -> None:
+    def test_installs_the_locked_versions_and_the_wheel(self) -> None:
         runs = " ".join(_instruction("RUN"))
-        assert "pip install ." in runs
+        assert "--require-hashes -r requirements/runtime.txt" in runs
+        assert "--require-hashes -r requirements/build.txt" in runs
+        assert "pip wheel --no-deps" in runs
+        assert "pip install --no-deps /wheels/vpitracker-" in runs
         scripts = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
         assert scripts["vpitracker"] == "vpitracker.cli:app"
 
-    def test_runs_as_non_root_with_migrations_and_a_health_check(self) -> None:
+    def test_runs_as_non_root_with_a_health_check_and_packaged_migrations(self) -> None:
         assert _instruction("USER")[-1] != "root"
         assert "/healthz" in _instruction("HEALTHCHECK")[-1]
-        copies = " ".join(_instruction("COPY"))
-        assert "migrations" in copies
-        env = " ".join(_instruction("ENV"))
-        assert "VPI_MIGRATIONS_DIR=/app/migrations" in env
+        # The wheel carries the migrations: no override, no loose copy in the image.
+        assert "VPI_MIGRATIONS_DIR" not in DOCKERFILE
+        assert "COPY migrations ./migrations" in DOCKERFILE.split("\nFROM ")[1]
         assert DOCKERFILE.count("FROM ") >= 2  # multi-stage
+
+    def test_one_process_on_the_default_sqlite_and_a_declared_data_volume(self) -> None:
+        env = " ".join(_instruction("ENV"))
+        assert "VPI_DATABASE_URL=sqlite:////data/" in env
+        argv = [a.strip('",[] ') for a in _instruction("CMD")[-1].split(",")]
+        assert argv[argv.index("--workers") + 1] == "1"
+        assert _instruction("VOLUME") == ['["/data"]']
+
+    def test_postgres_client_matches_the_compose_server(self) -> None:
+        server_major = re.search(r"image: postgres:(\d+)", COMPOSE)
+        assert server_major is not None
+        runs = " ".join(_instruction("RUN"))
+        assert f"postgresql-client-{server_major.group(1)}" in runs
+        # the client package comes from the distribution the final stage is built on
+        assert _instruction("FROM")[-1].endswith("-bookworm")
 
     def test_readme_documents_the_same_commands(self) -> None:
         readme = (ROOT / "README.md").read_text("utf-8")
         assert "docker compose up" in readme
         assert "vpitracker serve" in readme
-        compose = (ROOT / "compose.yaml").read_text("utf-8")
-        assert "VPI_DATABASE_URL: postgresql+psycopg://" in compose
+        assert "VPI_DATABASE_URL: postgresql+psycopg://" in COMPOSE
         assert shlex.split("make run")[0] in readme
+
+
+class TestCompose:
+    def test_no_password_is_written_in_the_file(self) -> None:
+        assert "POSTGRES_PASSWORD: ${VPI_DB_PASSWORD:?" in COMPOSE
+        url = re.search(r"VPI_DATABASE_URL: (\S+)", COMPOSE)
+        assert url is not None
+        assert "${VPI_DB_PASSWORD:?" in url.group(1)
+        assert "VPI_SECRET_KEY: ${VPI_SECRET_KEY:?" in COMPOSE
+
+    def test_every_service_restarts(self) -> None:
+        section = COMPOSE.split("\nservices:\n", 1)[1].split("\nvolumes:", 1)[0]
+        services = re.split(r"\n  (?=\w+:\n)", section)
+        assert len(services) == 2
+        for service in services:
+            assert "restart: unless-stopped" in service, service
+
+    def test_the_first_user_recipe_reads_the_password_from_stdin(self) -> None:
+        readme = (ROOT / "README.md").read_text("utf-8")
+        recipes = [line for line in readme.splitlines() if "vpitracker users create" in line]
+        assert recipes
+        for line in recipes:
+            assert "--password-stdin" in line, line
+            assert "--password " not in line, line
+            assert "--password=" not in line, line

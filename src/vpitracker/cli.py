@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
 from vpitracker.audit import cli as audit_cli
-from vpitracker.config import get_settings
+from vpitracker.cli_support import App, Need, fail, open_engine, remember_secret
+from vpitracker.config import DatabaseSettings, Environment, get_settings
 from vpitracker.notifications import cli as notifications_cli
 from vpitracker.transfer.schemas import ExportFormat, ImportReport, Kind
 
-app = typer.Typer(
+app = App(
     help="vpitracker: oversight of UNTOC commitments.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -35,12 +35,6 @@ notifications_cli.register(app)
 DEFAULT_OPENAPI = Path("openapi/openapi.json")
 
 
-def _engine() -> Engine:
-    from vpitracker.db import get_engine
-
-    return get_engine()
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
@@ -55,10 +49,14 @@ def serve(
 
     from vpitracker import migrate
     from vpitracker.notifications.worker import start_background
+    from vpitracker.startup import startup_lines
 
     settings = get_settings()  # refuse a bad configuration before anything else
-    migrate.upgrade(_engine())
-    background = start_background(_engine(), settings) if worker else None
+    engine = open_engine(Need.create)
+    migrate.upgrade(engine)
+    for line in startup_lines(settings, engine, host, port):
+        typer.echo(line, err=True)
+    background = start_background(engine, settings) if worker else None
     uvicorn.run(
         "vpitracker.main:create_app",
         factory=True,
@@ -80,7 +78,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     """Apply migrations up to REVISION (default head)."""
     from vpitracker import migrate
 
-    migrate.upgrade(_engine(), revision)
+    migrate.upgrade(open_engine(Need.create), revision)
     typer.echo(f"database at {revision}")
 
 
@@ -100,8 +98,6 @@ def users_create(
     ] = False,
 ) -> None:
     """Create a user account (e.g. the first secretariat on a fresh install)."""
-    from pydantic import ValidationError
-
     from vpitracker.db import unit_of_work
     from vpitracker.errors import AppError
     from vpitracker.ministries import repository as ministries_repository
@@ -109,29 +105,28 @@ def users_create(
     from vpitracker.users.schemas import UserCreate
 
     if not password_stdin:
-        typer.echo("Pass --password-stdin and the password on standard input", err=True)
-        raise typer.Exit(2)
+        raise fail("pass --password-stdin and the password on standard input", 2)
     password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        with unit_of_work(_engine()) as session:
-            found = ministries_repository.by_codes(session, ministry or [])
-            unknown = sorted(set(ministry or []) - set(found))
-            if unknown:
-                raise AppError(f"Unknown ministry code(s): {unknown}")
-            data = UserCreate.model_validate(
-                {
-                    "email": email,
-                    "full_name": full_name or email.split("@")[0],
-                    "role": role,
-                    "organization": organization,
-                    "ministry_ids": [m.id for m in found.values()],
-                    "password": password,
-                }
+    remember_secret(password)
+    with unit_of_work(open_engine(Need.migrated)) as session:
+        found = ministries_repository.by_codes(session, ministry or [])
+        unknown = sorted(set(ministry or []) - set(found))
+        if unknown:
+            raise AppError(
+                f"unknown ministry code(s) {', '.join(unknown)}: create the ministry first "
+                "(POST /v1/ministries or `vpitracker import ministries`)"
             )
-            user_id = users_service.create(session, None, data).id
-    except (AppError, ValidationError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        data = UserCreate.model_validate(
+            {
+                "email": email,
+                "full_name": full_name or email.split("@")[0],
+                "role": role,
+                "organization": organization,
+                "ministry_ids": [m.id for m in found.values()],
+                "password": password,
+            }
+        )
+        user_id = users_service.create(session, None, data).id
     typer.echo(json.dumps({"id": user_id, "email": email.lower(), "role": role}))
 
 
@@ -149,10 +144,9 @@ def audit_verify(
     if expected_head:
         seq_text, _, expected_hash = expected_head.partition(":")
         if not seq_text.isdigit() or len(expected_hash) != 64:
-            typer.echo("--expected-head must be SEQ:HASH", err=True)
-            raise typer.Exit(2)
+            raise fail("--expected-head must be SEQ:HASH", 2)
         from_seq = int(seq_text)
-    with open_session(_engine(), write=False) as session:
+    with open_session(open_engine(Need.migrated), write=False) as session:
         result = audit_service.verify(session, from_seq=from_seq, expected_hash=expected_hash)
     typer.echo(
         json.dumps(
@@ -202,26 +196,22 @@ def seed_demo(
 ) -> None:
     """Load the Kenyan demo scenario (development mode only; never twice)."""
     from vpitracker import demo, migrate
-    from vpitracker.config import Environment
     from vpitracker.db import unit_of_work
 
-    settings = get_settings()
-    if settings.env is Environment.production:
-        typer.echo("seed demo runs only with VPI_ENV=development or test", err=True)
-        raise typer.Exit(2)
-    engine = _engine()
+    if DatabaseSettings().env is Environment.production:
+        raise fail("seed demo runs only with VPI_ENV=development or test", 2)
+    engine = open_engine(Need.create)
     migrate.upgrade(engine)
     with unit_of_work(engine) as session:
         if not demo.is_empty(session):
             if if_empty:
                 return
-            typer.echo("the database already has data; the demo was not loaded", err=True)
-            raise typer.Exit(1)
+            raise fail("the database already has data; the demo was not loaded")
         counts = demo.load(session)
     typer.echo(json.dumps(counts))
     typer.echo(
         f"Demo loaded. Sign in as {demo.secretariat_email()} with password "
-        f"{demo.DEMO_PASSWORD!r} (development only) at http://127.0.0.1:8000/docs"
+        f"{demo.DEMO_PASSWORD!r} (development only); `vpitracker serve` lists every login."
     )
 
 
@@ -302,7 +292,7 @@ def import_(
     try:
         table = transfer_service.read_file(kind, file.read_bytes(), file.name)
         with (
-            unit_of_work(_engine(), write=not dry_run) as session,
+            unit_of_work(open_engine(Need.migrated), write=not dry_run) as session,
             _progress_bar(human and not dry_run, f"importing {kind.value}") as progress,
         ):
             actor = transfer_service.operator(session, as_email)
@@ -313,8 +303,7 @@ def import_(
         _print_import_report(exc.report, file.name, human)
         raise typer.Exit(1) from exc
     except AppError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(exc.detail, 2) from exc
     _print_import_report(report, file.name, human)
 
 
@@ -325,12 +314,20 @@ def export(
         ExportFormat, typer.Option("--format", help="csv | xlsx | jsonl", case_sensitive=False)
     ] = ExportFormat.csv,
     json_output: Annotated[bool, typer.Option("--json", help="Answer in JSON")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files of an earlier export in OUT")
+    ] = False,
 ) -> None:
     """Export every kind, one file each (xlsx: one workbook, a sheet per kind)."""
     from vpitracker.db import unit_of_work
     from vpitracker.transfer import service as transfer_service
 
-    engine = _engine()
+    existing = [n for n in transfer_service.export_file_names(format) if (out / n).exists()]
+    if existing and not force:
+        raise fail(
+            f"{out} already holds {', '.join(existing)}; choose another folder or pass --force"
+        )
+    engine = open_engine(Need.migrated)
     if engine.dialect.name == "postgresql":
         # One snapshot for every file, even while the server writes.
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
@@ -351,10 +348,11 @@ def backup(
     """Back up the database while the server runs (SQLite copy or pg_dump custom format)."""
     from vpitracker.backup import BackupError
     from vpitracker.backup import backup as make_backup
+    from vpitracker.cli_support import database_url
 
+    open_engine(Need.migrated).dispose()  # a misspelt path must not back up an empty file
     try:
-        path = make_backup(get_settings().database_url, out, overwrite=force)
+        path = make_backup(database_url(), out, overwrite=force)
     except BackupError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(str(exc)) from exc
     typer.echo(json.dumps({"backup": str(path), "bytes": path.stat().st_size}))

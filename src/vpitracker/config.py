@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
+DEFAULT_DATABASE_URL = "sqlite:///./vpitracker.db"
 
 
 class Environment(StrEnum):
@@ -23,7 +24,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VPI_", extra="ignore")
 
     env: Environment = Environment.production
-    database_url: str = "sqlite:///./vpitracker.db"
+    database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = DEV_SECRET_KEY
     jwt_algorithm: str = "HS256"
     jwt_private_key: str | None = None
@@ -84,6 +85,15 @@ class Settings(BaseSettings):
         if self.jwt_algorithm not in {"HS256", "HS384", "HS512", "RS256", "ES256"}:
             raise ValueError("VPI_JWT_ALGORITHM must be one of HS256, HS384, HS512, RS256, ES256")
         return self
+
+
+class DatabaseSettings(BaseSettings):
+    """Just what commands that sign nothing read: they run without ``VPI_SECRET_KEY``."""
+
+    model_config = SettingsConfigDict(env_prefix="VPI_", extra="ignore")
+
+    env: Environment = Environment.production
+    database_url: str = DEFAULT_DATABASE_URL
 
 
 @lru_cache

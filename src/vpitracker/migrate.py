@@ -10,21 +10,30 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 
+class MigrationsNotFound(FileNotFoundError):
+    """Neither the override, the installed package nor a checkout has the migrations."""
+
+
 def migrations_dir() -> Path:
-    """``VPI_MIGRATIONS_DIR``, else the checkout's ``migrations/``, else ``./migrations``."""
-    candidates = [
-        os.environ.get("VPI_MIGRATIONS_DIR"),
-        str(Path(__file__).resolve().parents[2] / "migrations"),
-        str(Path.cwd() / "migrations"),
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "env.py").is_file():
-            return Path(candidate)
-    raise FileNotFoundError("migrations/ not found; set VPI_MIGRATIONS_DIR")
+    """``VPI_MIGRATIONS_DIR`` if set; else the copy inside the installed package; else the
+    ``migrations/`` of the source checkout this module runs from (editable installs)."""
+    override = os.environ.get("VPI_MIGRATIONS_DIR")
+    if override:
+        if (Path(override) / "env.py").is_file():
+            return Path(override)
+        raise MigrationsNotFound(f"VPI_MIGRATIONS_DIR={override} has no env.py")
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_migrations", here.parents[1] / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise MigrationsNotFound(
+        "the migrations are missing from this installation; reinstall vpitracker "
+        "or set VPI_MIGRATIONS_DIR"
+    )
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
@@ -37,8 +46,24 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return config
 
 
+# pg_advisory_xact_lock key for "vpitracker migrations" (any constant shared by all processes).
+_MIGRATION_LOCK_KEY = 0x7670_6974_6D69_67
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    """Migrate once even when many processes (or hosts) start at the same moment.
+
+    PostgreSQL: a transaction-scoped advisory lock, so the second process waits, then
+    finds the schema at head and does nothing. SQLite: ``BEGIN IMMEDIATE`` takes the
+    file's write lock first (see ``db.WRITE_OPTIONS``), with the same effect.
+    """
+    from vpitracker.db import WRITE_OPTIONS
+
+    with engine.execution_options(**WRITE_OPTIONS).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
         command.upgrade(alembic_config(connection=connection), revision)
 
 

@@ -1,4 +1,4 @@
-"""Read-only API keys for dashboards (DESIGN §2 ApiKey, §3, §6 authentication)."""
+"""Read-only API keys for dashboards (docs/concepts.md, who may do what)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The hash-chained audit trail: appends, listing and verification (DESIGN §5)."""
+"""The hash-chained audit trail: appends, listing and verification (docs/concepts.md)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def all_events(client: TestClient, headers: dict[str, str], **params: Any) -> li
 
 
 def independent_hash(prev_hash: str, event: dict[str, Any]) -> str:
-    """SHA-256 of prev_hash and the canonical JSON of the event, as DESIGN §5 defines it."""
+    """SHA-256 of prev_hash and the canonical JSON of the event, as docs/concepts.md defines it."""
     at = datetime.fromisoformat(event["at"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     payload = {
         "seq": event["seq"],

@@ -1,4 +1,4 @@
-"""Quiet edits to the stored history are caught by verification (DESIGN §5).
+"""Quiet edits to the stored history are caught by verification (docs/concepts.md).
 
 Each test writes through the API, then tampers with the rows directly in SQL,
 as a database administrator could, and expects ``GET /v1/audit/verify`` (and the

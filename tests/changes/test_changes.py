@@ -1,4 +1,4 @@
-"""The change feed for incremental sync: ``GET /v1/changes?cursor=`` (DESIGN §5, §6)."""
+"""The change feed for incremental sync: ``GET /v1/changes?cursor=`` (docs/concepts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A commitment's derived state (DESIGN §4), read through the API.
+"""A commitment's derived state (docs/concepts.md), read through the API.
 
 Updates and assessments are rows with explicit timestamps, far from today, so
 nothing here depends on the clock; ``as_of`` fixes "today" where a rule needs it.

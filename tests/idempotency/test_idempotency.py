@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on creating POSTs (DESIGN §6)."""
+"""``Idempotency-Key`` on creating POSTs (docs/concepts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Progress figures (DESIGN §4, §6 progress shapes) against an independent recomputation.
+"""Progress figures (docs/concepts.md) against an independent recomputation.
 
 A seeded random oversight history is written row by row; the module's own small
 reference implementation of §4 recomputes every figure from the rows the test
@@ -69,7 +69,7 @@ def mean(values: list[int]) -> float:
     return one_decimal(Fraction(sum(values), len(values))) if values else 0.0
 
 
-# --- the reference: DESIGN §4 in plain Python over the rows the test wrote ---
+# --- the reference: docs/concepts.md in plain Python over the rows the test wrote ---
 
 
 @dataclass(frozen=True)

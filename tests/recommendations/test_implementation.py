@@ -1,4 +1,4 @@
-"""A recommendation's implementation state from its commitments (DESIGN §4)."""
+"""A recommendation's implementation state from its commitments (docs/concepts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Status updates and assessments over HTTP (DESIGN §2, §3, §6)."""
+"""Status updates and assessments over HTTP (docs/concepts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Flat reports and CSV for dashboards (DESIGN §6: CSV, progress shapes, report columns)."""
+"""Flat reports and CSV for dashboards (docs/concepts.md)."""
 
 from __future__ import annotations
 

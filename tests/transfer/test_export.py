@@ -165,7 +165,7 @@ class TestExportCommand:
                 from tests.transfer.helpers import csv_file, ministry_row
 
                 run(s, actor, Kind.ministries, csv_file(Kind.ministries, [ministry_row("MOI")]))
-            monkeypatch.setattr(cli, "_engine", lambda: scratch)
+            monkeypatch.setenv("VPI_DATABASE_URL", scratch_database_url)
             runner = CliRunner()
             for fmt in ExportFormat:
                 result = runner.invoke(

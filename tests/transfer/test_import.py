@@ -415,7 +415,7 @@ class TestImportCommand:
         self, scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         scratch = make_engine(scratch_database_url)
-        monkeypatch.setattr(cli, "_engine", lambda: scratch)
+        monkeypatch.setenv("VPI_DATABASE_URL", scratch_database_url)
         runner = CliRunner()
         try:
             migrate.upgrade(scratch)
@@ -454,7 +454,7 @@ class TestImportCommand:
         self, scratch_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         scratch = make_engine(scratch_database_url)
-        monkeypatch.setattr(cli, "_engine", lambda: scratch)
+        monkeypatch.setenv("VPI_DATABASE_URL", scratch_database_url)
         try:
             migrate.upgrade(scratch)
             with unit_of_work(scratch) as s:

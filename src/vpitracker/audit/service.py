@@ -1,4 +1,4 @@
-"""Append to and verify the hash-chained audit trail (DESIGN §5)."""
+"""Append to and verify the hash-chained audit trail (docs/concepts.md)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def commitment_filters(
     instrument: Instrument | None = None,
     include_archived: IncludeArchived = False,
 ) -> CommitmentFilters:
-    """The commitment filters of DESIGN §6, shared by the list and the report."""
+    """The commitment filters (README, HTTP API), shared by the list and the report."""
     return CommitmentFilters(
         q=q,
         ministry_id=ministry_id,

@@ -1,4 +1,4 @@
-"""Derived commitment state (DESIGN §4), computed by the database.
+"""Derived commitment state (docs/concepts.md), computed by the database.
 
 Now, the newest status update and assessment of each commitment are read from
 ``commitment_latest`` (one row per commitment). As of a past day they are found

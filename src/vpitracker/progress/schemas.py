@@ -1,4 +1,4 @@
-"""Progress figures for dashboards (DESIGN §6, progress shapes)."""
+"""Progress figures for dashboards (docs/concepts.md)."""
 
 from __future__ import annotations
 

@@ -189,7 +189,7 @@ def list_updates(
     if commitment_id is not None and commitments_repository.get(session, commitment_id) is None:
         raise NotFound(f"No commitment with id {commitment_id}")
     if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)  # every timestamp is UTC (DESIGN §2)
+        since = since.replace(tzinfo=UTC)  # every timestamp is UTC (docs/concepts.md)
     return repository.list_updates(
         session,
         commitment_id=commitment_id,

@@ -192,6 +192,10 @@ class ImportReport(BaseModel):
 
     kind: Kind
     dry_run: bool
+    written: bool = Field(
+        description="True only when the rows were saved; a dry run or a rejected file "
+        "writes nothing (and then lists nothing as created or updated)"
+    )
     rows: int = Field(description="Data rows read (blank rows are skipped)")
     counts: ImportCounts
     created: list[str] = Field(description="Codes (or commitment@time keys) created")

@@ -1,4 +1,4 @@
-"""Spreadsheet import and export (DESIGN §7, issue 5).
+"""Spreadsheet import and export (docs/import-formats.md).
 
 An import checks every row first (columns, values, codes it refers to, duplicates) and
 writes nothing unless all rows are good; then it writes each change through the same
@@ -874,11 +874,13 @@ def _report(
     kind: Kind, dry_run: bool, table: Table | None, ops: list[_Op], errors: _Errors
 ) -> ImportReport:
     by_action: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
-    for op in sorted(ops, key=lambda o: o.row):
+    # A rejected file is rolled back whole: report no row as created or updated.
+    for op in [] if errors else sorted(ops, key=lambda o: o.row):
         by_action[op.action].append(op.key)
     return ImportReport(
         kind=kind,
         dry_run=dry_run,
+        written=not dry_run and not errors,
         rows=len(table.rows) if table else 0,
         counts=ImportCounts(**{k: len(v) for k, v in by_action.items()}),
         created=by_action["created"],
