@@ -151,7 +151,7 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
     return check
 
 
-# Who may post what (DESIGN §3); the web pages check the same tuples.
+# Who may post what (docs/concepts.md, who may do what); the web pages check the same tuples.
 ASSESSOR_ROLES = (Role.secretariat, Role.alliance_member)
 REPORTER_ROLES = (Role.secretariat, Role.government_officer)
 
