@@ -40,7 +40,7 @@ def test_processes_started_together_all_come_up_and_migrate_once(
         for port, process in zip(ports, processes, strict=True):
             url = f"http://127.0.0.1:{port}"
             wait_healthy(url, process, timeout=120)
-            assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
+            assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
     finally:
         for process in processes:
             stop(process)
