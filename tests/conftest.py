@@ -24,7 +24,7 @@ from sqlmodel import Session
 from vpitracker import migrate
 from vpitracker.config import Environment, Settings
 from vpitracker.db import make_engine, normalize_url, transaction
-from vpitracker.deps import get_session, get_stream_opener
+from vpitracker.deps import get_read_first_session, get_session, get_stream_opener
 from vpitracker.main import create_app
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
@@ -166,6 +166,7 @@ def client(connection: Connection, engine: Engine, settings: Settings) -> Iterat
     app.dependency_overrides[get_session] = _session
     # Streamed reports read on the test's connection too (it sees the test's rows).
     app.dependency_overrides[get_stream_opener] = lambda: lambda: nullcontext(connection)
+    app.dependency_overrides[get_read_first_session] = _session
     try:
         with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
             yield c

@@ -190,7 +190,9 @@ def make_assessment(
 
 def token_for(settings: Settings, user: User) -> str:
     assert user.id is not None
-    token, _ = tokens.issue(settings, user_id=user.id, role=user.role)
+    token, _ = tokens.issue(
+        settings, user_id=user.id, role=user.role, credential_version=user.credential_version
+    )
     return token
 
 
@@ -209,6 +211,7 @@ def forged_token(settings: Settings, **claims: Any) -> str:
         "aud": settings.jwt_audience,
         "sub": "1",
         "role": Role.secretariat.value,
+        "cv": 1,
         "iat": now,
         "nbf": now,
         "exp": now + 600,

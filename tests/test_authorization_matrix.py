@@ -36,6 +36,7 @@ ONLY_SEC = {SEC}
 POLICY: dict[str, set[str]] = {
     "POST /v1/auth/token": EVERYONE,
     "GET /v1/me": READERS,
+    "POST /v1/auth/sign-out-everywhere": SIGNED_IN,
     "GET /v1/users": ONLY_SEC,
     "POST /v1/users": ONLY_SEC,
     "GET /v1/users/{user_id}": ONLY_SEC,

@@ -53,7 +53,7 @@ from tests.factories import (
 from vpitracker.apikeys import service as apikeys_service
 from vpitracker.auth.service import actor_for_user
 from vpitracker.db import transaction
-from vpitracker.deps import get_session
+from vpitracker.deps import get_read_first_session, get_session
 from vpitracker.main import create_app
 from vpitracker.models import utcnow
 from vpitracker.versioning import etag
@@ -89,6 +89,7 @@ def _session(_request: Request) -> Iterator[Session]:
 
 
 APP.dependency_overrides[get_session] = _session
+APP.dependency_overrides[get_read_first_session] = _session
 
 
 # --- Which refusals of schema-valid requests are the app's rules, not schema mismatches ---

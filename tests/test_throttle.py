@@ -14,6 +14,7 @@ from tests.conftest import test_settings
 from tests.factories import PASSWORD, make_user
 from tests.live import SECRETARIAT_EMAIL, SECRETARIAT_PASSWORD, prepare, serve
 from vpitracker.auth import passwords
+from vpitracker.auth.service import account_key
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, LoginFailure
 
@@ -38,14 +39,16 @@ class TestAccountThrottle:
         assert _login(client, other.email, PASSWORD).status_code == 200
 
     def test_failures_are_recorded_and_audited_despite_the_401(
-        self, client: TestClient, session: Session
+        self, client: TestClient, session: Session, settings: Settings
     ) -> None:
         user = make_user(session)
         before = session.exec(select(func.count()).select_from(AuditEvent)).one()
         assert _login(client, user.email.upper(), "wrong password!").status_code == 401
         assert _login(client, "nobody@example.org", "whatever").status_code == 401
-        rows = session.exec(select(LoginFailure.email)).all()
-        assert sorted(rows) == sorted([user.email, "nobody@example.org"])
+        rows = session.exec(select(LoginFailure.account)).all()
+        keys = [account_key(settings, user.email), account_key(settings, "nobody@example.org")]
+        assert sorted(rows) == sorted(keys)
+        assert not any("@" in row for row in rows)
         events = session.exec(
             select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)  # type: ignore[arg-type]
         ).all()
@@ -106,3 +109,48 @@ class TestAcrossProcesses:
                 )
                 assert r.status_code == 429
                 assert "Retry-After" in r.headers
+
+
+def _from(address: str) -> httpx.Client:
+    """A client whose connections leave from ``address`` (a loopback address)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60)
+
+
+@pytest.mark.server
+class TestOneAttackerCannotLockOthersOut:
+    def test_failures_from_one_address_do_not_lock_the_account_elsewhere(
+        self, scratch_database_url: str
+    ) -> None:
+        env = prepare(scratch_database_url, VPI_LOGIN_MAX_FAILURES_PER_ACCOUNT="3")
+        wrong = {"username": SECRETARIAT_EMAIL, "password": "wrong password!"}
+        right = {"username": SECRETARIAT_EMAIL, "password": SECRETARIAT_PASSWORD}
+        with serve(env) as live, _from("127.0.0.2") as attacker, _from("127.0.0.1") as owner:
+            url = f"{live.url}/v1/auth/token"
+            assert [attacker.post(url, data=wrong).status_code for _ in range(3)] == [401] * 3
+            locked = attacker.post(url, data=right)
+            assert locked.status_code == 429
+            assert int(locked.headers["Retry-After"]) > 0
+            assert owner.post(url, data=right).status_code == 200
+
+    def test_failures_of_the_account_everywhere_slow_it_down_progressively(
+        self, scratch_database_url: str
+    ) -> None:
+        env = prepare(
+            scratch_database_url,
+            VPI_LOGIN_MAX_FAILURES_PER_ACCOUNT="100",
+            VPI_LOGIN_ACCOUNT_SLOW_AFTER="3",
+            VPI_LOGIN_ACCOUNT_DELAY_STEP_SECONDS="1",
+            VPI_LOGIN_ACCOUNT_MAX_DELAY_SECONDS="5",
+        )
+        wrong = {"username": SECRETARIAT_EMAIL, "password": "wrong password!"}
+        right = {"username": SECRETARIAT_EMAIL, "password": SECRETARIAT_PASSWORD}
+        with serve(env) as live, _from("127.0.0.2") as attacker, _from("127.0.0.1") as owner:
+            url = f"{live.url}/v1/auth/token"
+            baseline = owner.post(url, data=right)
+            assert baseline.status_code == 200
+            for _ in range(4):
+                assert attacker.post(url, data=wrong).status_code == 401
+            slowed = owner.post(url, data=right)
+            # Not locked out, only delayed: 1 s per failure from the limit on (4 - 3 + 1).
+            assert slowed.status_code == 200
+            assert baseline.elapsed.total_seconds() < 2.0 <= slowed.elapsed.total_seconds()

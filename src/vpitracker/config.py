@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     def retry_delays(self) -> list[float]:
         return [float(x) for x in self.webhook_retry_schedule.split(",") if x.strip()]
 
+    # Sign-in protection (failures per account and address, account-wide slow-down,
+    # trusted reverse proxies).
+    login_account_slow_after: int = 100
+    login_account_delay_step_seconds: float = 0.1
+    login_account_max_delay_seconds: float = 5.0
+    trusted_proxies: str = ""
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.secret_key == DEV_SECRET_KEY and self.env is not Environment.development:

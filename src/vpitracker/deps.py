@@ -61,6 +61,18 @@ StreamOpener = Annotated[
 ]
 
 
+def get_read_first_session(request: Request) -> Iterator[Session]:
+    """A transaction that starts as a read (plain ``BEGIN``) and writes only if it must.
+
+    For sign-in, which writes only when it fails: on SQLite it then never queues
+    behind a long writer such as an import.
+    """
+    yield from session_scope(request.app.state.engine, write=False)
+
+
+ReadFirstSessionDep = Annotated[Session, Depends(get_read_first_session, scope="function")]
+
+
 def _credentials(request: Request) -> tuple[str, str] | None:
     """("bearer", token) or ("key", secret) from the request, or None."""
     authorization = request.headers.get("authorization", "")

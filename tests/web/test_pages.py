@@ -24,6 +24,7 @@ from tests.factories import (
     make_user,
     row_counts,
 )
+from vpitracker.auth.service import account_key
 from vpitracker.config import Environment, Settings
 from vpitracker.models import Assessment, LoginFailure, StatusUpdate, User, utcnow
 from vpitracker.openapi_doc import render
@@ -160,7 +161,8 @@ class TestSessions:
         api = web.post("/v1/auth/token", data={"username": officer.email, "password": PASSWORD})
         assert api.status_code == 429
         session.expire_all()
-        failures = session.exec(select(LoginFailure).where(LoginFailure.email == officer.email))
+        account = account_key(settings, officer.email)
+        failures = session.exec(select(LoginFailure).where(LoginFailure.account == account))
         assert len(failures.all()) >= settings.login_max_failures_per_account
 
     def test_a_deactivated_user_loses_the_session(

@@ -15,7 +15,7 @@ from vpitracker.audit import service as audit
 from vpitracker.auth.actor import Actor
 from vpitracker.errors import NotFound, Unauthorized
 from vpitracker.jsonutil import iso_z
-from vpitracker.models import ApiKey, utcnow
+from vpitracker.models import ApiKey, User, utcnow
 from vpitracker.pagination import PageRequest, paginate
 from vpitracker.vocab import EntityType, Role
 
@@ -74,12 +74,23 @@ def revoke(session: Session, actor: Actor, key_id: int) -> ApiKey:
 
 
 def authenticate(session: Session, secret: str) -> Actor:
-    """The read-only actor behind a key; 401 for unknown or revoked keys."""
+    """The read-only actor behind a key; 401 for unknown or revoked keys.
+
+    A key works only while the person who created it is active: deactivating them
+    stops their keys (reactivating them restores the keys that were not revoked).
+    """
     if not secret.startswith(PREFIX) or len(secret) > 200:
         raise Unauthorized("Unknown API key")
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == _digest(secret))).first()
+    found = session.exec(
+        select(ApiKey, User.is_active)
+        .join(User, col(User.id) == col(ApiKey.created_by))
+        .where(ApiKey.key_hash == _digest(secret))
+    ).first()
+    key, creator_active = found if found is not None else (None, False)
     if key is None or key.revoked_at is not None or key.id is None:
         raise Unauthorized("Unknown or revoked API key")
+    if not creator_active:
+        raise Unauthorized("The API key's creator has been deactivated")
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
         session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))

@@ -24,12 +24,12 @@ def ministry_ids(session: Session, user_id: int) -> list[int]:
 
 
 def failures_since(
-    session: Session, *, email: str | None = None, address: str | None = None, since: datetime
+    session: Session, *, account: str | None = None, address: str | None = None, since: datetime
 ) -> tuple[int, datetime | None]:
     """How many failures, and the oldest one, since ``since``."""
     stmt = select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.at >= since)
-    if email is not None:
-        stmt = stmt.where(LoginFailure.email == email)
+    if account is not None:
+        stmt = stmt.where(LoginFailure.account == account)
     if address is not None:
         stmt = stmt.where(LoginFailure.address == address)
     count, oldest = session.exec(stmt).one()

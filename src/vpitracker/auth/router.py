@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from vpitracker.auth import service
 from vpitracker.auth.schemas import Me, MeUpdate, TokenResponse
-from vpitracker.deps import CurrentActor, IfMatch, SessionDep, SettingsDep
+from vpitracker.deps import CurrentActor, IfMatch, ReadFirstSessionDep, SessionDep, SettingsDep
 from vpitracker.errors import responses
 from vpitracker.versioning import etag
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["auth"])
 @router.post("/auth/token", operation_id="auth-token", responses=responses(401, 422, 429))
 def issue_token(
     request: Request,
-    session: SessionDep,
+    session: ReadFirstSessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=320, pattern=r"^[^\x00]*$", description="Your email")],
     password: Annotated[str, Form(max_length=200, pattern=r"^[^\x00]*$")],
@@ -52,3 +52,15 @@ def update_me(
 ) -> Me:
     """Change your own language and email settings (``notify``); needs ``If-Match``."""
     return _with_etag(response, service.update_me(session, actor, body, if_match))
+
+
+@router.post(
+    "/auth/sign-out-everywhere",
+    operation_id="auth-sign-out-everywhere",
+    status_code=204,
+    responses=responses(401, 403),
+)
+def sign_out_everywhere(actor: CurrentActor, session: SessionDep) -> Response:
+    """End every session of your account: all tokens issued so far stop working."""
+    service.sign_out_everywhere(session, actor)
+    return Response(status_code=204)

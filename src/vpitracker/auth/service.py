@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,16 +41,52 @@ def actor_for_user(session: Session, user: User) -> Actor:
     )
 
 
+def actor_for_user_id(session: Session, user_id: int, credential_version: int) -> Actor:
+    """The user a credential names, if it is still valid: for tokens and cookie sessions.
+
+    Raises Unauthorized when the account is gone or deactivated, or when its
+    credential version moved on since the credential was issued (password or role
+    changed, deactivated, or "sign out everywhere").
+    """
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.credential_version != credential_version:
+        raise Unauthorized("The sign-in is no longer valid: sign in again")
+    return actor_for_user(session, user)
+
+
 def actor_from_token(session: Session, settings: Settings, token: str) -> Actor:
-    """The signed-in user; a deactivated user or a changed role voids old tokens."""
+    """The signed-in user behind a bearer token."""
     try:
         claims = tokens.decode(settings, token)
     except tokens.InvalidToken as exc:
         raise Unauthorized("The token is invalid or expired") from exc
-    user = session.get(User, claims.subject)
-    if user is None or not user.is_active or user.role != claims.role:
-        raise Unauthorized("The token no longer matches an active account")
-    return actor_for_user(session, user)
+    actor = actor_for_user_id(session, claims.subject, claims.credential_version)
+    if actor.role.value != claims.role:
+        raise Unauthorized("The sign-in is no longer valid: sign in again")
+    return actor
+
+
+def bump_credential_version(user: User) -> None:
+    """Void every token and session issued to this account so far."""
+    user.credential_version += 1
+
+
+def sign_out_everywhere(session: Session, actor: Actor) -> None:
+    """End every session of the caller's account, this one included."""
+    user = session.get(User, actor.id) if actor.kind == "user" else None
+    if user is None:
+        raise Forbidden("Only a signed-in person can sign out; revoke an API key instead")
+    bump_credential_version(user)
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.signed_out_everywhere",
+        EntityType.user,
+        actor.id,
+        {"credential_version": user.credential_version},
+    )
 
 
 def actor_from_api_key(session: Session, secret: str) -> Actor:
@@ -56,15 +95,30 @@ def actor_from_api_key(session: Session, secret: str) -> Actor:
     return apikeys_service.authenticate(session, secret)
 
 
-def _check_throttle(session: Session, settings: Settings, email: str, address: str) -> None:
+def account_key(settings: Settings, email: str) -> str:
+    """A keyed hash of the name typed at sign-in: what the throttle and the chain keep.
+
+    The text itself is never stored: people type passwords into the username field.
+    """
+    message = b"vpitracker-sign-in:" + email.encode("utf-8")
+    return hmac.new(settings.secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def _check_throttle(session: Session, settings: Settings, account: str, address: str) -> float:
+    """429 when this address failed too often; else the account-wide delay in seconds.
+
+    Failures lock out per (account, address) and per address only, so an attacker
+    elsewhere cannot lock a known user out; failures of the account from everywhere
+    only slow each attempt down, progressively.
+    """
     window = timedelta(minutes=settings.login_window_minutes)
     now = utcnow()
     since = now - window
     for count, oldest, limit, what in (
         (
-            *repository.failures_since(session, email=email, since=since),
+            *repository.failures_since(session, account=account, address=address, since=since),
             settings.login_max_failures_per_account,
-            "this account",
+            "this account from your address",
         ),
         (
             *repository.failures_since(session, address=address, since=since),
@@ -77,6 +131,13 @@ def _check_throttle(session: Session, settings: Settings, email: str, address: s
             raise Throttled(
                 f"Too many failed sign-ins for {what}; try again later", retry_after=retry
             )
+    everywhere, _ = repository.failures_since(session, account=account, since=since)
+    over = everywhere - settings.login_account_slow_after + 1
+    if over <= 0:
+        return 0.0
+    return min(
+        settings.login_account_max_delay_seconds, settings.login_account_delay_step_seconds * over
+    )
 
 
 def login(
@@ -85,7 +146,9 @@ def login(
     """Check the password (throttled per account and per address) and issue a token."""
     user = check_password(session, settings, email=email, password=password, address=address)
     assert user.id is not None
-    token, lifetime = tokens.issue(settings, user_id=user.id, role=user.role)
+    token, lifetime = tokens.issue(
+        settings, user_id=user.id, role=user.role, credential_version=user.credential_version
+    )
     return IssuedToken(access_token=token, expires_in=lifetime)
 
 
@@ -94,18 +157,23 @@ def check_password(
 ) -> User:
     """The active user with this email and password; throttled and audited like the token."""
     email = email.strip().lower()
-    _check_throttle(session, settings, email, address)
+    account = account_key(settings, email)
+    delay = _check_throttle(session, settings, account, address)
+    if delay:
+        time.sleep(delay)
     user = repository.user_by_email(session, email)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        session.add(LoginFailure(email=email[:320], address=address[:64]))
+        session.add(LoginFailure(account=account, address=address[:64]))
+        user_id = user.id if user is not None and user.id is not None else None
+        who: dict[str, object] = {"account_id": user_id} if user_id else {"account": account}
         audit.record(
             session,
             None,
             "user.login_failed",
             EntityType.user,
-            user.id if user and user.id else 0,
-            {"email": email[:320], "address": address[:64]},
+            user_id or 0,
+            {**who, "address": address[:64]},
         )
         # persist: the failure and its audit event must survive the 401.
         raise Unauthorized("Incorrect email or password", persist=True)

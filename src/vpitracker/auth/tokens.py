@@ -16,10 +16,17 @@ class InvalidToken(Exception):
     pass
 
 
+# Account ids are 32-bit integers on PostgreSQL: a larger ``sub`` names nobody.
+_MAX_SUBJECT = 2**31 - 1
+# Clock skew tolerated on ``iat`` between the issuing and the checking process.
+_IAT_LEEWAY_SECONDS = 5
+
+
 @dataclass(frozen=True)
 class Claims:
     subject: int
     role: str
+    credential_version: int
 
 
 def _signing_key(settings: Settings) -> str:
@@ -36,7 +43,9 @@ def _verifying_key(settings: Settings) -> str:
     return settings.jwt_public_key
 
 
-def issue(settings: Settings, *, user_id: int, role: str) -> tuple[str, int]:
+def issue(
+    settings: Settings, *, user_id: int, role: str, credential_version: int
+) -> tuple[str, int]:
     """A signed access token and its lifetime in seconds."""
     now = utcnow()
     lifetime = settings.access_token_expire_minutes * 60
@@ -45,6 +54,7 @@ def issue(settings: Settings, *, user_id: int, role: str) -> tuple[str, int]:
         "aud": settings.jwt_audience,
         "sub": str(user_id),
         "role": role,
+        "cv": credential_version,
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
@@ -54,8 +64,11 @@ def issue(settings: Settings, *, user_id: int, role: str) -> tuple[str, int]:
 
 
 def decode(settings: Settings, token: str) -> Claims:
-    """Verify signature (pinned algorithm), iss, aud, exp, nbf and sub."""
+    """Verify signature (pinned algorithm), iss, aud, exp, nbf, iat, sub and cv."""
     try:
+        # No extension is understood, so any critical one makes the token invalid (RFC 7515).
+        if "crit" in jwt.get_unverified_header(token):
+            raise InvalidToken("critical header extensions are not supported")
         claims = jwt.decode(
             token,
             _verifying_key(settings),
@@ -72,7 +85,13 @@ def decode(settings: Settings, token: str) -> Claims:
         )
     except (JWTError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
-    sub, role = claims.get("sub"), claims.get("role")
+    sub, role, cv, iat = (claims.get(k) for k in ("sub", "role", "cv", "iat"))
     if not isinstance(sub, str) or not sub.isdigit() or not isinstance(role, str):
         raise InvalidToken("sub and role claims are required")
-    return Claims(subject=int(sub), role=role)
+    if len(sub) > 10 or int(sub) > _MAX_SUBJECT:
+        raise InvalidToken("sub is out of range")
+    if not isinstance(cv, int) or isinstance(cv, bool):
+        raise InvalidToken("the credential version claim is required")
+    if not isinstance(iat, int | float) or iat > utcnow().timestamp() + _IAT_LEEWAY_SECONDS:
+        raise InvalidToken("the token was issued in the future")
+    return Claims(subject=int(sub), role=role, credential_version=cv)

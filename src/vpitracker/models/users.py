@@ -38,6 +38,10 @@ class User(SQLModel, table=True):
         default=DEFAULT_NOTIFY,
         sa_column=Column(Text, nullable=False, server_default=DEFAULT_NOTIFY),
     )
+    # Copied into every token; bumping it voids all tokens issued before.
+    credential_version: int = Field(
+        default=1, sa_column=Column(Integer, nullable=False, server_default="1")
+    )
 
 
 class UserMinistry(SQLModel, table=True):
@@ -58,12 +62,14 @@ class LoginFailure(SQLModel, table=True):
 
     __tablename__ = "login_failure"
     __table_args__ = (
-        Index("ix_login_failure_email_at", "email", "at"),
+        Index("ix_login_failure_account_at", "account", "at"),
+        Index("ix_login_failure_account_address_at", "account", "address", "at"),
         Index("ix_login_failure_address_at", "address", "at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(sa_column=Column(String(320), nullable=False))
+    # A keyed hash of the name typed at sign-in, never the text (it may be a password).
+    account: str = Field(sa_column=Column(String(64), nullable=False))
     address: str = Field(sa_column=Column(String(64), nullable=False))
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
+from vpitracker.auth import service as auth_service
 from vpitracker.auth.actor import Actor
 from vpitracker.auth.passwords import hash_password
 from vpitracker.errors import Conflict, Invalid, NotFound
@@ -124,6 +125,8 @@ def update(
     _check_ministries(session, role, new_ministries)
     password = changes.pop("password", None)
     changed = apply_changes(user, changes)
+    if password is not None or "role" in changed or "is_active" in changed:
+        auth_service.bump_credential_version(user)
     extra: dict[str, dict[str, Any]] = {}
     if password is not None:
         user.password_hash = hash_password(password)
