@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
@@ -62,9 +62,20 @@ class Settings(BaseSettings):
     digest_hour: int = 8
     digest_timezone: str = "Africa/Nairobi"
 
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            delays = [float(x) for x in value.split(",")]
+        except ValueError as exc:
+            raise ValueError("VPI_WEBHOOK_RETRY_SCHEDULE: comma-separated seconds") from exc
+        if not delays or min(delays) < 0:
+            raise ValueError("VPI_WEBHOOK_RETRY_SCHEDULE: at least one delay, none negative")
+        return value
+
     @property
     def retry_delays(self) -> list[float]:
-        return [float(x) for x in self.webhook_retry_schedule.split(",") if x.strip()]
+        return [float(x) for x in self.webhook_retry_schedule.split(",")]
 
     # Sign-in protection (failures per account and address, account-wide slow-down,
     # trusted reverse proxies).
