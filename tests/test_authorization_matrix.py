@@ -68,6 +68,7 @@ POLICY: dict[str, set[str]] = {
     "GET /v1/status-updates": READERS,
     "GET /v1/status-updates/{update_id}": READERS,
     "GET /v1/commitments/{commitment_id}/assessments/{assessment_id}": READERS,
+    "GET /v1/assessments/{assessment_id}": READERS,
     "GET /v1/commitments/{commitment_id}/assessments": READERS,
     "POST /v1/commitments/{commitment_id}/assessments": {SEC, MEMBER},
     "GET /v1/progress/summary": READERS,

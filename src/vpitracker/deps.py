@@ -173,7 +173,13 @@ Secretariat = Annotated[Actor, Depends(require_role(Role.secretariat))]
 Assessor = Annotated[Actor, Depends(require_role(*ASSESSOR_ROLES))]
 Reporter = Annotated[Actor, Depends(require_role(*REPORTER_ROLES))]
 
-IfMatch = Annotated[str | None, Header(description="The ETag of the version you edited")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="Required: the ETag of the version you edited (428 without it, "
+        "412 when the record changed since)"
+    ),
+]
 
 
 def page_request_for(default_sort: str) -> Callable[..., PageRequest]:

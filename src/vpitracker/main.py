@@ -41,6 +41,7 @@ from vpitracker.reports.router import router as reports_router
 from vpitracker.reports.service import ReportSlots
 from vpitracker.transfer.router import router as transfer_router
 from vpitracker.users.router import router as users_router
+from vpitracker.versioning import declare_if_match
 from vpitracker.web import pages as web_pages
 from vpitracker.web.router import router as web_router
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     ):
         app.include_router(router)
     declare_body_errors(app)
+    declare_if_match(app)
     web_pages.install(app)
 
     @app.get("/healthz", tags=["health"], operation_id="health-live")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from fastapi import FastAPI
+
 from vpitracker.errors import PreconditionFailed, PreconditionRequired
+
+ETAG_HEADER = {
+    "description": "The version of the record: send it back as If-Match to edit it",
+    "schema": {"type": "string", "example": '"v3"'},
+}
 
 
 def etag(version: int) -> str:
@@ -18,3 +27,40 @@ def check_if_match(if_match: str | None, version: int) -> None:
         raise PreconditionFailed(
             f"The record changed since you read it (now {etag(version)}); read it again"
         )
+
+
+def declare_if_match(app: FastAPI) -> None:
+    """State in the OpenAPI document what the server enforces about versions.
+
+    ``If-Match`` is declared required (the server answers 428 without it, so generated
+    clients must make it a required argument); the dependency itself stays optional so
+    a missing header gets that 428, not a validation error. The GET and PATCH answers
+    of every versioned path declare their ``ETag`` response header.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = generate()
+        if fresh:
+            for path_item in document.get("paths", {}).values():
+                _declare(path_item)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare(path_item: dict[str, Any]) -> None:
+    versioned = False
+    for operation in path_item.values():
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") == "header" and parameter["name"].lower() == "if-match":
+                parameter["required"] = True
+                parameter["schema"] = {"type": "string"}
+                versioned = True
+    if not versioned:
+        return
+    for method in ("get", "patch"):
+        ok = path_item.get(method, {}).get("responses", {}).get("200")
+        if ok is not None:
+            ok.setdefault("headers", {})["ETag"] = ETAG_HEADER

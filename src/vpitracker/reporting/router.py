@@ -105,6 +105,18 @@ def get_status_update(update_id: RecordId, session: SessionDep, _actor: Reader) 
 
 
 @router.get(
+    "/assessments/{assessment_id}",
+    operation_id="assessments-get-by-id",
+    responses=responses(401, 403, 404, 422),
+)
+def get_assessment_by_id(
+    assessment_id: RecordId, session: SessionDep, _actor: Reader
+) -> AssessmentRead:
+    """Read one assessment by its id alone (as the change feed names it)."""
+    return AssessmentRead.model_validate(service.get_assessment_by_id(session, assessment_id))
+
+
+@router.get(
     "/commitments/{commitment_id}/assessments",
     operation_id="assessments-list",
     responses=responses(401, 403, 404, 422),

@@ -170,6 +170,13 @@ def get_update(session: Session, update_id: int) -> StatusUpdate:
     return update
 
 
+def get_assessment_by_id(session: Session, assessment_id: int) -> Assessment:
+    assessment = repository.get_assessment(session, assessment_id)
+    if assessment is None:
+        raise NotFound(f"No assessment with id {assessment_id}")
+    return assessment
+
+
 def get_assessment(session: Session, commitment_id: int, assessment_id: int) -> Assessment:
     assessment = repository.get_assessment(session, assessment_id)
     if assessment is None or assessment.commitment_id != commitment_id:
