@@ -533,6 +533,24 @@ class TestPages:
             assert anon.get("/reports/commitments.csv").status_code == 200
             assert anon.get("/my").status_code == 303
 
+    def test_audit_page_shows_the_signed_checkpoint_or_says_there_is_none(
+        self, web: TestClient, client: TestClient, world: dict[str, Any], engine: Any,
+        settings: Settings,
+    ) -> None:  # fmt: skip
+        from vpitracker.main import create_app
+
+        sign_in(web, world["member"])
+        html = web.get("/audit").text
+        assert f'<pre class="note">{settings.log_origin}\n' in html
+        assert f"\u2014 {settings.log_origin} " in html  # the note's signature line
+        app = create_app(test_settings(log_signing_key=None), engine=engine)
+        app.dependency_overrides = client.app.dependency_overrides  # type: ignore[attr-defined]
+        with TestClient(app, base_url="https://testserver", follow_redirects=False) as keyless:
+            sign_in(keyless, world["member"])
+            html = keyless.get("/audit").text
+        assert "No signing key is set up" in html
+        assert "The chain verifies" in html
+
     def test_pages_are_not_in_the_openapi_document(self) -> None:
         doc = render()
         for path in ('"/login"', '"/commitments"', '"/my"', '"/audit"', '"/"'):

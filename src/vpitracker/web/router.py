@@ -299,4 +299,5 @@ def report_csv(
 def audit(page: PageDep, session: SessionDep) -> Response:
     """The audit chain's head to copy into minutes, and whether the chain verifies."""
     page.require_role(ASSESSOR_ROLES)
-    return render(page, "audit.html", result=views.audit_page(session))
+    result, checkpoint = views.audit_page(session, page.settings)
+    return render(page, "audit.html", result=result, checkpoint=checkpoint)

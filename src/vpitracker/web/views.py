@@ -9,13 +9,15 @@ from typing import Any
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit_service
+from vpitracker.audit import transparency
 from vpitracker.auth.actor import Actor
 from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.schemas import CommitmentRead
 from vpitracker.commitments.state import Clock
 from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES
-from vpitracker.errors import NotFound
+from vpitracker.config import Settings
+from vpitracker.errors import NotFound, Unavailable
 from vpitracker.ministries import service as ministries_service
 from vpitracker.ministries.repository import MinistryFilters
 from vpitracker.models import Assessment, Ministry, StatusUpdate
@@ -208,5 +210,12 @@ def desk(session: Session, clock: Clock, actor: Actor) -> list[CommitmentRead]:
     return sorted(found.values(), key=_urgency)
 
 
-def audit_page(session: Session) -> audit_service.Verification:
-    return audit_service.verify(session)
+def audit_page(
+    session: Session, settings: Settings
+) -> tuple[audit_service.Verification, str | None]:
+    """The verification result, and the signed checkpoint (None where no key is set up)."""
+    try:
+        checkpoint: str | None = transparency.checkpoint(session, settings)
+    except Unavailable:
+        checkpoint = None
+    return audit_service.verify(session), checkpoint
