@@ -15,8 +15,8 @@ from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.schemas import CommitmentRead
 from vpitracker.commitments.state import Clock
-from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES
 from vpitracker.config import Settings
+from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES
 from vpitracker.errors import NotFound, Unavailable
 from vpitracker.ministries import service as ministries_service
 from vpitracker.ministries.repository import MinistryFilters
