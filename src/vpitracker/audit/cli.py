@@ -11,15 +11,15 @@ import binascii
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
 import typer
 
 from vpitracker.audit import merkle, note
-from vpitracker.audit.service import compute_hash
 from vpitracker.jsonutil import canonical
-from vpitracker.models import AuditEvent
+
+if TYPE_CHECKING:
+    import httpx
 
 log_app = typer.Typer(help="The signing key of the verifiable log.", no_args_is_help=True)
 
@@ -79,6 +79,10 @@ def open_checkpoint(text: str, verifier: note.Verifier) -> note.Checkpoint:
 
 def event_hash(event: dict[str, Any]) -> str:
     """The event's hash recomputed from its fields, as the chain defines it."""
+    # Imported here: every `vpitracker` command loads this module, few need the models.
+    from vpitracker.audit.service import compute_hash
+    from vpitracker.models import AuditEvent
+
     try:
         actor = event["actor"]
         row = AuditEvent(
@@ -195,6 +199,8 @@ def check_consistency_cmd(
 
 
 def _get(client: httpx.Client, path: str, **params: int) -> httpx.Response:
+    import httpx
+
     try:
         response = client.get(path, params=params)
     except httpx.HTTPError as exc:
@@ -213,6 +219,8 @@ def witness(
     ] = None,
 ) -> None:
     """Fetch the checkpoint; fail on a bad signature, a rollback or a fork; keep it."""
+    import httpx
+
     verifier = _verifier(key)
     headers = {"X-API-Key": api_key} if api_key else {}
     saved = state / STATE_FILE

@@ -1,4 +1,4 @@
-"""The audit events as the leaves of an RFC 9162 §2.1 Merkle tree.
+"""The audit events as the leaves of an RFC 9162 §2.1 Merkle tree (pure arithmetic).
 
 Only complete subtrees are stored: node ``(level, idx)`` covers leaves
 ``[idx * 2**level, (idx + 1) * 2**level)``. They never change once written, so one
@@ -11,19 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 
-from sqlmodel import Session
-
-from vpitracker.audit import repository
-
 Key = tuple[int, int]
 # The complete subtrees whose fold gives one hash, left to right.
 Plan = list[Key]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
-class IncompleteTree(Exception):
-    """A node a proof needs is not stored: the tree and the chain disagree."""
 
 
 def leaf_hash(event_hash_hex: str) -> bytes:
@@ -90,36 +82,6 @@ def consistency_plan(first: int, second: int) -> list[Plan]:
         proof.append(plan(start, end))
     proof.reverse()
     return proof
-
-
-def resolve(session: Session, plans: list[Plan]) -> list[bytes]:
-    """The hash of each plan, from one read of the stored nodes."""
-    wanted = {key for keys in plans for key in keys}
-    nodes = repository.merkle_nodes(session, wanted)
-    missing = wanted - nodes.keys()
-    if missing:
-        raise IncompleteTree(f"{len(missing)} Merkle node(s) missing, e.g. {min(missing)}")
-    return [fold(keys, nodes) for keys in plans]
-
-
-def root(session: Session, size: int) -> bytes:
-    return resolve(session, [plan(0, size)])[0]
-
-
-def append(session: Session, index: int, event_hash_hex: str) -> None:
-    """Store leaf ``index`` and every complete subtree it closes, in the caller's transaction."""
-    # The left siblings on the way up are the complete subtrees ending at this leaf.
-    levels = 0
-    while (index >> levels) & 1:
-        levels += 1
-    siblings = [(level, (index >> level) - 1) for level in range(levels)]
-    nodes = repository.merkle_nodes(session, set(siblings)) if siblings else {}
-    current = leaf_hash(event_hash_hex)
-    rows = [(0, index, current)]
-    for level, sibling in siblings:
-        current = node_hash(nodes[(level, sibling)], current)
-        rows.append((level + 1, index >> (level + 1), current))
-    repository.add_merkle_nodes(session, rows)
 
 
 def build(event_hashes: Iterable[str]) -> Iterator[tuple[int, int, bytes]]:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel
 
-from vpitracker.audit import merkle, repository
+from vpitracker.audit import repository, transparency
 from vpitracker.auth.actor import Actor
 from vpitracker.jsonutil import canonical, iso_z, plain
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
@@ -75,7 +75,7 @@ def record(
     event.hash = compute_hash(event.prev_hash, event)
     session.add(event)
     session.flush()
-    merkle.append(session, event.seq - 1, event.hash)
+    transparency.append_leaf(session, event.seq - 1, event.hash)
     outbox.from_audit(session, event)
     return event
 

@@ -59,11 +59,37 @@ def signer(settings: Settings) -> note.Signer:
     )
 
 
+def append_leaf(session: Session, index: int, event_hash_hex: str) -> None:
+    """Store leaf ``index`` and every complete subtree it closes, in the caller's transaction."""
+    # The left siblings on the way up are the complete subtrees ending at this leaf.
+    levels = 0
+    while (index >> levels) & 1:
+        levels += 1
+    siblings = [(level, (index >> level) - 1) for level in range(levels)]
+    nodes = repository.merkle_nodes(session, set(siblings)) if siblings else {}
+    current = merkle.leaf_hash(event_hash_hex)
+    rows = [(0, index, current)]
+    for level, sibling in siblings:
+        current = merkle.node_hash(nodes[(level, sibling)], current)
+        rows.append((level + 1, index >> (level + 1), current))
+    repository.add_merkle_nodes(session, rows)
+
+
 def _resolve(session: Session, plans: list[merkle.Plan]) -> list[bytes]:
-    try:
-        return merkle.resolve(session, plans)
-    except merkle.IncompleteTree as exc:
-        raise Unavailable(f"The audit Merkle tree is incomplete: {exc}") from exc
+    """The hash of each plan, from one read of the stored nodes."""
+    wanted = {key for keys in plans for key in keys}
+    nodes = repository.merkle_nodes(session, wanted)
+    missing = wanted - nodes.keys()
+    if missing:
+        raise Unavailable(
+            f"The audit Merkle tree is incomplete: {len(missing)} node(s) missing, "
+            f"e.g. (level, index) {min(missing)}"
+        )
+    return [merkle.fold(keys, nodes) for keys in plans]
+
+
+def root(session: Session, size: int) -> bytes:
+    return _resolve(session, [merkle.plan(0, size)])[0]
 
 
 def checkpoint(session: Session, settings: Settings) -> str:
@@ -73,8 +99,7 @@ def checkpoint(session: Session, settings: Settings) -> str:
         raise Unavailable("VPI_LOG_ORIGIN must be non-empty and without spaces")
     key = signer(settings)
     size = repository.head_seq(session)
-    root = _resolve(session, [merkle.plan(0, size)])[0]
-    return note.sign(note.Checkpoint(origin, size, root).text(), key)
+    return note.sign(note.Checkpoint(origin, size, root(session, size)).text(), key)
 
 
 def _within_log(session: Session, size: int, name: str) -> None:
