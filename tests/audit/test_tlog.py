@@ -29,6 +29,7 @@ from vpitracker.audit import service as audit_service
 from vpitracker.cli import app as cli
 from vpitracker.config import Environment, Settings
 from vpitracker.db import make_engine
+from vpitracker.errors import NotFound
 from vpitracker.models import AuditEvent, MerkleNode, utcnow
 from vpitracker.vocab import EntityType
 
@@ -154,6 +155,15 @@ class TestStoredTree:
                 path = transparency.consistency(session, first, n)
                 assert ind.consistency_ok(first, n, path, ref(0, first), ref(0, n))
 
+    def test_a_size_one_past_the_log_is_not_found(self, session: Session) -> None:
+        append_events(session, 5)
+        size = len(events(session))
+        assert transparency.inclusion(session, size, size)
+        with pytest.raises(NotFound):
+            transparency.inclusion(session, 1, size + 1)
+        with pytest.raises(NotFound):
+            transparency.consistency(session, size + 1, size + 1)
+
     def test_a_write_that_rolls_back_leaves_no_tree_node(self, session: Session) -> None:
         append_events(session, 3)
         before = session.exec(select(MerkleNode)).all()
@@ -231,6 +241,7 @@ class TestHttp:
             ("consistency", {"first": 0, "second": 1}, 422),
             ("consistency", {"first": 3, "second": 2}, 422),
             ("consistency", {"first": 1, "second": 1_000_000}, 404),
+            ("consistency", {"first": 1_000_000, "second": 1_000_000}, 404),
         ],
     )
     def test_bad_sizes_are_problems(

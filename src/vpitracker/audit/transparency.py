@@ -75,11 +75,20 @@ def append_leaf(session: Session, index: int, event_hash_hex: str) -> None:
     repository.add_merkle_nodes(session, rows)
 
 
-def _resolve(session: Session, plans: list[merkle.Plan]) -> list[bytes]:
-    """The hash of each plan, from one read of the stored nodes."""
+def _resolve(session: Session, plans: list[merkle.Plan], size: int | None = None) -> list[bytes]:
+    """The hash of each plan, from one read of the stored nodes.
+
+    With ``size`` (a proof's tree size, not yet compared with the log), a missing node
+    is first blamed on a size beyond the log (404): the log's size is read only then,
+    as every stored node covering the last leaf of a tree proves that tree exists.
+    """
     wanted = {key for keys in plans for key in keys}
     nodes = repository.merkle_nodes(session, wanted)
     missing = wanted - nodes.keys()
+    if size is not None and (missing or not wanted):
+        head = repository.head_seq(session)
+        if size > head:
+            raise NotFound(f"tree size {size}: the log has {head} events")
     if missing:
         raise Unavailable(
             f"The audit Merkle tree is incomplete: {len(missing)} node(s) missing, "
@@ -102,26 +111,18 @@ def checkpoint(session: Session, settings: Settings) -> str:
     return note.sign(note.Checkpoint(origin, size, root(session, size)).text(), key)
 
 
-def _within_log(session: Session, size: int, name: str) -> None:
-    head = repository.head_seq(session)
-    if size > head:
-        raise NotFound(f"{name}={size}: the log has {head} events")
-
-
 def inclusion(session: Session, seq: int, tree_size: int) -> list[bytes]:
     """The audit path of event ``seq`` in the tree of the first ``tree_size`` events."""
     if seq > tree_size:
         raise Invalid(f"event {seq} is not in a tree of {tree_size}", loc=["query", "seq"])
-    _within_log(session, tree_size, "tree_size")
-    return _resolve(session, merkle.inclusion_plan(seq - 1, tree_size))
+    return _resolve(session, merkle.inclusion_plan(seq - 1, tree_size), tree_size)
 
 
 def consistency(session: Session, first: int, second: int) -> list[bytes]:
     """The proof that the tree of ``second`` events extends the tree of ``first``."""
     if first > second:
         raise Invalid("first must not exceed second", loc=["query", "first"])
-    _within_log(session, second, "second")
-    return _resolve(session, merkle.consistency_plan(first, second))
+    return _resolve(session, merkle.consistency_plan(first, second), second)
 
 
 def public_event(session: Session, actor: Actor, seq: int) -> AuditEvent:
