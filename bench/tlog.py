@@ -149,7 +149,8 @@ def http_reads(url: str, token: str, samples: int, vkey: str) -> dict[str, Any]:
     rng = random.Random(7)
     verifier = note.parse_verifier(vkey)
     spent: dict[str, list[float]] = {
-        "healthz_baseline": [], "checkpoint": [], "inclusion": [], "consistency": [],
+        "healthz_baseline": [], "me_baseline": [], "checkpoint": [], "inclusion": [],
+        "consistency": [],
     }  # fmt: skip
     with httpx.Client(
         base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
@@ -161,6 +162,8 @@ def http_reads(url: str, token: str, samples: int, vkey: str) -> dict[str, Any]:
         for _ in range(samples):
             # The floor on this machine: a route that reads nothing.
             spent["healthz_baseline"].append(_timed(client, "/healthz"))
+            # Any signed-in read: token check and one small query.
+            spent["me_baseline"].append(_timed(client, "/v1/me"))
             spent["checkpoint"].append(_timed(client, "/v1/audit/checkpoint"))
             params = {"seq": rng.randrange(1, size + 1), "tree_size": size}
             spent["inclusion"].append(_timed(client, "/v1/audit/proof/inclusion", params))
