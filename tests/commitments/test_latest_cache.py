@@ -2,53 +2,113 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy import delete, text
+from sqlmodel import Session, col, select
 
 from tests.factories import auth, make_commitment, make_ministry, make_user
+from vpitracker.auth.actor import Actor
 from vpitracker.auth.service import actor_for_user
+from vpitracker.commitments.repository import refresh_spans
 from vpitracker.commitments.state import Clock
 from vpitracker.config import Settings
+from vpitracker.models import Commitment, CommitmentClosedSpan, StatusUpdate
 from vpitracker.reporting import service as reporting
 from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate
 from vpitracker.vocab import ReportedStatus, Role, Verdict
 
+
+def _migration_backfill() -> str:
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "2026-12-02_closed_spans.py"
+    spec = importlib.util.spec_from_file_location("closed_spans_migration", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.BACKFILL)
+
+
 FIELDS = ("reported_status", "progress_percent", "last_reported_at", "verdict", "contested")
+
+
+def _random_history(session: Session, actor: Actor, rng: random.Random) -> list[Commitment]:
+    """Posts through the reporting service: half live (now), half older imports."""
+    lead = make_ministry(session)
+    commitments = [make_commitment(session, lead=lead) for _ in range(6)]
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    for n in range(60):
+        c = rng.choice(commitments)
+        assert c.id is not None
+        at = None if rng.random() < 0.5 else start + timedelta(days=rng.randint(0, 900))
+        if rng.random() < 0.6:
+            status = rng.choice(list(ReportedStatus))
+            progress = 100 if status is ReportedStatus.completed else rng.randint(0, 99)
+            body = StatusUpdateCreate(status=status, progress_percent=progress,
+                                      summary=f"report {n}")  # fmt: skip
+            reporting.post_update(session, actor, c.id, body, reported_at=at)
+        else:
+            body_a = AssessmentCreate(verdict=rng.choice(list(Verdict)),
+                                      assessed_status=ReportedStatus.in_progress,
+                                      rationale=f"view {n}")  # fmt: skip
+            reporting.post_assessment(session, actor, c.id, body_a, assessed_at=at)
+        session.commit()
+    return commitments
+
+
+def _closed_spans_recomputed(session: Session, ids: list[int]) -> set[tuple[Any, ...]]:
+    """From the rows alone: each update current until the next one, closed statuses kept."""
+    updates = sorted(
+        session.exec(select(StatusUpdate).where(col(StatusUpdate.commitment_id).in_(ids))),
+        key=lambda u: (u.commitment_id, u.reported_at, u.id),
+    )
+    out = set()
+    for u, after in zip(updates, [*updates[1:], None], strict=True):
+        until = after.reported_at if after and after.commitment_id == u.commitment_id else None
+        if u.status in ("completed", "cancelled"):
+            out.add((u.id, u.commitment_id, u.status, u.reported_at, until))
+    return out
 
 
 class TestLatestCache:
     def test_posts_and_older_imports_leave_the_cache_equal_to_the_history(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
-        rng = random.Random(7)
         sec = make_user(session, Role.secretariat)
-        actor = actor_for_user(session, sec)
-        lead = make_ministry(session)
-        commitments = [make_commitment(session, lead=lead) for _ in range(6)]
-        start = datetime(2021, 1, 1, tzinfo=UTC)
-        for n in range(60):
-            c = rng.choice(commitments)
-            assert c.id is not None
-            # Half are live posts (now); half are historical imports in random order.
-            at = None if rng.random() < 0.5 else start + timedelta(days=rng.randint(0, 900))
-            if rng.random() < 0.6:
-                status = rng.choice(list(ReportedStatus))
-                progress = 100 if status is ReportedStatus.completed else rng.randint(0, 99)
-                body = StatusUpdateCreate(status=status, progress_percent=progress,
-                                          summary=f"report {n}")  # fmt: skip
-                reporting.post_update(session, actor, c.id, body, reported_at=at)
-            else:
-                body_a = AssessmentCreate(verdict=rng.choice(list(Verdict)),
-                                          assessed_status=ReportedStatus.in_progress,
-                                          rationale=f"view {n}")  # fmt: skip
-                reporting.post_assessment(session, actor, c.id, body_a, assessed_at=at)
-            session.commit()
+        commitments = _random_history(session, actor_for_user(session, sec), random.Random(7))
         headers = auth(settings, sec)
         future = (Clock.at(None, 90).ref_date + timedelta(days=3650)).isoformat()
         for c in commitments:
             now = client.get(f"/v1/commitments/{c.id}", headers=headers).json()
             history = client.get(f"/v1/commitments/{c.id}?as_of={future}", headers=headers).json()
             assert {f: now[f] for f in FIELDS} == {f: history[f] for f in FIELDS}
+
+    def test_closed_spans_kept_by_posts_and_older_imports_equal_a_recomputation(
+        self, session: Session
+    ) -> None:
+        sec = make_user(session, Role.secretariat)
+        commitments = _random_history(session, actor_for_user(session, sec), random.Random(11))
+        ids = [c.id for c in commitments if c.id is not None]
+        expected = _closed_spans_recomputed(session, ids)
+        assert len(expected) >= 5  # the history has closed spans, some ended, some open
+        assert any(until is None for *_, until in expected)
+        assert any(until is not None for *_, until in expected)
+
+        def kept() -> set[tuple[Any, ...]]:
+            rows = session.exec(
+                select(CommitmentClosedSpan).where(col(CommitmentClosedSpan.commitment_id).in_(ids))
+            )
+            return {(r.update_id, r.commitment_id, r.status, r.reported_at, r.until) for r in rows}
+
+        assert kept() == expected
+        # The migration's backfill and the bulk refresh build the very same rows.
+        session.execute(delete(CommitmentClosedSpan))
+        session.execute(text(_migration_backfill()))
+        assert kept() == expected
+        refresh_spans(session)
+        assert kept() == expected

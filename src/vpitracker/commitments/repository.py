@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import Row, delete, exists, func, insert, or_
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, select
 
 from vpitracker.commitments.state import Clock, state_subquery
 from vpitracker.models import (
     Assessment,
     Commitment,
+    CommitmentClosedSpan,
     CommitmentLatest,
     CommitmentRecommendation,
     CommitmentSupport,
@@ -24,6 +26,7 @@ from vpitracker.models import (
     table_of,
 )
 from vpitracker.pagination import PageRequest, paginate
+from vpitracker.vocab import CLOSED_STATUSES
 
 SORTS = {
     "id": col(Commitment.id),
@@ -211,7 +214,10 @@ def set_links(
 
 
 def note_update(session: Session, update: StatusUpdate) -> None:
-    """Keep ``commitment_latest`` current after a status update (commitment row locked)."""
+    """Keep ``commitment_latest`` and the closed spans current after a status update.
+
+    The commitment row is locked, so posts to one commitment are serialized.
+    """
     latest = session.get(CommitmentLatest, update.commitment_id)
     if latest is None:
         latest = CommitmentLatest(commitment_id=update.commitment_id)
@@ -220,7 +226,10 @@ def note_update(session: Session, update: StatusUpdate) -> None:
         and latest.update_id is not None
         and ((latest.reported_at, latest.update_id) > (update.reported_at, update.id or 0))
     ):
-        return  # an older (imported) report does not replace the newest
+        # An older (imported) report does not replace the newest, but it splits a span.
+        refresh_spans(session, [update.commitment_id])
+        return
+    _extend_spans(session, latest, update)
     latest.update_id = update.id
     latest.reported_at = update.reported_at
     latest.status = update.status
@@ -250,8 +259,58 @@ def note_assessment(session: Session, assessment: Assessment) -> None:
     session.flush()
 
 
+_CLOSED = [s.value for s in CLOSED_STATUSES]
+
+
+def _extend_spans(session: Session, latest: CommitmentLatest, update: StatusUpdate) -> None:
+    """``update`` is the commitment's newest: it ends the previous span and may open one."""
+    spans = table_of(CommitmentClosedSpan)
+    if latest.update_id is not None and latest.status in _CLOSED:
+        session.execute(
+            sa_update(spans)
+            .where(spans.c.update_id == latest.update_id)
+            .values(until=update.reported_at)
+        )
+    if update.status in _CLOSED:
+        session.execute(
+            insert(spans).values(
+                update_id=update.id,
+                commitment_id=update.commitment_id,
+                status=update.status,
+                reported_at=update.reported_at,
+                until=None,
+            )
+        )
+
+
+def refresh_spans(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
+    """Rebuild ``commitment_closed_span`` from the history (all, or these commitments)."""
+    spans, su = table_of(CommitmentClosedSpan), table_of(StatusUpdate)
+    ids = None if commitment_ids is None else sorted(set(commitment_ids))
+    remove = delete(spans)
+    if ids is not None:
+        remove = remove.where(spans.c.commitment_id.in_(ids))
+    session.execute(remove)
+    following = func.lead(su.c.reported_at).over(
+        partition_by=su.c.commitment_id, order_by=(su.c.reported_at, su.c.id)
+    )
+    every = sa_select(
+        su.c.id, su.c.commitment_id, su.c.status, su.c.reported_at, following.label("until")
+    )
+    if ids is not None:
+        every = every.where(su.c.commitment_id.in_(ids))
+    history = every.subquery("history")
+    session.execute(
+        insert(spans).from_select(
+            ["update_id", "commitment_id", "status", "reported_at", "until"],
+            sa_select(history).where(history.c.status.in_(_CLOSED)),
+        )
+    )
+
+
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
-    """Rebuild ``commitment_latest`` from the history (after rows were written in bulk)."""
+    """Rebuild ``commitment_latest`` (and the closed spans) from the history (after bulk loads)."""
+    refresh_spans(session, commitment_ids)
     latest = table_of(CommitmentLatest)
     ids = None if commitment_ids is None else sorted(set(commitment_ids))
     remove = delete(latest)

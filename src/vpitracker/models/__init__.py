@@ -12,6 +12,7 @@ from vpitracker.models.notifications import (
 )
 from vpitracker.models.oversight import (
     Commitment,
+    CommitmentClosedSpan,
     CommitmentLatest,
     CommitmentRecommendation,
     CommitmentSupport,
@@ -27,6 +28,7 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "Commitment",
+    "CommitmentClosedSpan",
     "CommitmentLatest",
     "CommitmentRecommendation",
     "CommitmentSupport",

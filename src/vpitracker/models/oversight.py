@@ -110,3 +110,31 @@ class CommitmentLatest(SQLModel, table=True):
     assessment_id: int | None = Field(default=None, sa_column=Column(Integer))
     assessed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     verdict: str | None = Field(default=None, sa_column=Column(String(32)))
+
+
+class CommitmentClosedSpan(SQLModel, table=True):
+    """Each span during which a commitment's current update had a closed status
+    (completed, cancelled): from that update's ``reported_at`` until the next
+    update's (NULL while it is still the newest). Kept by the reporting service in
+    the same transaction as each post, like ``commitment_latest``; the timeline
+    reads these few rows instead of ordering every update of every commitment.
+    """
+
+    __tablename__ = "commitment_closed_span"
+
+    update_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("status_update.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    commitment_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("commitment.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    reported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
