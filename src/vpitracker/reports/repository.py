@@ -7,11 +7,11 @@ one statement means one consistent snapshot without a long transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.sql.selectable import ScalarSelect
 
 from vpitracker.csvout import LIST_SEPARATOR
 from vpitracker.models import (
@@ -27,52 +27,88 @@ from vpitracker.models import (
 )
 
 
-def _joined(inner: Select[Any], dialect: str) -> ScalarSelect[Any]:
-    """``inner``'s ``value`` column joined with ``; `` in ``sort`` order (NULL when empty).
+@dataclass(frozen=True)
+class Listed:
+    """A list column: ``items`` selects (owner, value, sort); joined with ``; ``."""
 
-    SQLite before 3.44 has no ORDER BY inside an aggregate; it feeds group_concat
-    from an ordered subquery in that order (the subquery is never flattened into
-    an aggregate query), which is what the PostgreSQL branch states explicitly.
+    name: str
+    items: Select[Any]
+
+
+def _with_lists(
+    owner: Any, columns: list[Any], lists: list[Listed], dialect: str
+) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    """Columns with each list in place of its name, and the joins they need.
+
+    PostgreSQL aggregates each list once over the whole link table (a hash
+    aggregate) and joins it: no work per report row. SQLite aggregates per row
+    through the link table's index, feeding group_concat from an ordered
+    subquery (it has no ORDER BY inside an aggregate before 3.44; an ordered
+    subquery under an aggregate is never flattened, so the order holds).
     """
-    rows = inner.subquery("items")
-    agg: ColumnElement[Any] = (
-        func.string_agg(rows.c.value, aggregate_order_by(literal(LIST_SEPARATOR), rows.c.sort))
-        if dialect == "postgresql"
-        else func.group_concat(rows.c.value, LIST_SEPARATOR)
-    )
-    return select(agg).select_from(rows).scalar_subquery()
+    joins: list[tuple[Any, Any]] = []
+    by_name: dict[str, Any] = {}
+    for listed in lists:
+        if dialect == "postgresql":
+            items = listed.items.subquery(f"{listed.name}_items")
+            grouped = (
+                select(
+                    items.c.owner,
+                    func.string_agg(
+                        items.c.value, aggregate_order_by(literal(LIST_SEPARATOR), items.c.sort)
+                    ).label("joined"),
+                )
+                .group_by(items.c.owner)
+                .subquery(f"{listed.name}_lists")
+            )
+            joins.append((grouped, grouped.c.owner == owner))
+            by_name[listed.name] = grouped.c.joined.label(listed.name)
+        else:
+            items = (
+                listed.items.where(listed.items.selected_columns.owner == owner)
+                .order_by(listed.items.selected_columns.sort)
+                .correlate(owner.table)
+                .subquery(f"{listed.name}_items")
+            )
+            agg: ColumnElement[Any] = func.group_concat(items.c.value, LIST_SEPARATOR)
+            by_name[listed.name] = select(agg).scalar_subquery().label(listed.name)
+    return [by_name.get(c, c) if isinstance(c, str) else c for c in columns], joins
+
+
+def _select(columns: list[Any], base: Any, joins: list[tuple[Any, Any]]) -> Select[Any]:
+    stmt = select(*columns).select_from(base)
+    for target, on in joins:
+        stmt = stmt.outerjoin(target, on)
+    return stmt
 
 
 def commitments(counted: Any, dialect: str) -> Select[Any]:
     """The commitments report: ``counted`` (commitments with derived state) and names."""
     m, cs, cr = table_of(Ministry), table_of(CommitmentSupport), table_of(CommitmentRecommendation)
     r = table_of(Recommendation)
-    supporting = (
-        select(m.c.code.label("value"), m.c.code.label("sort"))
-        .select_from(cs)
-        .join(m, m.c.id == cs.c.ministry_id)
-        .where(cs.c.commitment_id == counted.c.id)
-        .order_by(m.c.code)
-        .correlate(counted)
-    )
-    recommendations = (
-        select(r.c.code.label("value"), r.c.code.label("sort"))
-        .select_from(cr)
-        .join(r, r.c.id == cr.c.recommendation_id)
-        .where(cr.c.commitment_id == counted.c.id)
-        .order_by(r.c.code)
-        .correlate(counted)
-    )
     lead = m.alias("lead")
-    return (
-        select(
+    supporting = Listed(
+        "supporting_ministry_codes",
+        select(cs.c.commitment_id.label("owner"), m.c.code.label("value"), m.c.code.label("sort"))
+        .select_from(cs)
+        .join(m, m.c.id == cs.c.ministry_id),
+    )
+    recommendations = Listed(
+        "recommendation_codes",
+        select(cr.c.commitment_id.label("owner"), r.c.code.label("value"), r.c.code.label("sort"))
+        .select_from(cr)
+        .join(r, r.c.id == cr.c.recommendation_id),
+    )
+    columns, joins = _with_lists(
+        counted.c.id,
+        [
             counted.c.id,
             counted.c.code,
             counted.c.title,
             lead.c.code.label("lead_ministry_code"),
             lead.c.name.label("lead_ministry_name"),
-            _joined(supporting, dialect).label("supporting_ministry_codes"),
-            _joined(recommendations, dialect).label("recommendation_codes"),
+            "supporting_ministry_codes",
+            "recommendation_codes",
             counted.c.committed_on,
             counted.c.due_date,
             counted.c.reported_status,
@@ -82,10 +118,12 @@ def commitments(counted: Any, dialect: str) -> Select[Any]:
             counted.c.contested,
             counted.c.overdue,
             counted.c.stale,
-        )
-        .join(lead, lead.c.id == counted.c.lead_ministry_id)
-        .order_by(counted.c.code, counted.c.id)
+        ],
+        [supporting, recommendations],
+        dialect,
     )
+    base = counted.join(lead, lead.c.id == counted.c.lead_ministry_id)
+    return _select(columns, base, joins).order_by(counted.c.code, counted.c.id)
 
 
 def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> Select[Any]:
@@ -97,43 +135,50 @@ def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> S
     rp, p = table_of(RecommendationProvision), table_of(Provision)
     cr, c = table_of(CommitmentRecommendation), table_of(Commitment)
 
-    def provisions(value: Any, *, distinct: bool, sort: Any = None) -> Select[Any]:
-        stmt = (
-            select(value.label("value"), (sort if sort is not None else value).label("sort"))
+    def provisions(name: str, value: Any, sort: Any, *, distinct: bool) -> Listed:
+        items = (
+            select(rp.c.recommendation_id.label("owner"), value.label("value"), sort.label("sort"))
             .select_from(rp)
             .join(p, p.c.key == rp.c.provision_key)
-            .where(rp.c.recommendation_id == recs.c.id, value.is_not(None))
-            .order_by(sort if sort is not None else value)
-            .correlate(recs)
+            .where(value.is_not(None))
         )
-        return stmt.distinct() if distinct else stmt
+        return Listed(name, items.distinct() if distinct else items)
 
     counted = commitments_then.with_only_columns(c.c.id).scalar_subquery()
-    linked = (
-        select(c.c.code.label("value"), c.c.code.label("sort"))
+    linked = Listed(
+        "commitments",
+        select(
+            cr.c.recommendation_id.label("owner"), c.c.code.label("value"), c.c.code.label("sort")
+        )
         .select_from(cr)
         .join(c, c.c.id == cr.c.commitment_id)
-        .where(cr.c.recommendation_id == recs.c.id, c.c.id.in_(counted))
-        .order_by(c.c.code)
-        .correlate(recs)
+        .where(c.c.id.in_(counted)),
     )
-    return select(
+    columns, joins = _with_lists(
         recs.c.id,
-        recs.c.code,
-        recs.c.title,
-        recs.c.source,
-        recs.c.source_date,
-        recs.c.priority,
-        recs.c.government_response,
-        _joined(provisions(p.c.key, distinct=False), dialect).label("provision_keys"),
-        _joined(
-            provisions(cast(p.c.cluster, Text), distinct=True, sort=p.c.cluster),
-            dialect,
-        ).label("clusters"),
-        _joined(provisions(p.c.instrument, distinct=True), dialect).label("instruments"),
-        _joined(linked, dialect).label("commitments"),
-        recs.c.implementation,
-    ).order_by(recs.c.code, recs.c.id)
+        [
+            recs.c.id,
+            recs.c.code,
+            recs.c.title,
+            recs.c.source,
+            recs.c.source_date,
+            recs.c.priority,
+            recs.c.government_response,
+            "provision_keys",
+            "clusters",
+            "instruments",
+            "commitments",
+            recs.c.implementation,
+        ],
+        [
+            provisions("provision_keys", p.c.key, p.c.key, distinct=False),
+            provisions("clusters", cast(p.c.cluster, Text), p.c.cluster, distinct=True),
+            provisions("instruments", p.c.instrument, p.c.instrument, distinct=True),
+            linked,
+        ],
+        dialect,
+    )
+    return _select(columns, recs, joins).order_by(recs.c.code, recs.c.id)
 
 
 def status_history(
