@@ -3,7 +3,7 @@ had a closed status, so the timeline reads those few rows instead of a window ov
 every update at every request. Backfilled from the history.
 
 Revision ID: 0005_perf
-Revises: 0004_notify
+Revises: 0004_sec
 Create Date: 2026-12-02 04:40:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_perf"
-down_revision: str | None = "0004_notify"
+down_revision: str | None = "0004_sec"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
