@@ -14,7 +14,7 @@ INSTALLED := $(VENV)/.installed
 LINT_PATHS := src tests migrations $(wildcard bench)
 UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: run test lint format openapi lock bench clean
+.PHONY: run test lint format openapi lock i18n bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,16 @@ lock: | $(BIN)/python
 	$(UV_COMPILE) pyproject.toml -o $(LOCK_RUNTIME)
 	$(UV_COMPILE) pyproject.toml --extra test --extra lint -o $(LOCK_DEV)
 	$(UV_COMPILE) requirements/build.in -o $(LOCK_BUILD)
+
+## Extract strings into messages.pot, update the sw catalog, compile the .mo files.
+LOCALE := src/vpitracker/locale
+i18n: $(INSTALLED)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --no-wrap --sort-output --project=vpitracker \
+		--copyright-holder="Kenya Civil Society Alliance" -o $(LOCALE)/messages.pot .
+	test -f $(LOCALE)/sw/LC_MESSAGES/messages.po || \
+		$(BIN)/pybabel init -i $(LOCALE)/messages.pot -d $(LOCALE) -l sw
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -l sw --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -d $(LOCALE) -l sw --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

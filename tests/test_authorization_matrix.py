@@ -87,6 +87,7 @@ POLICY: dict[str, set[str]] = {
     "GET /v1/audit/proof/consistency": READERS,
     "GET /v1/audit/events/{seq}": READERS,
     "POST /v1/imports/{kind}": ONLY_SEC,
+    "GET /v1/vocabulary": READERS,
     "GET /healthz": EVERYONE,
     "GET /readyz": EVERYONE,
     "PATCH /v1/me": SIGNED_IN,

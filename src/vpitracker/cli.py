@@ -113,8 +113,9 @@ def users_create(
         unknown = sorted(set(ministry or []) - set(found))
         if unknown:
             raise AppError(
-                f"unknown ministry code(s) {', '.join(unknown)}: create the ministry first "
-                "(POST /v1/ministries or `vpitracker import ministries`)"
+                "unknown ministry code(s) %(codes)s: create the ministry first "
+                "(POST /v1/ministries or `vpitracker import ministries`)",
+                codes=", ".join(unknown),
             )
         data = UserCreate.model_validate(
             {

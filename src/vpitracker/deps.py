@@ -156,7 +156,9 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
     def check(actor: CurrentActor) -> Actor:
         if actor.role not in allowed or (actor.kind != "user"):
             raise Forbidden(
-                f"This needs the role {' or '.join(sorted(allowed))}; you are {actor.role}"
+                "This needs the role %(roles)s; you are %(role)s",
+                roles=" or ".join(sorted(allowed)),
+                role=actor.role,
             )
         return actor
 

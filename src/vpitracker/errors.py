@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -11,20 +12,35 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vpitracker.i18n import DEFAULT, N_, gettext, negotiate
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
 
 
 class AppError(Exception):
+    """A problem answer. ``detail`` is an English template with ``%(name)s`` placeholders.
+
+    The template is what the catalogs translate; ``params`` fill it at render time,
+    in the caller's language, so raise sites never build finished sentences.
+    """
+
     status: int = 400
-    title: str = "Bad request"
+    title: str = N_("Bad request")
     type_slug: str = "bad-request"
 
     def __init__(
-        self, detail: str, *, headers: dict[str, str] | None = None, persist: bool = False
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        persist: bool = False,
+        **params: Any,
     ) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        self.template = detail
+        self.params = params
+        self.detail = detail % params if params else detail
+        super().__init__(self.detail)
         self.headers = headers or {}
         self.errors: list[dict[str, Any]] | None = None
         # True when what the request wrote so far must be committed despite the error.
@@ -32,67 +48,74 @@ class AppError(Exception):
 
 
 class Unauthorized(AppError):
-    status, title, type_slug = 401, "Unauthorized", "unauthorized"
+    status, title, type_slug = 401, N_("Unauthorized"), "unauthorized"
 
     def __init__(
-        self, detail: str = "Missing or invalid credentials", *, persist: bool = False
+        self,
+        detail: str = N_("Missing or invalid credentials"),
+        *,
+        persist: bool = False,
+        **params: Any,
     ) -> None:
         super().__init__(
-            detail, headers={"WWW-Authenticate": 'Bearer realm="vpitracker"'}, persist=persist
+            detail,
+            headers={"WWW-Authenticate": 'Bearer realm="vpitracker"'},
+            persist=persist,
+            **params,
         )
 
 
 class Forbidden(AppError):
-    status, title, type_slug = 403, "Forbidden", "forbidden"
+    status, title, type_slug = 403, N_("Forbidden"), "forbidden"
 
 
 class NotFound(AppError):
-    status, title, type_slug = 404, "Not found", "not-found"
+    status, title, type_slug = 404, N_("Not found"), "not-found"
 
 
 class Conflict(AppError):
-    status, title, type_slug = 409, "Conflict", "conflict"
+    status, title, type_slug = 409, N_("Conflict"), "conflict"
 
 
 class PreconditionFailed(AppError):
-    status, title, type_slug = 412, "Precondition failed", "precondition-failed"
+    status, title, type_slug = 412, N_("Precondition failed"), "precondition-failed"
 
 
 class PreconditionRequired(AppError):
-    status, title, type_slug = 428, "Precondition required", "precondition-required"
+    status, title, type_slug = 428, N_("Precondition required"), "precondition-required"
 
 
 class Invalid(AppError):
-    status, title, type_slug = 422, "Unprocessable content", "validation-error"
+    status, title, type_slug = 422, N_("Unprocessable content"), "validation-error"
 
-    def __init__(self, detail: str, *, loc: list[str | int] | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, *, loc: list[str | int] | None = None, **params: Any) -> None:
+        super().__init__(detail, **params)
         if loc is not None:
-            self.errors = [{"loc": loc, "msg": detail}]
+            self.errors = [{"loc": loc, "msg": self.detail}]
 
 
 class Unavailable(AppError):
-    status, title, type_slug = 503, "Service unavailable", "unavailable"
+    status, title, type_slug = 503, N_("Service unavailable"), "unavailable"
 
 
 class Throttled(AppError):
-    status, title, type_slug = 429, "Too many requests", "throttled"
+    status, title, type_slug = 429, N_("Too many requests"), "throttled"
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, detail: str, *, retry_after: int, **params: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}, **params)
 
 
 class ServiceUnavailable(AppError):
-    status, title, type_slug = 503, "Service unavailable", "service-unavailable"
+    status, title, type_slug = 503, N_("Service unavailable"), "service-unavailable"
 
-    def __init__(self, detail: str, *, retry_after: int = 2) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, detail: str, *, retry_after: int = 2, **params: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}, **params)
 
 
 class NotSaved(AppError):
     """The database refused the commit: nothing of the request was written."""
 
-    status, title, type_slug = 500, "Internal server error", "not-saved"
+    status, title, type_slug = 500, N_("Internal server error"), "not-saved"
 
 
 class ValidationItem(BaseModel):
@@ -110,6 +133,20 @@ class Problem(BaseModel):
     errors: list[ValidationItem] | None = None
 
 
+# Titles and details Starlette and FastAPI raise themselves, marked so the catalogs carry them.
+FRAMEWORK_TEXTS = (
+    N_("Bad Request"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Not Acceptable"),
+    N_("Content Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+    N_("There was an error parsing the body"),
+)
+
+
 def problem_response(
     status: int,
     title: str,
@@ -118,16 +155,31 @@ def problem_response(
     slug: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    lang: str | None = None,
+    params: Mapping[str, object] | None = None,
 ) -> JSONResponse:
+    """The problem document from an English ``title`` and ``detail`` template.
+
+    With ``lang`` both are translated (the ``type`` stays built from the English
+    title) and the answer says so in ``Content-Language``; ``params`` fill the
+    detail's ``%(name)s`` placeholders after translation.
+    """
+    if lang is not None:
+        detail = gettext(lang, detail)
+        headers = {**(headers or {}), "Content-Language": lang, "Vary": "Accept-Language"}
     body: dict[str, Any] = {
         "type": f"https://vpitracker.org/problems/{slug or _slug(title)}",
-        "title": title,
+        "title": title if lang is None else gettext(lang, title),
         "status": status,
-        "detail": detail,
+        "detail": detail % params if params else detail,
     }
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def language_of(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language"))
 
 
 def _slug(title: str) -> str:
@@ -138,35 +190,48 @@ def _loc(loc: Any) -> list[str | int]:
     return [p if isinstance(p, int) else str(p) for p in loc]
 
 
-def app_error_response(exc: AppError) -> JSONResponse:
+def app_error_response(exc: AppError, lang: str = DEFAULT) -> JSONResponse:
+    """The problem for ``exc``, its title and detail in ``lang``."""
+    errors = exc.errors
+    if errors is not None and lang != DEFAULT:
+        # The error's own message in errors[] is its detail: it follows the language.
+        mine = gettext(lang, exc.template)
+        mine = mine % exc.params if exc.params else mine
+        errors = [{**e, "msg": mine} if e.get("msg") == exc.detail else e for e in errors]
     return problem_response(
         exc.status,
         exc.title,
-        exc.detail,
+        exc.template,
         slug=exc.type_slug,
-        errors=exc.errors,
+        errors=errors,
         headers=exc.headers,
+        lang=lang,
+        params=exc.params,
     )
 
 
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return app_error_response(exc)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return app_error_response(exc, language_of(request))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
         ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
         where = ".".join(str(p) for p in first["loc"])
+        # TRANSLATORS: where is a field path such as body.title; msg stays in English.
+        template = N_("%(where)s: %(msg)s") if where else "%(msg)s"
         return problem_response(
             422,
             "Unprocessable content",
-            f"{where}: {first['msg']}" if where else str(first["msg"]),
+            template,
             slug="validation-error",
             errors=errors,
+            lang=language_of(request),
+            params={"where": where, "msg": first["msg"]},
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -176,7 +241,13 @@ def install_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
-        return problem_response(exc.status_code, title, detail, headers=headers or None)
+        return problem_response(
+            exc.status_code,
+            title,
+            detail,
+            headers=headers or None,
+            lang=language_of(request),
+        )
 
 
 def _allowed_methods(request: Request) -> str:

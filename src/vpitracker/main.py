@@ -23,6 +23,7 @@ from vpitracker.errors import (
     app_error_response,
     declare_body_errors,
     install_handlers,
+    language_of,
     problem_response,
     responses,
 )
@@ -42,6 +43,7 @@ from vpitracker.reports.service import ReportSlots
 from vpitracker.transfer.router import router as transfer_router
 from vpitracker.users.router import router as users_router
 from vpitracker.versioning import declare_if_match
+from vpitracker.vocabulary.router import router as vocabulary_router
 from vpitracker.web import pages as web_pages
 from vpitracker.web.router import router as web_router
 
@@ -78,9 +80,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return JSONResponse(exc.body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(DBAPIError)
-    async def _database(_request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         # The transaction was rolled back on the way out; say so instead of a bare 500.
-        return app_error_response(database_problem(exc))
+        return app_error_response(database_problem(exc), language_of(request))
 
     for router in (
         auth_router,
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         transfer_router,
         webhooks_router,
         web_router,
+        vocabulary_router,
     ):
         app.include_router(router)
     declare_body_errors(app)

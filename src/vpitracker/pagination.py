@@ -92,7 +92,9 @@ def paginate(
     if name not in sort_columns:
         allowed = ", ".join(sorted(sort_columns))
         raise Invalid(
-            f"sort must be one of {allowed} (prefix - for descending)", loc=["query", "sort"]
+            "sort must be one of %(allowed)s (prefix - for descending)",
+            loc=["query", "sort"],
+            allowed=allowed,
         )
     descending = page.sort.startswith("-")
     column = sort_columns[name]

@@ -26,9 +26,9 @@ def apply_changes(row: Any, changes: dict[str, Any]) -> dict[str, dict[str, Any]
     return changed
 
 
-def flush_unique(session: Session, what: str) -> None:
-    """Flush, turning a unique-index race into 409."""
+def flush_unique(session: Session, message: str, **params: Any) -> None:
+    """Flush, turning a unique-index race into 409 with ``message`` (a detail template)."""
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"{what} already exists") from exc
+        raise Conflict(message, **params) from exc

@@ -25,7 +25,8 @@ def check_if_match(if_match: str | None, version: int) -> None:
     wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" not in wanted and etag(version) not in wanted:
         raise PreconditionFailed(
-            f"The record changed since you read it (now {etag(version)}); read it again"
+            "The record changed since you read it (now %(etag)s); read it again",
+            etag=etag(version),
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from vpitracker.i18n import N_
+
 
 class Role(StrEnum):
     secretariat = "secretariat"
@@ -78,10 +80,10 @@ class Implementation(StrEnum):
 
 
 CLUSTER_NAMES: dict[int, str] = {
-    1: "Criminalization and jurisdiction",
-    2: "Prevention, technical assistance, protection measures and other measures",
-    3: "Law enforcement and the judicial system",
-    4: "International cooperation, mutual legal assistance and confiscation",
+    1: N_("Criminalization and jurisdiction"),
+    2: N_("Prevention, technical assistance, protection measures and other measures"),
+    3: N_("Law enforcement and the judicial system"),
+    4: N_("International cooperation, mutual legal assistance and confiscation"),
 }
 
 
@@ -94,3 +96,62 @@ class EntityType(StrEnum):
     assessment = "assessment"
     user = "user"
     api_key = "api_key"
+
+
+# English labels of every vocabulary, for people (GET /v1/vocabulary, CSV headers,
+# pages); the catalogs translate them. Values stay the machine words above.
+LABELS: dict[str, dict[str, str]] = {
+    "reported_status": {
+        ReportedStatus.not_started: N_("Not started"),
+        ReportedStatus.in_progress: N_("In progress"),
+        ReportedStatus.completed: N_("Completed"),
+        ReportedStatus.stalled: N_("Stalled"),
+        ReportedStatus.cancelled: N_("Cancelled"),
+    },
+    "verdict": {
+        DerivedVerdict.unassessed: N_("Unassessed"),
+        DerivedVerdict.agrees: N_("Agrees"),
+        DerivedVerdict.partially_agrees: N_("Partially agrees"),
+        DerivedVerdict.disputes: N_("Disputes"),
+        DerivedVerdict.insufficient_evidence: N_("Insufficient evidence"),
+    },
+    "government_response": {
+        GovernmentResponse.pending: N_("Pending"),
+        GovernmentResponse.supported: N_("Supported"),
+        GovernmentResponse.partially_supported: N_("Partially supported"),
+        GovernmentResponse.noted: N_("Noted"),
+    },
+    "priority": {
+        Priority.high: N_("High"),
+        Priority.medium: N_("Medium"),
+        Priority.low: N_("Low"),
+    },
+    "implementation": {
+        Implementation.no_commitment: N_("No commitment"),
+        Implementation.not_started: N_("Not started"),
+        Implementation.in_progress: N_("In progress"),
+        Implementation.completed: N_("Completed"),
+    },
+    "ministry_kind": {
+        MinistryKind.ministry: N_("Ministry"),
+        MinistryKind.state_department: N_("State department"),
+        MinistryKind.agency: N_("Agency"),
+        MinistryKind.county: N_("County government"),
+        MinistryKind.judiciary: N_("Judiciary"),
+        MinistryKind.parliament: N_("Parliament"),
+        MinistryKind.independent_office: N_("Independent office"),
+        MinistryKind.other: N_("Other"),
+    },
+    "instrument": {
+        Instrument.untoc: N_("United Nations Convention against Transnational Organized Crime"),
+        Instrument.trafficking_protocol: N_("Trafficking in Persons Protocol"),
+        Instrument.smuggling_protocol: N_("Smuggling of Migrants Protocol"),
+        Instrument.firearms_protocol: N_("Firearms Protocol"),
+    },
+    "role": {
+        Role.secretariat: N_("Secretariat"),
+        Role.alliance_member: N_("Alliance member"),
+        Role.government_officer: N_("Government officer"),
+        Role.viewer: N_("Viewer"),
+    },
+}

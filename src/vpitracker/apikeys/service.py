@@ -57,7 +57,7 @@ def revoke(session: Session, actor: Actor, key_id: int) -> ApiKey:
     """Revoke a key; revoking twice changes nothing."""
     key = session.exec(select(ApiKey).where(ApiKey.id == key_id).with_for_update()).first()
     if key is None:
-        raise NotFound(f"No API key with id {key_id}")
+        raise NotFound("No API key with id %(id)s", id=key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)

@@ -50,7 +50,7 @@ def signer(settings: Settings) -> note.Signer:
         try:
             return _parse_signer(settings.log_signing_key)
         except note.NoteError as exc:
-            raise Unavailable(f"VPI_LOG_SIGNING_KEY is not usable: {exc}") from exc
+            raise Unavailable("VPI_LOG_SIGNING_KEY is not usable: %(reason)s", reason=exc) from exc
     if settings.env is Environment.development:
         return _dev_signer(settings.log_origin)
     raise Unavailable(
@@ -88,11 +88,13 @@ def _resolve(session: Session, plans: list[merkle.Plan], size: int | None = None
     if size is not None and (missing or not wanted):
         head = repository.head_seq(session)
         if size > head:
-            raise NotFound(f"tree size {size}: the log has {head} events")
+            raise NotFound("tree size %(size)s: the log has %(head)s events", size=size, head=head)
     if missing:
         raise Unavailable(
-            f"The audit Merkle tree is incomplete: {len(missing)} node(s) missing, "
-            f"e.g. (level, index) {min(missing)}"
+            "The audit Merkle tree is incomplete: %(count)s node(s) missing, "
+            "e.g. (level, index) %(first)s",
+            count=len(missing),
+            first=min(missing),
         )
     return [merkle.fold(keys, nodes) for keys in plans]
 
@@ -114,7 +116,12 @@ def checkpoint(session: Session, settings: Settings) -> str:
 def inclusion(session: Session, seq: int, tree_size: int) -> list[bytes]:
     """The audit path of event ``seq`` in the tree of the first ``tree_size`` events."""
     if seq > tree_size:
-        raise Invalid(f"event {seq} is not in a tree of {tree_size}", loc=["query", "seq"])
+        raise Invalid(
+            "event %(seq)s is not in a tree of %(size)s",
+            loc=["query", "seq"],
+            seq=seq,
+            size=tree_size,
+        )
     return _resolve(session, merkle.inclusion_plan(seq - 1, tree_size), tree_size)
 
 
@@ -130,5 +137,5 @@ def public_event(session: Session, actor: Actor, seq: int) -> AuditEvent:
     event = repository.event(session, seq)
     secretariat = actor.kind == "user" and actor.role is Role.secretariat
     if event is None or (not secretariat and event.entity_type not in PUBLIC_ENTITY_TYPES):
-        raise NotFound(f"No public audit event {seq}")
+        raise NotFound("No public audit event %(seq)s", seq=seq)
     return event

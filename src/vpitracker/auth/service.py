@@ -17,6 +17,7 @@ from vpitracker.auth.passwords import verify_password
 from vpitracker.auth.schemas import Language, Me, MeUpdate, NotifyPrefs
 from vpitracker.config import Settings
 from vpitracker.errors import Forbidden, Throttled, Unauthorized
+from vpitracker.i18n import N_
 from vpitracker.jsonutil import canonical
 from vpitracker.models import LoginFailure, User, utcnow
 from vpitracker.records import apply_changes
@@ -118,19 +119,17 @@ def _check_throttle(session: Session, settings: Settings, account: str, address:
         (
             *repository.failures_since(session, account=account, address=address, since=since),
             settings.login_max_failures_per_account,
-            "this account from your address",
+            N_("Too many failed sign-ins for this account from your address; try again later"),
         ),
         (
             *repository.failures_since(session, address=address, since=since),
             settings.login_max_failures_per_address,
-            "your address",
+            N_("Too many failed sign-ins for your address; try again later"),
         ),
     ):
         if count >= limit and oldest is not None:
             retry = int((oldest + window - now).total_seconds()) + 1
-            raise Throttled(
-                f"Too many failed sign-ins for {what}; try again later", retry_after=retry
-            )
+            raise Throttled(what, retry_after=retry)
     everywhere, _ = repository.failures_since(session, account=account, since=since)
     over = everywhere - settings.login_account_slow_after + 1
     if over <= 0:

@@ -28,7 +28,7 @@ from vpitracker.vocab import EntityType
 def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment:
     commitment = repository.get(session, commitment_id, for_update=for_update)
     if commitment is None:
-        raise NotFound(f"No commitment with id {commitment_id}")
+        raise NotFound("No commitment with id %(id)s", id=commitment_id)
     return commitment
 
 
@@ -57,7 +57,7 @@ def read(session: Session, commitment_id: int, clock: Clock) -> tuple[Commitment
     """The commitment with its derived state, and its version (for the ETag)."""
     row = repository.get_with_state(session, commitment_id, clock)
     if row is None:
-        raise NotFound(f"No commitment with id {commitment_id}")
+        raise NotFound("No commitment with id %(id)s", id=commitment_id)
     return _to_reads(session, [row])[0], row[0].version
 
 
@@ -93,7 +93,7 @@ def _check_links(
 def create(session: Session, actor: Actor, data: CommitmentCreate) -> Commitment:
     """Record a government commitment."""
     if repository.by_code(session, data.code) is not None:
-        raise Conflict(f"A commitment with code {data.code!r} already exists")
+        raise Conflict("A commitment with code %(code)r already exists", code=data.code)
     _check_links(
         session, data.lead_ministry_id, data.supporting_ministry_ids, data.recommendation_ids
     )
@@ -107,7 +107,7 @@ def create(session: Session, actor: Actor, data: CommitmentCreate) -> Commitment
         committed_on=committed_on,
     )
     session.add(commitment)
-    flush_unique(session, f"A commitment with code {data.code!r}")
+    flush_unique(session, "A commitment with code %(code)r already exists", code=data.code)
     assert commitment.id is not None
     repository.set_links(
         session,
@@ -139,10 +139,10 @@ def update(
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None:
-            raise Invalid(f"{field} cannot be null", loc=["body", field])
+            raise Invalid("%(field)s cannot be null", loc=["body", field], field=field)
     if "code" in changes and changes["code"] != commitment.code:
         if repository.by_code(session, changes["code"]) is not None:
-            raise Conflict(f"A commitment with code {changes['code']!r} already exists")
+            raise Conflict("A commitment with code %(code)r already exists", code=changes["code"])
     recs, support = repository.links(session, [commitment_id])
     old_recs, old_support = recs[commitment_id], support[commitment_id]
     new_recs = sorted(set(changes.pop("recommendation_ids", old_recs)))
@@ -175,7 +175,7 @@ def update(
             apply_changes(commitment, {"updated_at": utcnow()})
     changed.update(extra)
     if changed:
-        flush_unique(session, "A commitment with that code")
+        flush_unique(session, "A commitment with that code already exists")
         audit.record(
             session, actor, "commitment.updated", EntityType.commitment, commitment_id, changed
         )

@@ -23,7 +23,7 @@ from vpitracker.vocab import EntityType
 def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Ministry:
     ministry = repository.get(session, ministry_id, for_update=for_update)
     if ministry is None:
-        raise NotFound(f"No ministry with id {ministry_id}")
+        raise NotFound("No ministry with id %(id)s", id=ministry_id)
     return ministry
 
 
@@ -38,7 +38,7 @@ def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]
     wanted = set(ids)
     missing = sorted(wanted - repository.active_ids(session, wanted))
     if missing:
-        raise Invalid(f"Unknown or archived ministry id(s): {missing}", loc=loc)
+        raise Invalid("Unknown or archived ministry id(s): %(ids)s", loc=loc, ids=missing)
 
 
 def _check_parent(session: Session, parent_id: int | None, self_id: int | None) -> None:
@@ -54,11 +54,11 @@ def _check_parent(session: Session, parent_id: int | None, self_id: int | None) 
 def create(session: Session, actor: Actor, data: MinistryCreate) -> Ministry:
     """Create a ministry (unique code)."""
     if repository.by_code(session, data.code) is not None:
-        raise Conflict(f"A ministry with code {data.code!r} already exists")
+        raise Conflict("A ministry with code %(code)r already exists", code=data.code)
     _check_parent(session, data.parent_id, None)
     ministry = Ministry(**data.model_dump())
     session.add(ministry)
-    flush_unique(session, f"A ministry with code {data.code!r}")
+    flush_unique(session, "A ministry with code %(code)r already exists", code=data.code)
     assert ministry.id is not None
     audit.record(
         session,
@@ -80,15 +80,15 @@ def update(
     changes = data.model_dump(exclude_unset=True)
     for required in ("code", "name", "kind"):
         if required in changes and changes[required] is None:
-            raise Invalid(f"{required} cannot be null", loc=["body", required])
+            raise Invalid("%(field)s cannot be null", loc=["body", required], field=required)
     if "code" in changes and changes["code"] != ministry.code:
         if repository.by_code(session, changes["code"]) is not None:
-            raise Conflict(f"A ministry with code {changes['code']!r} already exists")
+            raise Conflict("A ministry with code %(code)r already exists", code=changes["code"])
     if "parent_id" in changes:
         _check_parent(session, changes["parent_id"], ministry_id)
     changed = apply_changes(ministry, changes)
     if changed:
-        flush_unique(session, "A ministry with that code")
+        flush_unique(session, "A ministry with that code already exists")
         audit.record(session, actor, "ministry.updated", EntityType.ministry, ministry_id, changed)
     return ministry
 

@@ -29,13 +29,15 @@ def _check_url(url: str, settings: Settings) -> None:
     try:
         addresses.check(url, settings)
     except addresses.AddressRefused as exc:
-        raise Invalid(f"url {exc}", loc=["body", "url"]) from exc
+        raise Invalid("url %(reason)s", loc=["body", "url"], reason=exc) from exc
 
 
 def _check_ministries(session: Session, ministry_ids: list[int]) -> None:
     for ministry_id in ministry_ids:
         if session.get(Ministry, ministry_id) is None:
-            raise Invalid(f"No ministry with id {ministry_id}", loc=["body", "ministry_ids"])
+            raise Invalid(
+                "No ministry with id %(id)s", loc=["body", "ministry_ids"], id=ministry_id
+            )
 
 
 def read(sub: WebhookSubscription) -> WebhookRead:
@@ -83,7 +85,7 @@ def create(
 def get(session: Session, subscription_id: int) -> WebhookSubscription:
     sub = session.get(WebhookSubscription, subscription_id)
     if sub is None:
-        raise NotFound(f"No webhook subscription with id {subscription_id}")
+        raise NotFound("No webhook subscription with id %(id)s", id=subscription_id)
     return sub
 
 
@@ -107,7 +109,7 @@ def update(
     changes: dict[str, Any] = {}
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is None:
-            raise Invalid(f"{field} cannot be null", loc=["body", field])
+            raise Invalid("%(field)s cannot be null", loc=["body", field], field=field)
         changes[field] = value
     if "url" in changes:
         _check_url(changes["url"], settings)
@@ -188,7 +190,11 @@ def retry(session: Session, subscription_id: int, delivery_id: int) -> DeliveryR
     """Send this delivery again at the next worker pass (even if it was delivered)."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != subscription_id:
-        raise NotFound(f"No delivery {delivery_id} of webhook subscription {subscription_id}")
+        raise NotFound(
+            "No delivery %(delivery)s of webhook subscription %(id)s",
+            delivery=delivery_id,
+            id=subscription_id,
+        )
     delivery.delivered_at = None
     delivery.failed_at = None
     delivery.next_attempt_at = utcnow()

@@ -22,7 +22,7 @@ from vpitracker.vocab import EntityType, Instrument
 def get(session: Session, key: str, *, for_update: bool = False) -> Provision:
     provision = repository.get(session, key, for_update=for_update)
     if provision is None:
-        raise NotFound(f"No provision with key {key!r}")
+        raise NotFound("No provision with key %(key)r", key=key)
     return provision
 
 
@@ -38,16 +38,16 @@ def require_existing(session: Session, keys: Iterable[str], *, loc: list[str | i
     wanted = set(keys)
     missing = sorted(wanted - repository.existing_keys(session, wanted))
     if missing:
-        raise Invalid(f"Unknown provision key(s): {missing}", loc=loc)
+        raise Invalid("Unknown provision key(s): %(keys)s", loc=loc, keys=missing)
 
 
 def create(session: Session, actor: Actor, data: ProvisionCreate) -> Provision:
     """Add a provision to the catalogue."""
     if repository.get(session, data.key) is not None:
-        raise Conflict(f"A provision with key {data.key!r} already exists")
+        raise Conflict("A provision with key %(key)r already exists", key=data.key)
     provision = Provision(**data.model_dump())
     session.add(provision)
-    flush_unique(session, f"A provision with key {data.key!r}")
+    flush_unique(session, "A provision with key %(key)r already exists", key=data.key)
     audit.record(
         session,
         actor,
@@ -68,7 +68,7 @@ def update(
     changes = data.model_dump(exclude_unset=True)
     for required in ("instrument", "article", "title"):
         if required in changes and changes[required] is None:
-            raise Invalid(f"{required} cannot be null", loc=["body", required])
+            raise Invalid("%(field)s cannot be null", loc=["body", required], field=required)
     changed = apply_changes(provision, changes)
     if changed:
         session.flush()

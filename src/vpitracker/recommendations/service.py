@@ -30,7 +30,7 @@ from vpitracker.vocab import EntityType
 def get(session: Session, recommendation_id: int, *, for_update: bool = False) -> Recommendation:
     rec = repository.get(session, recommendation_id, for_update=for_update)
     if rec is None:
-        raise NotFound(f"No recommendation with id {recommendation_id}")
+        raise NotFound("No recommendation with id %(id)s", id=recommendation_id)
     return rec
 
 
@@ -38,7 +38,7 @@ def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]
     wanted = set(ids)
     missing = sorted(wanted - repository.active_ids(session, wanted))
     if missing:
-        raise Invalid(f"Unknown or archived recommendation id(s): {missing}", loc=loc)
+        raise Invalid("Unknown or archived recommendation id(s): %(ids)s", loc=loc, ids=missing)
 
 
 def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[RecommendationRead]:
@@ -64,7 +64,7 @@ def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[Recommendation
 def read(session: Session, recommendation_id: int, clock: Clock) -> tuple[RecommendationRead, int]:
     row = repository.get_with_implementation(session, recommendation_id, clock)
     if row is None:
-        raise NotFound(f"No recommendation with id {recommendation_id}")
+        raise NotFound("No recommendation with id %(id)s", id=recommendation_id)
     return _to_reads(session, [row])[0], row[0].version
 
 
@@ -85,13 +85,13 @@ def list_recommendations(
 def create(session: Session, actor: Actor, data: RecommendationCreate) -> Recommendation:
     """Record a recommendation and the provisions it concerns."""
     if repository.by_code(session, data.code) is not None:
-        raise Conflict(f"A recommendation with code {data.code!r} already exists")
+        raise Conflict("A recommendation with code %(code)r already exists", code=data.code)
     provisions_service.require_existing(
         session, data.provision_keys, loc=["body", "provision_keys"]
     )
     rec = Recommendation(**data.model_dump(exclude={"provision_keys"}))
     session.add(rec)
-    flush_unique(session, f"A recommendation with code {data.code!r}")
+    flush_unique(session, "A recommendation with code %(code)r already exists", code=data.code)
     assert rec.id is not None
     repository.set_provisions(session, rec.id, data.provision_keys)
     audit.record(
@@ -127,10 +127,12 @@ def update(
         "government_response",
     ):
         if field in changes and changes[field] is None:
-            raise Invalid(f"{field} cannot be null", loc=["body", field])
+            raise Invalid("%(field)s cannot be null", loc=["body", field], field=field)
     if "code" in changes and changes["code"] != rec.code:
         if repository.by_code(session, changes["code"]) is not None:
-            raise Conflict(f"A recommendation with code {changes['code']!r} already exists")
+            raise Conflict(
+                "A recommendation with code %(code)r already exists", code=changes["code"]
+            )
     old_keys = [
         k for k, _ in repository.provisions_of(session, [recommendation_id])[recommendation_id]
     ]
@@ -143,7 +145,7 @@ def update(
             apply_changes(rec, {"updated_at": utcnow()})
         changed["provision_keys"] = {"old": old_keys, "new": new_keys}
     if changed:
-        flush_unique(session, "A recommendation with that code")
+        flush_unique(session, "A recommendation with that code already exists")
         audit.record(
             session,
             actor,

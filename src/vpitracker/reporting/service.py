@@ -23,7 +23,9 @@ from vpitracker.vocab import EntityType, Role
 def _open_commitment(session: Session, commitment_id: int) -> Commitment:
     commitment = commitments_service.get(session, commitment_id, for_update=True)
     if commitment.archived_at is not None:
-        raise Conflict(f"Commitment {commitment_id} is archived; nothing can be posted on it")
+        raise Conflict(
+            "Commitment %(id)s is archived; nothing can be posted on it", id=commitment_id
+        )
     return commitment
 
 
@@ -52,7 +54,9 @@ def _reporting_ministry(
             raise Forbidden("None of your ministries leads or supports this commitment")
         if named is not None:
             if named not in mine:
-                raise Forbidden(f"You cannot report for ministry {named} on this commitment")
+                raise Forbidden(
+                    "You cannot report for ministry %(ministry)s on this commitment", ministry=named
+                )
             return named
         if commitment.lead_ministry_id in mine:
             return commitment.lead_ministry_id
@@ -166,7 +170,7 @@ def post_assessment(
 def get_update(session: Session, update_id: int) -> StatusUpdate:
     update = repository.get_update(session, update_id)
     if update is None:
-        raise NotFound(f"No status update with id {update_id}")
+        raise NotFound("No status update with id %(id)s", id=update_id)
     return update
 
 
@@ -180,7 +184,11 @@ def get_assessment_by_id(session: Session, assessment_id: int) -> Assessment:
 def get_assessment(session: Session, commitment_id: int, assessment_id: int) -> Assessment:
     assessment = repository.get_assessment(session, assessment_id)
     if assessment is None or assessment.commitment_id != commitment_id:
-        raise NotFound(f"No assessment {assessment_id} of commitment {commitment_id}")
+        raise NotFound(
+            "No assessment %(assessment)s of commitment %(commitment)s",
+            assessment=assessment_id,
+            commitment=commitment_id,
+        )
     return assessment
 
 
@@ -194,7 +202,7 @@ def list_updates(
     page: PageRequest,
 ) -> tuple[Sequence[Any], str | None]:
     if commitment_id is not None and commitments_repository.get(session, commitment_id) is None:
-        raise NotFound(f"No commitment with id {commitment_id}")
+        raise NotFound("No commitment with id %(id)s", id=commitment_id)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)  # every timestamp is UTC (docs/concepts.md)
     return repository.list_updates(
@@ -211,5 +219,5 @@ def list_assessments(
     session: Session, *, commitment_id: int, page: PageRequest
 ) -> tuple[Sequence[Any], str | None]:
     if commitments_repository.get(session, commitment_id) is None:
-        raise NotFound(f"No commitment with id {commitment_id}")
+        raise NotFound("No commitment with id %(id)s", id=commitment_id)
     return repository.list_assessments(session, commitment_id=commitment_id, page=page)

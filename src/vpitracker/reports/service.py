@@ -166,8 +166,9 @@ class ReportSlots:
             running = self._running.get(caller, 0)
             if running >= self.per_caller:
                 raise Throttled(
-                    f"{running} reports are already running for you; wait for one to finish",
+                    "%(running)s reports are already running for you; wait for one to finish",
                     retry_after=RETRY_AFTER_SECONDS,
+                    running=running,
                 )
             self._running[caller] = running + 1
         released = False

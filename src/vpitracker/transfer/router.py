@@ -39,7 +39,9 @@ async def read_upload(request: Request) -> Upload:
     try:
         form = await MultiPartParser(request.headers, once(), max_files=1, max_fields=10).parse()
     except MultiPartException as exc:
-        raise Invalid(f"The multipart body cannot be read: {exc.message}", loc=["body"]) from None
+        raise Invalid(
+            "The multipart body cannot be read: %(reason)s", loc=["body"], reason=exc.message
+        ) from None
     try:
         part = form.get("file")
         if not isinstance(part, UploadFile):

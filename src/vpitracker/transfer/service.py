@@ -26,6 +26,7 @@ from vpitracker.auth.actor import Actor
 from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentUpdate
 from vpitracker.errors import AppError, Forbidden, Invalid
+from vpitracker.i18n import N_
 from vpitracker.ministries import service as ministries_service
 from vpitracker.ministries.schemas import MinistryCreate, MinistryUpdate
 from vpitracker.models import (
@@ -85,10 +86,9 @@ class ImportRejected(Invalid):
 
     def __init__(self, report: ImportReport) -> None:
         n = len(report.errors)
-        super().__init__(
-            f"{n} problem{'s' if n != 1 else ''} in the {report.kind.value} file; "
-            "nothing was imported"
-        )
+        one = N_("%(count)s problem in the %(kind)s file; nothing was imported")
+        many = N_("%(count)s problems in the %(kind)s file; nothing was imported")
+        super().__init__(one if n == 1 else many, count=n, kind=report.kind.value)
         self.report = report
         self.errors = [e.model_dump() for e in report.errors]
 
@@ -864,9 +864,13 @@ def operator(session: Session, email: str) -> Actor:
     wanted = email.strip().lower()
     user = repository.users_by_email(session, [wanted]).get(wanted)
     if user is None or not user.is_active:
-        raise Forbidden(f"No active user with email {wanted!r}")
+        raise Forbidden("No active user with email %(email)r", email=wanted)
     if user.role != Role.secretariat:
-        raise Forbidden(f"Imports run as a secretariat user; {wanted} is a {user.role}")
+        raise Forbidden(
+            "Imports run as a secretariat user; %(email)s is a %(role)s",
+            email=wanted,
+            role=user.role,
+        )
     return auth_service.actor_for_user(session, user)
 
 

@@ -27,7 +27,7 @@ _SECRET_FIELDS = frozenset({"password_hash"})
 def get(session: Session, user_id: int, *, for_update: bool = False) -> User:
     user = repository.get(session, user_id, for_update=for_update)
     if user is None:
-        raise NotFound(f"No user with id {user_id}")
+        raise NotFound("No user with id %(id)s", id=user_id)
     return user
 
 
@@ -71,7 +71,7 @@ def create(session: Session, actor: Actor | None, data: UserCreate) -> User:
     """Create an account (argon2id password hash; the password is never stored)."""
     email = data.email.lower()
     if repository.by_email(session, email) is not None:
-        raise Conflict(f"A user with email {email!r} already exists")
+        raise Conflict("A user with email %(email)r already exists", email=email)
     _check_ministries(session, data.role, data.ministry_ids)
     user = User(
         email=email,
@@ -82,7 +82,7 @@ def create(session: Session, actor: Actor | None, data: UserCreate) -> User:
         is_active=data.is_active,
     )
     session.add(user)
-    flush_unique(session, f"A user with email {email!r}")
+    flush_unique(session, "A user with email %(email)r already exists", email=email)
     assert user.id is not None
     repository.set_ministries(session, user.id, data.ministry_ids)
     audit.record(
@@ -108,7 +108,7 @@ def update(
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     for required in ("email", "full_name", "role", "is_active", "password", "ministry_ids"):
         if required in changes and changes[required] is None:
-            raise Invalid(f"{required} cannot be null", loc=["body", required])
+            raise Invalid("%(field)s cannot be null", loc=["body", required], field=required)
     if user_id == actor.id and actor.kind == "user":
         if "role" in changes and changes["role"] != user.role:
             raise Invalid("You cannot change your own role", loc=["body", "role"])
@@ -118,7 +118,7 @@ def update(
         changes["email"] = changes["email"].lower()
         other = repository.by_email(session, changes["email"])
         if other is not None and other.id != user_id:
-            raise Conflict(f"A user with email {changes['email']!r} already exists")
+            raise Conflict("A user with email %(email)r already exists", email=changes["email"])
     current_ministries = repository.ministry_ids_by_user(session, [user_id])[user_id]
     new_ministries = sorted(set(changes.pop("ministry_ids", current_ministries)))
     role = Role(changes.get("role", user.role))
@@ -138,6 +138,6 @@ def update(
         apply_changes(user, {"updated_at": utcnow()})
     changed.update(extra)
     if changed:
-        flush_unique(session, "A user with that email")
+        flush_unique(session, "A user with that email already exists")
         audit.record(session, actor, "user.updated", EntityType.user, user_id, changed)
     return user
