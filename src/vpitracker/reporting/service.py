@@ -177,7 +177,7 @@ def get_update(session: Session, update_id: int) -> StatusUpdate:
 def get_assessment_by_id(session: Session, assessment_id: int) -> Assessment:
     assessment = repository.get_assessment(session, assessment_id)
     if assessment is None:
-        raise NotFound(f"No assessment with id {assessment_id}")
+        raise NotFound("No assessment with id %(id)s", id=assessment_id)
     return assessment
 
 
