@@ -67,6 +67,7 @@ class Stack:
     def drain(self, passes: int = 3) -> None:
         for _ in range(passes):
             self.worker.run_once()
+            self.worker.settle()
 
 
 def notify_settings(url: str, **overrides: Any) -> Settings:

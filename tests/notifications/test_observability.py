@@ -43,7 +43,7 @@ def test_metrics_show_depth_attempts_and_latency(stack: Stack, receiver: Receive
     commitment(stack.client, p.secretariat, p.ministry_id)
     text = stack.client.get("/metrics").text
     assert 'vpitracker_outbox_depth{stage="events"} 1.0' in text
-    stack.worker.run_once()
+    stack.drain(1)
     text = stack.client.get("/metrics").text
     assert 'vpitracker_outbox_depth{stage="events"} 0.0' in text
     assert 'vpitracker_outbox_depth{stage="deliveries"} 1.0' in text

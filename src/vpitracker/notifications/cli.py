@@ -35,7 +35,7 @@ def worker(
     work = Worker(engine, settings)
     if once:
         work.run_once()
-        work.close()
+        work.close()  # waits for the deliveries in flight
         return
     stop = threading.Event()
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -38,6 +39,8 @@ SCAN_EVERY = timedelta(hours=1)
 BATCH = 200
 # Deliveries sent to one subscription per lease, before others get a turn.
 PER_LEASE = 50
+# Subscriptions delivered to at once by one worker.
+THREADS = 8
 
 
 def _matches(sub: WebhookSubscription, event: OutboxEvent) -> bool:
@@ -51,11 +54,15 @@ class Worker:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vpi-webhook")
+        self.pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="vpi-webhook")
         self.http = delivery.client(settings)
+        self.inflight: set[Future[int]] = set()
+        # A subscription stays leased this long; a worker that dies frees it after that.
+        self.lease_seconds = settings.webhook_timeout_seconds * 3 + 30
         self.last_scan: datetime | None = None
 
     def close(self) -> None:
+        self.settle()
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.http.close()
 
@@ -88,16 +95,36 @@ class Worker:
             return len(events)
 
     def deliver_webhooks(self) -> int:
+        """Start delivering to the subscriptions that have work, without waiting for them:
+        a receiver that hangs holds one thread, never the worker's next pass."""
+        free = THREADS - len(self.inflight)
+        if free <= 0:
+            return 0
         now = utcnow()
-        lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds * 3 + 30)
+        lease = now + timedelta(seconds=self.lease_seconds)
         with unit_of_work(self.engine) as session:
-            ids = repository.claim_subscriptions(session, now=now, lease_until=lease, limit=32)
-        return sum(self.pool.map(self._deliver_subscription, ids))
+            ids = repository.claim_subscriptions(session, now=now, lease_until=lease, limit=free)
+        for subscription_id in ids:
+            future = self.pool.submit(self._deliver_subscription, subscription_id)
+            self.inflight.add(future)
+            future.add_done_callback(self.inflight.discard)
+        return len(ids)
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait for the deliveries in flight (``worker --once``, shutdown, tests)."""
+        wait(list(self.inflight), timeout=timeout)
 
     def _deliver_subscription(self, subscription_id: int) -> int:
         sent = 0
+        started = time.monotonic()
+        # Stop early enough that the last attempt ends well inside the lease.
+        budget = self.lease_seconds - 2 * self.settings.webhook_timeout_seconds - 15
         try:
-            while sent < PER_LEASE and self._deliver_head(subscription_id):
+            while (
+                sent < PER_LEASE
+                and time.monotonic() - started < budget
+                and self._deliver_head(subscription_id)
+            ):
                 sent += 1
         except Exception:
             logger.exception(
