@@ -106,5 +106,19 @@ def profile_request(
     typer.echo(profile(database_for(db, size.upper()), url, n=n, top=top, sort=sort, match=match))
 
 
+@app.command()
+def pages(
+    url: Annotated[str, typer.Option(help="A running vpitracker serve (loopback)")],
+    email: Annotated[str, typer.Option(help="An account that may read everything")],
+    password: Annotated[str, typer.Option(help="Its password")],
+    n: Annotated[int, typer.Option(min=1, max=10_000, help="Timed repetitions")] = 30,
+    warmup: Annotated[int, typer.Option(min=0, max=1_000, help="Warm-up repetitions")] = 3,
+) -> None:
+    """Time the scorecard and a commitment page against the API calls they summarize."""
+    from bench.pages import compare, markdown
+
+    typer.echo(markdown(compare(url, email, password, n=n, warmup=warmup)))
+
+
 if __name__ == "__main__":
     app()

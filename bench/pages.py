@@ -1,0 +1,114 @@
+"""Server-rendering cost of the web pages against the API calls that carry the same figures.
+
+``python -m bench pages --url http://127.0.0.1:8000 --email … --password …`` against a
+running server (for instance one a ``run --reuse-db`` would time): signs in once on the
+pages (cookie) and once on the API (token), then times, alternating, the scorecard
+``/`` against ``GET /v1/progress/summary`` + ``/v1/progress/ministries`` and
+``/commitments/{id}`` against the commitment, its updates and its assessments.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bench.stats import summary_ms
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+def page_client(url: str, email: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=120)
+    form = client.get("/login")
+    token = CSRF.search(form.text)
+    if token is None:
+        raise RuntimeError("no sign-in form at /login")
+    r = client.post(
+        "/login", data={"username": email, "password": password, "csrf_token": token.group(1)}
+    )
+    if r.status_code != 303:
+        raise RuntimeError(f"page sign-in failed: {r.status_code}")
+    return client
+
+
+def api_client(url: str, email: str, password: str) -> httpx.Client:
+    r = httpx.post(f"{url}/v1/auth/token", data={"username": email, "password": password})
+    r.raise_for_status()
+    token = r.json()["access_token"]
+    return httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"})
+
+
+def _timed(calls: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    calls()
+    return time.perf_counter() - start
+
+
+def _get_all(client: httpx.Client, *paths: str) -> Callable[[], None]:
+    def run() -> None:
+        for path in paths:
+            client.get(path).raise_for_status()
+
+    return run
+
+
+def compare(url: str, email: str, password: str, *, n: int, warmup: int) -> list[dict[str, Any]]:
+    pages = page_client(url, email, password)
+    api = api_client(url, email, password)
+    commitment = api.get("/v1/commitments?limit=1").json()["items"][0]["id"]
+    pairs = [
+        (
+            "/",
+            _get_all(pages, "/"),
+            "summary + ministries",
+            _get_all(api, "/v1/progress/summary", "/v1/progress/ministries"),
+        ),
+        (
+            f"/commitments/{commitment}",
+            _get_all(pages, f"/commitments/{commitment}"),
+            "commitment + updates + assessments",
+            _get_all(
+                api,
+                f"/v1/commitments/{commitment}",
+                f"/v1/commitments/{commitment}/status-updates?limit=1000",
+                f"/v1/commitments/{commitment}/assessments?limit=1000",
+            ),
+        ),
+    ]
+    rows = []
+    for page_name, page_call, api_name, api_call in pairs:
+        for _ in range(warmup):
+            page_call()
+            api_call()
+        page_times, api_times = [], []
+        for _ in range(n):  # alternating, so drift hits both alike
+            page_times.append(_timed(page_call))
+            api_times.append(_timed(api_call))
+        page_s, api_s = summary_ms(page_times), summary_ms(api_times)
+        rows.append(
+            {
+                "page": page_name,
+                "page_ms": page_s,
+                "api": api_name,
+                "api_ms": api_s,
+                "p95_ratio": round(page_s["p95_ms"] / api_s["p95_ms"], 2),
+            }
+        )
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| page | p50 ms | p95 ms | API calls, same figures | p50 ms | p95 ms | p95 ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r['page']}` | {r['page_ms']['p50_ms']} | {r['page_ms']['p95_ms']} | {r['api']} "
+            f"| {r['api_ms']['p50_ms']} | {r['api_ms']['p95_ms']} | {r['p95_ratio']} |"
+        )
+    return "\n".join(lines)
