@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -264,33 +264,42 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def declare_body_errors(app: FastAPI) -> None:
-    """Declare on every operation that reads a body the two answers any body can get.
-
-    400 when the bytes cannot be parsed at all (not UTF-8 text), 413 when the body is
-    over the size limit (RequestLimitsMiddleware).
-    """
+def amend_openapi(app: FastAPI, amend: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``amend`` on the generated OpenAPI document once, when it is first built."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         fresh = app.openapi_schema is None
         document = generate()
         if fresh:
-            for path_item in document.get("paths", {}).values():
-                for operation in path_item.values():
-                    if "requestBody" not in operation:
-                        continue
-                    for status in (400, 413):
-                        operation["responses"].setdefault(
-                            str(status),
-                            {
-                                "description": HTTPStatus(status).phrase,
-                                "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
-                            },
-                        )
+            amend(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def declare_body_errors(app: FastAPI) -> None:
+    """Declare on every operation that reads a body the two answers any body can get.
+
+    400 when the bytes cannot be parsed at all (not UTF-8 text), 413 when the body is
+    over the size limit (RequestLimitsMiddleware).
+    """
+
+    def amend(document: dict[str, Any]) -> None:
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                if "requestBody" not in operation:
+                    continue
+                for status in (400, 413):
+                    operation["responses"].setdefault(
+                        str(status),
+                        {
+                            "description": HTTPStatus(status).phrase,
+                            "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+                        },
+                    )
+
+    amend_openapi(app, amend)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

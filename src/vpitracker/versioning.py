@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from vpitracker.errors import PreconditionFailed, PreconditionRequired
+from vpitracker.errors import PreconditionFailed, PreconditionRequired, amend_openapi
 
 ETAG_HEADER = {
     "description": "The version of the record: send it back as If-Match to edit it",
@@ -38,17 +38,12 @@ def declare_if_match(app: FastAPI) -> None:
     a missing header gets that 428, not a validation error. The GET and PATCH answers
     of every versioned path declare their ``ETag`` response header.
     """
-    generate = app.openapi
+    amend_openapi(app, _declare_paths)
 
-    def openapi() -> dict[str, Any]:
-        fresh = app.openapi_schema is None
-        document = generate()
-        if fresh:
-            for path_item in document.get("paths", {}).values():
-                _declare(path_item)
-        return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+def _declare_paths(document: dict[str, Any]) -> None:
+    for path_item in document.get("paths", {}).values():
+        _declare(path_item)
 
 
 def _declare(path_item: dict[str, Any]) -> None:
