@@ -290,3 +290,39 @@ class TestRealCommand:
         )  # fmt: skip
         line = assert_one_line_error(short, "password")
         assert SHORT_PASSWORD not in short.stdout + short.stderr, line
+
+
+class TestProgressDisplay:
+    def test_a_terminal_sees_progress_a_pipe_sees_only_the_answer(
+        self, tmp_path: Path, migrated_sqlite: str
+    ) -> None:
+        import os as _os
+        import pty
+
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm"}
+        env["VPI_DATABASE_URL"] = migrated_sqlite
+        for args, again, label in (
+            (("export", "--out", "out", "--json"), ("export", "--out", "out2"), "exporting csv"),
+            (("audit", "verify"), ("audit", "verify"), "verifying the audit chain"),
+            (("backup", "copy.db"), ("backup", "copy2.db"), "backing up to copy.db"),
+        ):
+            controller, terminal = pty.openpty()
+            done = subprocess.run(
+                [sys.executable, "-m", "vpitracker", *args],
+                env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=terminal,
+                timeout=120, check=False,
+            )  # fmt: skip
+            _os.close(terminal)
+            shown = b""
+            try:
+                while chunk := _os.read(controller, 65536):
+                    shown += chunk
+            except OSError:  # the terminal side is closed: everything was read
+                pass
+            _os.close(controller)
+            assert done.returncode == 0, shown
+            assert label.encode() in shown, (args, shown)
+            json.loads(done.stdout)  # the answer stays clean JSON
+            piped = run_subprocess(tmp_path, *again, VPI_DATABASE_URL=migrated_sqlite)
+            assert piped.returncode == 0, piped.stderr
+            assert piped.stderr == ""

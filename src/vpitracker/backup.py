@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -24,7 +25,13 @@ class BackupError(Exception):
     """The backup could not be made; the message says why and what to do."""
 
 
-def backup(database_url: str, out: Path, *, overwrite: bool = False) -> Path:
+def backup(
+    database_url: str,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Write a backup of ``database_url`` to ``out`` (atomically: all or nothing)."""
     if out.exists() and not overwrite:
         raise BackupError(f"{out} already exists; choose another name or pass --force")
@@ -36,7 +43,7 @@ def backup(database_url: str, out: Path, *, overwrite: bool = False) -> Path:
     url = normalize_url(database_url)
     try:
         if url.startswith("sqlite"):
-            _sqlite(url, partial)
+            _sqlite(url, partial, progress)
         elif url.startswith("postgresql"):
             _postgres(url, partial)
         else:
@@ -47,7 +54,15 @@ def backup(database_url: str, out: Path, *, overwrite: bool = False) -> Path:
     return out
 
 
-def _sqlite(url: str, target: Path) -> None:
+def _pages(progress: Callable[[int, int], None] | None) -> Callable[[int, int, int], None] | None:
+    """sqlite3's backup callback (status, remaining, total) as (done, total)."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda _status, remaining, total: report(total - remaining, total)
+
+
+def _sqlite(url: str, target: Path, progress: Callable[[int, int], None] | None) -> None:
     database = make_url(url).database
     if not database or database == ":memory:":
         raise BackupError("an in-memory SQLite database has nothing to back up")
@@ -60,7 +75,7 @@ def _sqlite(url: str, target: Path) -> None:
             closing(sqlite3.connect(target)) as dst,
         ):
             src.execute("PRAGMA busy_timeout=30000")
-            src.backup(dst)
+            src.backup(dst, pages=256, progress=_pages(progress))
             # The copy keeps the source's WAL flag; make it one self-contained file.
             dst.execute("PRAGMA journal_mode=DELETE")
             (check,) = dst.execute("PRAGMA quick_check").fetchone()

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vpitracker.audit import cli as audit_cli
-from vpitracker.cli_support import App, Need, fail, open_engine, remember_secret
+from vpitracker.cli_support import (
+    App,
+    Need,
+    fail,
+    on_terminal,
+    open_engine,
+    progress_bar,
+    remember_secret,
+)
 from vpitracker.config import DatabaseSettings, Environment, get_settings
 from vpitracker.notifications import cli as notifications_cli
 from vpitracker.transfer.schemas import ExportFormat, ImportReport, Kind
@@ -147,8 +153,13 @@ def audit_verify(
         if not seq_text.isdigit() or len(expected_hash) != 64:
             raise fail("--expected-head must be SEQ:HASH", 2)
         from_seq = int(seq_text)
-    with open_session(open_engine(Need.migrated), write=False) as session:
-        result = audit_service.verify(session, from_seq=from_seq, expected_hash=expected_hash)
+    with (
+        open_session(open_engine(Need.migrated), write=False) as session,
+        progress_bar(on_terminal(), "verifying the audit chain") as progress,
+    ):
+        result = audit_service.verify(
+            session, from_seq=from_seq, expected_hash=expected_hash, progress=progress
+        )
     typer.echo(
         json.dumps(
             {
@@ -208,7 +219,8 @@ def seed_demo(
             if if_empty:
                 return
             raise fail("the database already has data; the demo was not loaded")
-        counts = demo.load(session)
+        with progress_bar(on_terminal(), "loading the demo") as progress:
+            counts = demo.load(session, progress=progress)
     typer.echo(json.dumps(counts))
     typer.echo(
         f"Demo loaded. Sign in as {demo.secretariat_email()} with password "
@@ -219,22 +231,6 @@ def seed_demo(
 def _wants_human(json_output: bool) -> bool:
     """Human-readable output on a terminal; JSON for scripts, pipes and --json."""
     return not json_output and sys.stdout.isatty()
-
-
-@contextmanager
-def _progress_bar(show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    if not show:
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as progress:
-        task = progress.add_task(label, total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield advance
 
 
 def _print_import_report(report: ImportReport, source: str, human: bool) -> None:
@@ -294,7 +290,7 @@ def import_(
         table = transfer_service.read_file(kind, file.read_bytes(), file.name)
         with (
             unit_of_work(open_engine(Need.migrated), write=not dry_run) as session,
-            _progress_bar(human and not dry_run, f"importing {kind.value}") as progress,
+            progress_bar(human and not dry_run, f"importing {kind.value}") as progress,
         ):
             actor = transfer_service.operator(session, as_email)
             report = transfer_service.run_import(
@@ -332,8 +328,11 @@ def export(
     if engine.dialect.name == "postgresql":
         # One snapshot for every file, even while the server writes.
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    with unit_of_work(engine, write=False) as session:
-        written = transfer_service.export(session, format, out)
+    with (
+        unit_of_work(engine, write=False) as session,
+        progress_bar(on_terminal(), f"exporting {format.value}") as progress,
+    ):
+        written = transfer_service.export(session, format, out, progress=progress)
     if _wants_human(json_output):
         for name, rows in written.items():
             typer.echo(f"{out / name}: {rows} rows")
@@ -353,7 +352,8 @@ def backup(
 
     open_engine(Need.migrated).dispose()  # a misspelt path must not back up an empty file
     try:
-        path = make_backup(database_url(), out, overwrite=force)
+        with progress_bar(on_terminal(), f"backing up to {out}") as progress:
+            path = make_backup(database_url(), out, overwrite=force, progress=progress)
     except BackupError as exc:
         raise fail(str(exc)) from exc
     typer.echo(json.dumps({"backup": str(path), "bytes": path.stat().st_size}))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -208,6 +210,32 @@ class App(typer.Typer):
             message, code = found
             sys.stderr.write(f"error: {redact(message)}\n")
             sys.exit(code)
+
+
+Progress = Callable[[int, int], None]
+
+
+def on_terminal() -> bool:
+    """Progress displays go to stderr, and only when a person is watching it."""
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(show: bool, label: str) -> Iterator[Progress | None]:
+    """A transient progress display on stderr; ``None`` (nothing shown) when ``show`` is off."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(console=Console(stderr=True), transient=True) as display:
+        task = display.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            display.update(task, completed=done, total=total or None)
+
+        yield advance
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -24,6 +25,9 @@ from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate
 from vpitracker.users import service as users_service
 from vpitracker.users.schemas import UserCreate
 
+# What load() creates, in the order it creates it (for its progress report).
+_KINDS = ("ministries", "users", "recommendations", "commitments", "status_updates", "assessments")
+
 # Development only: `seed demo` refuses to run in production mode.
 DEMO_PASSWORD = "vpi-demo-password"
 
@@ -42,9 +46,15 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def load(session: Session) -> dict[str, int]:
+def load(session: Session, *, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Create every record of the scenario; returns how many of each were made."""
     data = scenario()
+    total = sum(len(data[k]) for k in _KINDS)
+
+    def done(*kinds: str, extra: int = 0) -> None:
+        if progress is not None:
+            progress(sum(len(data[k]) for k in kinds) + extra, total)
+
     ministry_ids: dict[str, int] = {}
     pending = list(data["ministries"])
     secretariat: Actor | None = None
@@ -66,6 +76,7 @@ def load(session: Session) -> dict[str, int]:
             created = ministries_service.create(session, secretariat, body)
             assert created.id is not None
             ministry_ids[m["code"]] = created.id
+    done("ministries")
     actors: dict[str, Actor] = {}
     for u in data["users"]:
         existing = session.exec(select(User).where(User.email == u["email"])).first()
@@ -83,11 +94,13 @@ def load(session: Session) -> dict[str, int]:
         )
         actors[u["email"]] = auth_service.actor_for_user(session, user)
     assert secretariat is not None
+    done("ministries", "users")
     rec_ids: dict[str, int] = {}
     for r in data["recommendations"]:
         rec = recommendations_service.create(session, secretariat, RecommendationCreate(**r))
         assert rec.id is not None
         rec_ids[r["code"]] = rec.id
+    done("ministries", "users", "recommendations")
     commitment_ids: dict[str, int] = {}
     for c in data["commitments"]:
         commitment_body = CommitmentCreate(
@@ -109,7 +122,9 @@ def load(session: Session) -> dict[str, int]:
         ("assessment", a["assessed_at"], a) for a in data["assessments"]
     ]
     refs: dict[str, int] = {}
-    for kind, at, item in sorted(events, key=lambda e: e[1]):
+    before_events = ("ministries", "users", "recommendations", "commitments")
+    for number, (kind, at, item) in enumerate(sorted(events, key=lambda e: e[1]), start=1):
+        done(*before_events, extra=number)
         commitment_id = commitment_ids[item["commitment_code"]]
         if kind == "update":
             update = reporting_service.post_update(

@@ -134,7 +134,11 @@ def _first_bad_covered(
 
 
 def verify(
-    session: Session, *, from_seq: int | None = None, expected_hash: str | None = None
+    session: Session,
+    *,
+    from_seq: int | None = None,
+    expected_hash: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
     """Recompute the chain from the stored rows and compare what it covers."""
     prev_hash = GENESIS_HASH
@@ -146,7 +150,11 @@ def verify(
     def bad(seq: int, why: str) -> Verification:
         return Verification(False, checked, head_seq, head_hash, seq, why)
 
+    newest = repository.head(session) if progress is not None else None
+    total = newest[0] if newest else 0
     for batch in repository.iter_events(session):
+        if progress is not None:
+            progress(checked, total)
         pending: dict[str, dict[int, AuditEvent]] = {k: {} for k in _COVERED}
         broken: tuple[int, str] | None = None
         for event in batch:

@@ -1006,18 +1006,27 @@ def export_file_names(fmt: ExportFormat) -> list[str]:
     return [f"{kind.value}.{fmt.value}" for kind in Kind]
 
 
-def export(session: Session, fmt: ExportFormat, out_dir: Path) -> dict[str, int]:
+def export(
+    session: Session, fmt: ExportFormat, out_dir: Path, *, progress: Progress | None = None
+) -> dict[str, int]:
     """Write every kind to ``out_dir``; returns rows written per file (or sheet)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    kinds = list(Kind)
+
+    def rows_of(kind: Kind) -> Iterator[dict[str, Any]]:
+        yield from export_rows(session, kind)
+        if progress is not None:
+            progress(kinds.index(kind) + 1, len(kinds))
+
     if fmt is ExportFormat.xlsx:
         counts = formats.write_xlsx(
             out_dir / "vpitracker.xlsx",
-            ((kind.value, column_names(kind), export_rows(session, kind)) for kind in Kind),
+            ((kind.value, column_names(kind), rows_of(kind)) for kind in kinds),
         )
         return {f"vpitracker.xlsx:{sheet}": n for sheet, n in counts.items()}
     writer = formats.write_csv if fmt is ExportFormat.csv else formats.write_jsonl
     written: dict[str, int] = {}
-    for kind in Kind:
+    for kind in kinds:
         name = f"{kind.value}.{fmt.value}"
-        written[name] = writer(out_dir / name, column_names(kind), export_rows(session, kind))
+        written[name] = writer(out_dir / name, column_names(kind), rows_of(kind))
     return written
