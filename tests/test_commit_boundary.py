@@ -35,7 +35,7 @@ def test_deactivated_user_is_refused_on_the_very_next_request(live: LiveServer) 
     with _client(live, admin_token) as admin, _client(live) as reader:
         reader.get("/healthz")
         for n in range(ROUNDS):
-            email, password = f"viewer{n}@example.org", f"viewer-pass-{n}-xyzzy"
+            email, password = f"viewer{n}@example.org", f"quill-{n}-xyzzy-lantern"
             created = admin.post(
                 "/v1/users",
                 json={"email": email, "full_name": f"Viewer {n}", "role": "viewer",

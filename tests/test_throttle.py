@@ -154,3 +154,31 @@ class TestOneAttackerCannotLockOthersOut:
             # Not locked out, only delayed: 1 s per failure from the limit on (4 - 3 + 1).
             assert slowed.status_code == 200
             assert baseline.elapsed.total_seconds() < 2.0 <= slowed.elapsed.total_seconds()
+
+
+@pytest.mark.server
+def test_trusted_proxies_forward_the_client_address_and_nobody_else_does(
+    scratch_database_url: str,
+) -> None:
+    env = prepare(
+        scratch_database_url,
+        VPI_TRUSTED_PROXIES="127.0.0.2",
+        VPI_LOGIN_MAX_FAILURES_PER_ADDRESS="3",
+    )
+    wrong = {"username": "nobody@example.org", "password": "wrong password!"}
+    right = {"username": SECRETARIAT_EMAIL, "password": SECRETARIAT_PASSWORD}
+
+    def via(client: httpx.Client, url: str, data: dict[str, str], forwarded: str) -> int:
+        return client.post(url, data=data, headers={"X-Forwarded-For": forwarded}).status_code
+
+    with serve(env) as live, _from("127.0.0.2") as proxy, _from("127.0.0.1") as direct:
+        url = f"{live.url}/v1/auth/token"
+        # Through the proxy, the forwarded address is the one that counts.
+        assert [via(proxy, url, wrong, "198.51.100.7") for _ in range(3)] == [401] * 3
+        assert via(proxy, url, right, "198.51.100.7") == 429
+        assert via(proxy, url, right, "198.51.100.8") == 200
+        # From anyone else the header is ignored: a new forwarded address each time
+        # does not escape the throttle of the real address.
+        codes = [via(direct, url, wrong, f"203.0.113.{n}") for n in range(3)]
+        assert codes == [401] * 3
+        assert via(direct, url, right, "203.0.113.99") == 429

@@ -69,7 +69,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=False,
+        # Forwarded headers count only from the configured proxies: from anyone
+        # else they would let a client pick the address the sign-in throttle sees.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
         log_level="warning",
         # Our own JSON access log redacts secrets such as ?api_key=.
         access_log=False,

@@ -1,4 +1,4 @@
-"""Request limits enforced before any route runs: body size and NUL characters."""
+"""Request limits enforced before any route runs: header and body size, NUL characters."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ MAX_BODY_BYTES = 1024 * 1024
 # Uploads for spreadsheet imports may be larger.
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_PREFIX = "/v1/imports/"
+# All request header names and values together; browsers send a few KiB at most.
+MAX_HEADER_BYTES = 32 * 1024
 
 
-async def _problem(send: Send, status: int, title: str, detail: str) -> None:
+async def send_problem(send: Send, status: int, title: str, detail: str) -> None:
     body = json.dumps(
         {
             "type": f"https://vpitracker.org/problems/{title.lower().replace(' ', '-')}",
@@ -47,18 +49,27 @@ class RequestLimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        header_bytes = sum(len(k) + len(v) for k, v in scope.get("headers") or [])
+        if header_bytes > MAX_HEADER_BYTES:
+            await send_problem(
+                send,
+                431,
+                "Request header fields too large",
+                f"Request headers are limited to {MAX_HEADER_BYTES} bytes in all",
+            )
+            return
         raw = scope.get("raw_path") or scope["path"].encode()
         if b"\x00" in unquote_to_bytes(raw) or b"\x00" in unquote_to_bytes(
             scope.get("query_string", b"")
         ):
-            await _problem(
+            await send_problem(
                 send, 422, "Unprocessable content", "NUL characters are not allowed in URLs"
             )
             return
         limit = MAX_UPLOAD_BYTES if scope["path"].startswith(UPLOAD_PREFIX) else MAX_BODY_BYTES
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _problem(
+            await send_problem(
                 send, 413, "Content too large", f"Request bodies are limited to {limit} bytes"
             )
             return
@@ -75,7 +86,7 @@ class RequestLimitsMiddleware:
                     refused = True
                     if not started:
                         started = True
-                        await _problem(
+                        await send_problem(
                             send,
                             413,
                             "Content too large",

@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(Replay)
     async def _replay(_request: Request, exc: Replay) -> JSONResponse:
         headers = {"Idempotent-Replayed": "true"}
+        if exc.omitted:
+            headers["Idempotent-Replay-Omitted"] = ", ".join(exc.omitted)
         if exc.location:
             headers["Location"] = exc.location
         return JSONResponse(exc.body, status_code=exc.status_code, headers=headers)

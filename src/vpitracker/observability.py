@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urlencode
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vpitracker.limits import send_problem
+
 logger = logging.getLogger("vpitracker.access")
 
 _SECRET_PARAMS = frozenset({"api_key", "password", "token", "access_token"})
@@ -75,8 +77,33 @@ def route_template(scope: Scope) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
+_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"cookie")
+
+
+def _carries_credentials(scope: Scope) -> bool:
+    headers = dict(scope.get("headers") or [])
+    return any(h in headers for h in _CREDENTIAL_HEADERS) or b"api_key=" in scope.get(
+        "query_string", b""
+    )
+
+
+def _security_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    """Headers every answer carries; ``no-store`` unless the route chose its own caching."""
+    names = {k.lower() for k, _ in headers}
+    if b"x-content-type-options" not in names:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    if _carries_credentials(scope) and b"cache-control" not in names:
+        headers.append((b"cache-control", b"no-store"))
+    if scope.get("scheme") == "https" and b"strict-transport-security" not in names:
+        headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+
 class RequestContextMiddleware:
-    """Echo or mint ``X-Request-ID``, log one JSON line per request, count it."""
+    """Echo or mint ``X-Request-ID``, log one JSON line per request, count it.
+
+    Outermost of the app's middleware: it also answers an unhandled error itself
+    (a 500 problem that carries the request id, like every other answer).
+    """
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
@@ -91,18 +118,31 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
+                responded = True
                 status = int(message["status"])
                 headers = list(message.get("headers") or [])
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                _security_headers(scope, headers)
                 message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if responded:
+                raise
+            logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            await send_problem(
+                send_with_id,
+                500,
+                "Internal server error",
+                f"Something went wrong on our side; quote request id {request_id}",
+            )
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    UrlConstraints,
 )
 
 # What strip_whitespace removes (Unicode White_Space), spelled out so that the OpenAPI
@@ -109,7 +110,7 @@ class RequestModel(BaseModel):
 
 
 class EvidenceLink(RequestModel):
-    url: AnyUrl
+    url: Annotated[AnyUrl, UrlConstraints(max_length=2048)]
     title: Annotated[
         str, StringConstraints(strip_whitespace=True, max_length=300, pattern=NO_NUL)
     ] = ""

@@ -38,10 +38,13 @@ def create_api_key(
     idem: IdempotencyDep,
     response: Response,
 ) -> ApiKeyCreated:
-    """Create a read-only key; the secret `key` is returned only in this response."""
+    """Create a read-only key; the secret `key` is returned only in this response.
+
+    A replay (same `Idempotency-Key`) has `key: null` and `secret_omitted: ["key"]`.
+    """
     key, secret = service.create(session, actor, body.name)
     read = ApiKeyCreated.model_validate({**key.model_dump(), "key": secret})
-    return idem.created(response, read, f"/v1/api-keys/{key.id}")
+    return idem.created(response, read, f"/v1/api-keys/{key.id}", secret_fields=("key",))
 
 
 @router.delete("/{key_id}", operation_id="api-keys-revoke", responses=responses(401, 403, 404, 422))

@@ -27,6 +27,11 @@ from vpitracker.models import IdempotencyRecord, utcnow
 B = TypeVar("B", bound=BaseModel)
 
 
+# Named in a replayed body (and the Idempotent-Replay-Omitted header) when a secret
+# of the first answer is left out: secrets are never stored, so never replayed.
+OMITTED = "secret_omitted"
+
+
 class Replay(Exception):
     def __init__(self, status_code: int, body: Any, location: str | None) -> None:
         super().__init__("replay")
@@ -34,19 +39,34 @@ class Replay(Exception):
         self.body = body
         self.location = location
 
+    @property
+    def omitted(self) -> list[str]:
+        found = self.body.get(OMITTED) if isinstance(self.body, dict) else None
+        return [str(f) for f in found] if isinstance(found, list) else []
+
 
 @dataclass
 class Idempotency:
     session: Session
     record: IdempotencyRecord | None
 
-    def created(self, response: Response, body: B, location: str) -> B:
-        """Answer 201 with ``Location``, remembering the answer for retries."""
+    def created(
+        self, response: Response, body: B, location: str, *, secret_fields: tuple[str, ...] = ()
+    ) -> B:
+        """Answer 201 with ``Location``, remembering the answer for retries.
+
+        ``secret_fields`` are kept out of the remembered answer: a replay has them
+        as null and lists them under ``secret_omitted``.
+        """
         response.status_code = 201
         response.headers["Location"] = location
         if self.record is not None:
+            remembered = body.model_dump(mode="json")
+            if secret_fields:
+                remembered.update(dict.fromkeys(secret_fields))
+                remembered[OMITTED] = list(secret_fields)
             self.record.status_code = 201
-            self.record.body = body.model_dump_json()
+            self.record.body = json.dumps(remembered)
             self.record.location = location
             self.session.add(self.record)
             self.session.flush()

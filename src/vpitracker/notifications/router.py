@@ -49,7 +49,12 @@ def create_webhook(
     """Subscribe a URL to events; the response carries the signing secret this once."""
     sub, secret = service.create(session, settings, actor, body)
     response.headers["ETag"] = etag(sub.version)
-    return idem.created(response, service.with_secret(sub, secret), f"/v1/webhooks/{sub.id}")
+    return idem.created(
+        response,
+        service.with_secret(sub, secret),
+        f"/v1/webhooks/{sub.id}",
+        secret_fields=("secret",),
+    )
 
 
 @router.get(

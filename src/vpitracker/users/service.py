@@ -10,7 +10,7 @@ from sqlmodel import Session
 from vpitracker.audit import service as audit
 from vpitracker.auth import service as auth_service
 from vpitracker.auth.actor import Actor
-from vpitracker.auth.passwords import hash_password
+from vpitracker.auth.passwords import hash_password, weakness
 from vpitracker.errors import Conflict, Invalid, NotFound
 from vpitracker.ministries import service as ministries_service
 from vpitracker.models import User, utcnow
@@ -67,9 +67,16 @@ def _check_ministries(session: Session, role: Role, ministry_ids: list[int]) -> 
         raise Invalid("Only government officers belong to ministries", loc=["body", "ministry_ids"])
 
 
+def _check_password(password: str, *, email: str, full_name: str) -> None:
+    problem = weakness(password, email=email, full_name=full_name)
+    if problem is not None:
+        raise Invalid(problem, loc=["body", "password"])
+
+
 def create(session: Session, actor: Actor | None, data: UserCreate) -> User:
     """Create an account (argon2id password hash; the password is never stored)."""
     email = data.email.lower()
+    _check_password(data.password, email=email, full_name=data.full_name)
     if repository.by_email(session, email) is not None:
         raise Conflict("A user with email %(email)r already exists", email=email)
     _check_ministries(session, data.role, data.ministry_ids)
@@ -124,6 +131,12 @@ def update(
     role = Role(changes.get("role", user.role))
     _check_ministries(session, role, new_ministries)
     password = changes.pop("password", None)
+    if password is not None:
+        _check_password(
+            password,
+            email=changes.get("email", user.email),
+            full_name=changes.get("full_name", user.full_name),
+        )
     changed = apply_changes(user, changes)
     if password is not None or "role" in changed or "is_active" in changed:
         auth_service.bump_credential_version(user)
