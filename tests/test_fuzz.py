@@ -105,9 +105,11 @@ def _beyond_schema(error: dict[str, Any]) -> bool:
     # committed), which JSON Schema cannot state.
     if tuple(error.get("loc", ())) == ("body",) and error.get("type") == "value_error":
         return True
-    # email-validator refuses reserved domains (.test, .invalid, .localhost, ...), which
-    # the "email" format of JSON Schema allows: no such address can receive mail.
-    return "special-use or reserved name" in str(error.get("msg", ""))
+    # email-validator refuses reserved domains (.test, .invalid, .localhost, ...) and
+    # domains without a dot (user@localhost), which the "email" format of JSON Schema
+    # allows: no such address can receive mail.
+    msg = str(error.get("msg", ""))
+    return "special-use or reserved name" in msg or "It should have a period" in msg
 
 
 async def _marked_validation(request: Request, exc: Exception) -> Response:
