@@ -190,7 +190,12 @@ def page_request_for(default_sort: str) -> Callable[..., PageRequest]:
     def page_request(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
         cursor: Annotated[
-            str | None, Query(max_length=2000, description="From the previous page's next_cursor")
+            str | None,
+            Query(
+                max_length=2000,
+                description="Opaque: pass back the previous page's next_cursor unchanged "
+                "(with the same sort); never build one",
+            ),
         ] = None,
         sort: Annotated[
             str, Query(max_length=64, description="A sortable field; prefix - for descending")

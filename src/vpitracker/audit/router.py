@@ -123,10 +123,15 @@ def verify(
     session: SessionDep,
     _actor: Assessor,
     from_seq: Annotated[
-        int | None, Query(ge=1, le=2**62, description="A published head's seq")
+        int | None,
+        Query(ge=1, le=2**62, description="A published head's seq; send it with expected_hash"),
     ] = None,
     expected_hash: Annotated[
-        str | None, Query(pattern=r"^[0-9a-f]{64}$", description="The published head's hash")
+        str | None,
+        Query(
+            pattern=r"^[0-9a-f]{64}$",
+            description="The published head's hash; send it with from_seq (422 alone)",
+        ),
     ] = None,
 ) -> VerifyResult:
     """Recompute the chain; with a published head, prove history since then only grew."""

@@ -22,7 +22,11 @@ def _http_only(links: list[EvidenceLink]) -> list[EvidenceLink]:
 
 class StatusUpdateCreate(RequestModel):
     status: ReportedStatus
-    progress_percent: Annotated[int, Field(ge=0, le=100), NUMBER_ONLY]
+    progress_percent: Annotated[
+        int,
+        Field(ge=0, le=100, description="0-100; a `completed` status must report 100"),
+        NUMBER_ONLY,
+    ]
     summary: LongText
     evidence: Evidence = Field(default_factory=list)
     in_reply_to_assessment_id: Id | None = None
