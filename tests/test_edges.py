@@ -75,3 +75,22 @@ def test_evidence_urls_are_capped_at_2048_characters(
         )  # fmt: skip
         assert r.status_code == expected, r.text
     problem(r, 422)
+
+
+def test_report_and_progress_401_offers_basic_and_basic_then_works(
+    client: TestClient, session: Session
+) -> None:
+    import base64
+
+    from tests.factories import make_api_key
+
+    key = make_api_key(session, make_user(session))
+    for path in ("/v1/progress/summary", "/v1/reports/commitments"):
+        challenge = client.get(path)
+        assert challenge.status_code == 401
+        assert 'Basic realm="vpitracker"' in challenge.headers["WWW-Authenticate"]
+        assert 'Bearer realm="vpitracker"' in challenge.headers["WWW-Authenticate"]
+        basic = base64.b64encode(f"dashboard:{key}".encode()).decode()
+        assert client.get(path, headers={"Authorization": f"Basic {basic}"}).status_code == 200
+    # Operations that take no Basic credentials do not offer them.
+    assert "Basic" not in client.get("/v1/me").headers["WWW-Authenticate"]

@@ -136,7 +136,21 @@ def get_report_actor(
         ),
     ] = None,
 ) -> Actor:
-    """Readers of progress and reports: also ``?api_key=`` and, if enabled, anonymous."""
+    """Readers of progress and reports: also ``?api_key=`` and, if enabled, anonymous.
+
+    Their 401 also offers Basic (the API key as password), for dashboard tools that
+    send Basic credentials only after a challenge.
+    """
+    try:
+        return _report_actor(request, session, settings, api_key)
+    except Unauthorized as exc:
+        exc.headers["WWW-Authenticate"] += ', Basic realm="vpitracker"'
+        raise
+
+
+def _report_actor(
+    request: Request, session: Session, settings: Settings, api_key: str | None
+) -> Actor:
     if api_key is not None:
         return auth_service.actor_from_api_key(session, api_key)
     credentials = _credentials(request)
