@@ -75,7 +75,7 @@ Seq = Annotated[int, Query(ge=1, le=MAX_SEQ)]
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **responses(401, 503),
+        **responses(401, 422, 503),
     },
 )
 def checkpoint(session: SessionDep, settings: SettingsDep, _actor: ReportReader) -> Response:

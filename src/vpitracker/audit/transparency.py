@@ -39,7 +39,10 @@ def _dev_signer(origin: str) -> note.Signer:
     if DEV_KEY_FILE.exists():
         return _parse_signer(DEV_KEY_FILE.read_text().strip())
     signer = note.generate(origin)
-    fd = os.open(DEV_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(DEV_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker made one first: use that one
+        return _parse_signer(DEV_KEY_FILE.read_text().strip())
     with os.fdopen(fd, "w") as f:
         f.write(signer.encode() + "\n")
     return signer
