@@ -161,7 +161,19 @@ def _report_actor(
     raise Unauthorized("Sign in: send a bearer token or an API key")
 
 
+def get_log_reader(
+    actor: Annotated[Actor | None, Depends(get_optional_actor)], settings: SettingsDep
+) -> Actor:
+    """Readers of the verifiable log: any credentials in headers, or anyone if public."""
+    if actor is not None:
+        return actor
+    if settings.public_read:
+        return Actor(kind="anonymous", id=0, role=Role.viewer)
+    raise Unauthorized("Sign in: send a bearer token or an API key")
+
+
 CurrentActor = Annotated[Actor, Depends(get_current_actor)]
+LogReader = Annotated[Actor, Depends(get_log_reader)]
 
 
 def require_role(*roles: Role) -> Callable[[Actor], Actor]:

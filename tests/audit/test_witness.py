@@ -146,7 +146,8 @@ def test_witness_accepts_growth_and_refuses_rollback_fork_and_restored_backup(
         token = server.token()
         api_key = read_key(server, token)
         post_ministries(server, token, 3)
-        size = int(httpx.get(f"{server.url}/v1/audit/checkpoint?api_key={api_key}").text.split()[1])
+        checkpoint = httpx.get(f"{server.url}/v1/audit/checkpoint", headers={"X-API-Key": api_key})
+        size = int(checkpoint.text.split()[1])
         assert witness(server, trusted, api_key) == (
             f"0 OK: first checkpoint of {TEST_LOG_ORIGIN} kept at tree size {size}"
         )

@@ -20,7 +20,7 @@ from vpitracker.audit.schemas import (
     InclusionProof,
     VerifyResult,
 )
-from vpitracker.deps import Assessor, Reader, ReportReader, Secretariat, SessionDep, SettingsDep
+from vpitracker.deps import Assessor, LogReader, Reader, Secretariat, SessionDep, SettingsDep
 from vpitracker.errors import Invalid, responses
 from vpitracker.models import AuditEvent
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
@@ -75,10 +75,10 @@ Seq = Annotated[int, Query(ge=1, le=MAX_SEQ)]
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **responses(401, 422, 503),
+        **responses(401, 503),
     },
 )
-def checkpoint(session: SessionDep, settings: SettingsDep, _actor: ReportReader) -> Response:
+def checkpoint(session: SessionDep, settings: SettingsDep, _actor: LogReader) -> Response:
     """The current tree head: a C2SP tlog-checkpoint in an Ed25519-signed note."""
     body = transparency.checkpoint(session, settings)
     return PlainTextResponse(body, media_type="text/plain; charset=utf-8")
@@ -90,7 +90,7 @@ def checkpoint(session: SessionDep, settings: SettingsDep, _actor: ReportReader)
     responses=responses(401, 404, 422, 503),
 )
 def inclusion_proof(
-    session: SessionDep, _actor: ReportReader, seq: Seq, tree_size: Seq
+    session: SessionDep, _actor: LogReader, seq: Seq, tree_size: Seq
 ) -> InclusionProof:
     """RFC 9162 inclusion proof of event ``seq`` (leaf seq - 1) in the tree of ``tree_size``."""
     hashes = transparency.inclusion(session, seq, tree_size)
@@ -103,7 +103,7 @@ def inclusion_proof(
     responses=responses(401, 404, 422, 503),
 )
 def consistency_proof(
-    session: SessionDep, _actor: ReportReader, first: Seq, second: Seq
+    session: SessionDep, _actor: LogReader, first: Seq, second: Seq
 ) -> ConsistencyProof:
     """RFC 9162 consistency proof that the tree of ``second`` extends the tree of ``first``."""
     hashes = transparency.consistency(session, first, second)
@@ -112,7 +112,7 @@ def consistency_proof(
 
 @router.get("/events/{seq}", operation_id="audit-event-get", responses=responses(401, 404, 422))
 def get_event(
-    session: SessionDep, actor: ReportReader, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]
+    session: SessionDep, actor: LogReader, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]
 ) -> AuditEventRead:
     """One event, to recompute its leaf; events about users and keys only for the secretariat."""
     return _event_read(transparency.public_event(session, actor, seq))
