@@ -46,6 +46,9 @@ def run(
     reuse_db: Annotated[
         bool, typer.Option(help="Keep the database of an earlier run (no fresh load)")
     ] = False,
+    only: Annotated[
+        str | None, typer.Option(help="Time only the read endpoints whose URL matches this regex")
+    ] = None,
 ) -> None:
     """Load a fresh database of SIZE and time the API against raw SQL and the audit chain."""
     # A plain `kill` still stops the server subprocess (finally blocks run on SystemExit).
@@ -67,6 +70,7 @@ def run(
             threads=threads,
             workers=workers,
             reuse_db=reuse_db,
+            only=only,
         )
     )
 

@@ -25,6 +25,7 @@ EXPECTED_PROGRESS = (
     "/v1/progress/timeline",
 )
 REPORT_COMMITMENTS = "/v1/reports/commitments"
+REPORT_RECOMMENDATIONS = "/v1/reports/recommendations"
 QUERY_FOR = {"/v1/progress/timeline": "interval=month"}
 HTTP_TIMEOUT = 600.0
 MIN_SAMPLES = 5
@@ -68,6 +69,11 @@ def read_endpoints(
         )
     else:
         skipped.append({"path": REPORT_COMMITMENTS, "reason": "not in app.openapi() at run time"})
+    if REPORT_RECOMMENDATIONS in paths:
+        endpoints.append(ReadEndpoint(f"{REPORT_RECOMMENDATIONS} (JSON)", REPORT_RECOMMENDATIONS))
+        endpoints.append(
+            ReadEndpoint(f"{REPORT_RECOMMENDATIONS} (CSV)", f"{REPORT_RECOMMENDATIONS}?format=csv")
+        )
     return endpoints, skipped
 
 

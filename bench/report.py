@@ -145,6 +145,31 @@ def render_run(result: dict[str, Any]) -> str:
     skipped = result.get("skipped") or []
     if skipped:
         out += ["", "Not timed: " + "; ".join(f"`{s['path']}` ({s['reason']})" for s in skipped)]
+    mem = result.get("memory") or []
+    if mem:
+        out += [
+            "",
+            "Server memory while 4 callers stream the same report at once (RSS of the "
+            "serve process and its workers, sampled every 20 ms):",
+            "",
+        ]
+        out += _table(
+            ("report", "status", "MiB each", "first byte s (max)", "s (max)",
+             "RSS before MiB", "RSS peak MiB", "growth MiB"),
+            [
+                [
+                    f"`{m['path']}?format={m['format']}` x{m['parallel']}",
+                    ",".join(str(s) for s in m["statuses"]),
+                    _num(m["bytes_each"] / 1048576),
+                    _num(m["first_byte_s_max"], 3),
+                    _num(m["seconds_max"], 1),
+                    _num(m["rss_before_mib"]),
+                    _num(m["rss_peak_mib"]),
+                    _num(m["rss_growth_mib"]),
+                ]
+                for m in mem
+            ],
+        )  # fmt: skip
     c = result.get("chain")
     if c:
         ip, http = c["in_process"], c["http"]

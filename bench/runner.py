@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import httpx
 import typer
 from sqlalchemy import Engine, func, select, text
 
-from bench import api, chain
+from bench import api, chain, memory
 from bench.capture import InProcessApp
 from bench.databases import RESULTS_DIR, BenchDatabase, DbKind, database_for, recreate
 from bench.datagen import load
@@ -51,6 +52,11 @@ class RunOptions:
     threads: int
     workers: int
     reuse_db: bool
+    only: str | None = None
+
+
+# Four callers at once stream the largest report (all status updates) in each format.
+MEMORY_REPORTS = (("/v1/reports/status-history", "json"), ("/v1/reports/status-history", "csv"))
 
 
 def _log(message: str) -> None:
@@ -175,6 +181,8 @@ def _time_live(
         return httpx.Client(base_url=url, headers=auth, timeout=api.HTTP_TIMEOUT)
 
     rows = []
+    if opts.only:
+        endpoints = [e for e in endpoints if re.search(opts.only, e.url)]
     with client() as http:
         for endpoint in endpoints:
             _log(f"GET {endpoint.url} x{opts.n}")
@@ -248,6 +256,12 @@ def run(opts: RunOptions) -> tuple[dict[str, Any], Path]:
                 result["endpoints"], posts, result["post_statements"] = _time_live(
                     opts, db, app, server.url, server.token(), endpoints, open_ids
                 )
+                result["memory"] = [
+                    memory.measure(
+                        server.url, server.token(), server.process.pid, path=path, fmt=fmt
+                    )
+                    for path, fmt in MEMORY_REPORTS
+                ]
         finally:
             app.close()
         _log(f"chain cost in-process: {opts.chain_posts} posts with and without the audit append")
