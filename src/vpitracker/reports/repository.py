@@ -144,16 +144,17 @@ def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> S
         )
         return Listed(name, items.distinct() if distinct else items)
 
-    counted = commitments_then.with_only_columns(c.c.id).scalar_subquery()
-    linked = Listed(
-        "commitments",
+    # The counted commitments' own conditions, applied in the join: an IN (subquery)
+    # here is evaluated again for every recommendation on SQLite.
+    counted = commitments_then.whereclause
+    linked_items = (
         select(
             cr.c.recommendation_id.label("owner"), c.c.code.label("value"), c.c.code.label("sort")
         )
         .select_from(cr)
         .join(c, c.c.id == cr.c.commitment_id)
-        .where(c.c.id.in_(counted)),
     )
+    linked = Listed("commitments", linked_items if counted is None else linked_items.where(counted))
     columns, joins = _with_lists(
         recs.c.id,
         [
