@@ -167,6 +167,13 @@ CONFIG = schemathesis.Config.from_dict(
         "seed": 20261129,
         # Credentials are the callers' (sent by the test), not generated.
         "generation": {"with-security-parameters": False},
+        # A PATCH without If-Match is 428 Precondition Required (RFC 6585), the answer
+        # made for a missing precondition header.
+        "checks": {
+            "missing_required_header": {
+                "expected-statuses": [400, 401, 403, 406, 415, 422, 428],
+            }
+        },
     }
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
@@ -231,9 +238,13 @@ def point_at_seeded(case: schemathesis.Case, digest: int) -> None:
     case.path_parameters = _point_at_seeded(case.path_parameters)
     case.query = _point_at_seeded(case.query)
     case.body = _point_at_seeded(case.body)
-    if_match = (case.headers or {}).get("if-match")
-    if case.method == "PATCH" and (if_match is None or isinstance(if_match, str)) and digest % 3:
-        case.headers = {**(case.headers or {}), "if-match": SEEDED_ETAG}
+    # If-Match is required on every PATCH: replace a generated value (often) by the
+    # seeded rows' ETag, but never add one to a case generated without it, which
+    # checks that a missing header is refused.
+    headers = case.headers or {}
+    name = next((k for k in headers if k.lower() == "if-match"), None)
+    if case.method == "PATCH" and name and isinstance(headers[name], str) and digest % 3:
+        case.headers = {**headers, name: SEEDED_ETAG}
 
 
 @dataclass

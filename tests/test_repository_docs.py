@@ -44,6 +44,10 @@ class TestReadme:
             assert "reserved" not in row
         assert "/metrics" in README
 
+    def test_every_setting_is_documented(self) -> None:
+        missing = [n for n in Settings.model_fields if f"VPI_{n.upper()}" not in README]
+        assert missing == []
+
     def test_it_says_how_to_ask_for_csv(self) -> None:
         assert "?format=csv" in README
         assert "Accept: text/csv" in README

@@ -22,6 +22,9 @@ from pydantic import (
 _SPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+# No NUL and no white space at all (URLs); spelled out because JSON Schema's \s
+# (ECMA-262) and Python's differ (U+0085).
+NO_SPACE = rf"^[^\x00{_SPACE}]+$"
 
 
 def text(max_length: int, *, min_length: int = 1) -> object:

@@ -52,6 +52,8 @@ REPORT_AND_PROGRESS = (
     "/v1/reports/commitments",
     "/v1/reports/recommendations",
     "/v1/reports/status-history",
+    # the labels of the figures above, read by the same dashboards the same ways
+    "/v1/vocabulary",
 )
 
 

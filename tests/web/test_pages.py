@@ -24,6 +24,7 @@ from tests.factories import (
     make_user,
     row_counts,
 )
+from vpitracker.auth import service as auth_service
 from vpitracker.auth.service import account_key
 from vpitracker.config import Environment, Settings
 from vpitracker.models import Assessment, LoginFailure, StatusUpdate, User, utcnow
@@ -178,15 +179,36 @@ class TestSessions:
         assert r.status_code == 303
         assert r.headers["location"].startswith("/login")
 
+    def test_a_credential_change_ends_the_page_session(
+        self, web: TestClient, world: dict[str, Any], session: Session
+    ) -> None:
+        # The same rule as bearer tokens: "sign out everywhere", a password or role
+        # change bumps the credential version, and the page session ends with it.
+        officer = world["officer"]
+        sign_in(web, officer)
+        assert web.get("/my").status_code == 200
+        auth_service.bump_credential_version(officer)
+        session.add(officer)
+        session.commit()
+        r = web.get("/my")
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/login")
+
     def test_a_forged_or_tampered_cookie_is_refused(
         self, web: TestClient, world: dict[str, Any], settings: Settings
     ) -> None:
         good = cookies.encode(
-            settings, cookies.PageSession.anonymous().signed_in(world["secretariat"].id)
+            settings,
+            cookies.PageSession.anonymous().signed_in(
+                world["secretariat"].id, world["secretariat"].credential_version
+            ),
         )
         payload, _, mac = good.rpartition(".")
         other = cookies.encode(
-            settings, cookies.PageSession.anonymous().signed_in(world["officer"].id)
+            settings,
+            cookies.PageSession.anonymous().signed_in(
+                world["officer"].id, world["officer"].credential_version
+            ),
         )
         web.cookies.clear()
         for forged in (f"{other.rpartition('.')[0]}.{mac}", f"{payload}.{'0' * 64}", "garbage"):

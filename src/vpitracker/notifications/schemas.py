@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from vpitracker.notifications.events import EventType
-from vpitracker.types import Id, RequestModel, ShortText
+from vpitracker.types import NO_SPACE, Id, RequestModel, ShortText
 
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00\s]+$")]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_SPACE)]
 Events = Annotated[list[EventType], Field(min_length=1, max_length=len(EventType))]
 MinistryIds = Annotated[list[Id], Field(max_length=100)]
 

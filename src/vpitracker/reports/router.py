@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import Response
 
 from vpitracker.auth.actor import Actor
 from vpitracker.commitments.router import Filters
@@ -50,7 +49,6 @@ def _dialect(request: Request) -> str:
     "/commitments",
     operation_id="reports-commitments",
     response_model=list[CommitmentReportRow],
-    response_class=Response,
     responses=RESPONSES,
 )
 def commitments_report(
@@ -71,7 +69,6 @@ def commitments_report(
     "/recommendations",
     operation_id="reports-recommendations",
     response_model=list[RecommendationReportRow],
-    response_class=Response,
     responses=RESPONSES,
 )
 def recommendations_report(
@@ -91,7 +88,6 @@ def recommendations_report(
     "/status-history",
     operation_id="reports-status-history",
     response_model=list[StatusHistoryRow],
-    response_class=Response,
     responses=RESPONSES,
 )
 def status_history_report(

@@ -107,7 +107,7 @@ def login(request: Request, page: PageDep, session: SessionDep, fields: FormFiel
             error=N_("Incorrect email or password."),
         )  # fmt: skip
     assert user.id is not None
-    page.state, page.cookie_changed = page.state.signed_in(user.id), True
+    page.state, page.cookie_changed = page.state.signed_in(user.id, user.credential_version), True
     return redirect(page, target)
 
 

@@ -34,6 +34,9 @@ class PageSession:
     issued_at: int
     nonce: str
     lang: str | None = None
+    # The user's credential version at sign-in: a password or role change,
+    # deactivation or "sign out everywhere" bumps it and ends this session too.
+    credential_version: int = 0
 
     @classmethod
     def anonymous(cls, lang: str | None = None) -> PageSession:
@@ -41,11 +44,11 @@ class PageSession:
             user_id=0, issued_at=int(time.time()), nonce=secrets.token_urlsafe(18), lang=lang
         )
 
-    def signed_in(self, user_id: int) -> PageSession:
+    def signed_in(self, user_id: int, credential_version: int) -> PageSession:
         """A fresh nonce on sign-in: a token seen before signing in is worthless after."""
         return PageSession(
             user_id=user_id, issued_at=int(time.time()), nonce=secrets.token_urlsafe(18),
-            lang=self.lang,
+            lang=self.lang, credential_version=credential_version,
         )  # fmt: skip
 
     def with_lang(self, lang: str) -> PageSession:
@@ -63,7 +66,12 @@ def _mac(settings: Settings, payload: bytes) -> str:
 
 
 def encode(settings: Settings, page_session: PageSession) -> str:
-    body = {"u": page_session.user_id, "t": page_session.issued_at, "n": page_session.nonce}
+    body: dict[str, Any] = {
+        "u": page_session.user_id,
+        "t": page_session.issued_at,
+        "n": page_session.nonce,
+        "v": page_session.credential_version,
+    }
     if page_session.lang:
         body["l"] = page_session.lang
     payload = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode())
@@ -81,7 +89,7 @@ def decode(settings: Settings, cookie: str | None) -> PageSession | None:
         raw: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         page_session = PageSession(
             user_id=int(raw["u"]), issued_at=int(raw["t"]), nonce=str(raw["n"]),
-            lang=str(raw["l"]) if "l" in raw else None,
+            lang=str(raw["l"]) if "l" in raw else None, credential_version=int(raw["v"]),
         )  # fmt: skip
     except (binascii.Error, ValueError, KeyError, TypeError):
         return None
@@ -105,11 +113,16 @@ def csrf_ok(settings: Settings, page_session: PageSession | None, token: str | N
 def still_valid_for(user: User | None, page_session: PageSession) -> bool:
     """Whether a signed-in page session may still act as ``user``.
 
-    The one place that decides it: a deactivated account loses its sessions at
-    once. A per-user credential version (bumped on password or role change)
-    belongs here too: compare it with one stored in the cookie at sign-in.
+    The one place that decides it, by the same rule as bearer tokens: a deactivated
+    account, or one whose credential version moved on since sign-in (password or
+    role changed, "sign out everywhere"), loses its sessions at once.
     """
-    return user is not None and user.is_active and page_session.user_id == user.id
+    return (
+        user is not None
+        and user.is_active
+        and page_session.user_id == user.id
+        and page_session.credential_version == user.credential_version
+    )
 
 
 def cookie_options(settings: Settings) -> dict[str, Any]:
