@@ -8,6 +8,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vpitracker.errors import PROBLEM_JSON
+from vpitracker.i18n import N_, gettext, negotiate
 
 MAX_BODY_BYTES = 1024 * 1024
 # Uploads for spreadsheet imports may be larger.
@@ -17,13 +18,23 @@ UPLOAD_PREFIX = "/v1/imports/"
 MAX_HEADER_BYTES = 32 * 1024
 
 
-async def send_problem(send: Send, status: int, title: str, detail: str) -> None:
+async def send_problem(
+    send: Send, scope: Scope, status: int, title: str, detail: str, **params: object
+) -> None:
+    """A problem answered from middleware, before any route: in the caller's language.
+
+    ``title`` and ``detail`` are English msgids (``detail`` a ``%(name)s`` template);
+    the ``type`` stays built from the English title.
+    """
+    accept = dict(scope.get("headers") or []).get(b"accept-language", b"")
+    lang = negotiate(accept.decode("latin-1"))
+    text = gettext(lang, detail)
     body = json.dumps(
         {
             "type": f"https://vpitracker.org/problems/{title.lower().replace(' ', '-')}",
-            "title": title,
+            "title": gettext(lang, title),
             "status": status,
-            "detail": detail,
+            "detail": text % params if params else text,
         }
     ).encode()
     await send(
@@ -33,6 +44,8 @@ async def send_problem(send: Send, status: int, title: str, detail: str) -> None
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
+                (b"content-language", lang.encode()),
+                (b"vary", b"Accept-Language"),
             ],
         }
     )
@@ -53,9 +66,11 @@ class RequestLimitsMiddleware:
         if header_bytes > MAX_HEADER_BYTES:
             await send_problem(
                 send,
+                scope,
                 431,
-                "Request header fields too large",
-                f"Request headers are limited to {MAX_HEADER_BYTES} bytes in all",
+                N_("Request header fields too large"),
+                N_("Request headers are limited to %(limit)s bytes in all"),
+                limit=MAX_HEADER_BYTES,
             )
             return
         raw = scope.get("raw_path") or scope["path"].encode()
@@ -63,14 +78,23 @@ class RequestLimitsMiddleware:
             scope.get("query_string", b"")
         ):
             await send_problem(
-                send, 422, "Unprocessable content", "NUL characters are not allowed in URLs"
+                send,
+                scope,
+                422,
+                N_("Unprocessable content"),
+                N_("NUL characters are not allowed in URLs"),
             )
             return
         limit = MAX_UPLOAD_BYTES if scope["path"].startswith(UPLOAD_PREFIX) else MAX_BODY_BYTES
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_problem(
-                send, 413, "Content too large", f"Request bodies are limited to {limit} bytes"
+                send,
+                scope,
+                413,
+                N_("Content too large"),
+                N_("Request bodies are limited to %(limit)s bytes"),
+                limit=limit,
             )
             return
         received = 0
@@ -88,9 +112,11 @@ class RequestLimitsMiddleware:
                         started = True
                         await send_problem(
                             send,
+                            scope,
                             413,
-                            "Content too large",
-                            f"Request bodies are limited to {limit} bytes",
+                            N_("Content too large"),
+                            N_("Request bodies are limited to %(limit)s bytes"),
+                            limit=limit,
                         )
                     # The app sees the client go away and answers nothing more.
                     return {"type": "http.disconnect"}

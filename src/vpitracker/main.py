@@ -27,6 +27,7 @@ from vpitracker.errors import (
     problem_response,
     responses,
 )
+from vpitracker.i18n import N_
 from vpitracker.idempotency.service import Replay
 from vpitracker.limits import RequestLimitsMiddleware
 from vpitracker.ministries.router import router as ministries_router
@@ -115,17 +116,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], operation_id="health-ready", responses=responses(503))
-    def readyz() -> Any:
+    def readyz(request: Request) -> Any:
         """Readiness: the database answers and its schema is at this code's migration head."""
+        lang = language_of(request)
         try:
             with app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
                 at_head = migrate.current_heads(conn) == migrate.expected_heads()
         except Exception:
-            return problem_response(503, "Service Unavailable", "The database does not answer")
+            return problem_response(
+                503, "Service Unavailable", N_("The database does not answer"), lang=lang
+            )
         if not at_head:
             return problem_response(
-                503, "Service Unavailable", "The database schema is not at the migration head"
+                503,
+                "Service Unavailable",
+                N_("The database schema is not at the migration head"),
+                lang=lang,
             )
         ready = {"status": "ready"}
         if not notifications_mail.enabled(settings):

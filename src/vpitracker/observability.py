@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vpitracker.i18n import N_
 from vpitracker.limits import send_problem
 
 logger = logging.getLogger("vpitracker.access")
@@ -139,9 +140,11 @@ class RequestContextMiddleware:
             logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
             await send_problem(
                 send_with_id,
+                scope,
                 500,
-                "Internal server error",
-                f"Something went wrong on our side; quote request id {request_id}",
+                N_("Internal server error"),
+                N_("Something went wrong on our side; quote request id %(request_id)s"),
+                request_id=request_id,
             )
         finally:
             elapsed = time.perf_counter() - started

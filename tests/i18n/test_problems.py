@@ -128,3 +128,17 @@ def test_no_accept_language_is_english(
 ) -> None:
     r = client.get("/v1/ministries/999999", headers=auth(settings, make_user(session)))
     assert problem(r, 404)["detail"] == "No ministry with id 999999"
+
+
+def test_problems_answered_before_any_route_follow_the_language_too(
+    client: TestClient,
+) -> None:
+    # The request limits answer from middleware, before the app's handlers run.
+    en, sw = both(client, "GET", "/v1/ministries?q=a%00b", 422)
+    assert en["detail"] == "NUL characters are not allowed in URLs"
+    assert sw["detail"] == "Herufi za NUL haziruhusiwi katika anwani za URL"
+    assert sw["title"] == "Maudhui hayawezi kushughulikiwa"
+    big = b"x" * (1024 * 1024 + 1)
+    en, sw = both(client, "POST", "/v1/ministries", 413, content=big)
+    assert en["detail"] == f"Request bodies are limited to {1024 * 1024} bytes"
+    assert sw["detail"] == f"Kiini cha ombi hakiwezi kuzidi baiti {1024 * 1024}"
