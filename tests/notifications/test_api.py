@@ -125,3 +125,16 @@ def test_readyz_says_smtp_is_not_configured(client: TestClient) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200
     assert "SMTP is not configured" in r.json()["mail"]
+
+
+def test_a_refused_url_is_explained_in_the_callers_language(
+    client: TestClient, sec: dict[str, str]
+) -> None:
+    r = client.post(
+        "/v1/webhooks",
+        json={"url": "http://hooks.example.org/in", "events": ["ping"]},
+        headers={**sec, "Accept-Language": "sw"},
+    )
+    body = problem(r, 422)
+    assert body["detail"] == "Anwani ya URL lazima itumie https"
+    assert body["errors"] == [{"loc": ["body", "url"], "msg": body["detail"]}]

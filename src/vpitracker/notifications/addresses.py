@@ -7,10 +7,20 @@ import socket
 from urllib.parse import urlsplit
 
 from vpitracker.config import Environment, Settings
+from vpitracker.i18n import N_
 
 
 class AddressRefused(Exception):
-    """The URL may not be used; the message says why (safe to show)."""
+    """The URL may not be used; the message says why (safe to show).
+
+    ``template`` is an English msgid with ``%(name)s`` placeholders, so the API can
+    answer in the caller's language; ``str()`` is the English text (logs, reasons).
+    """
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template % params if params else template)
+        self.template = template
+        self.params = params
 
 
 def _public(address: str) -> bool:
@@ -32,18 +42,23 @@ def check(url: str, settings: Settings) -> None:
     """Refuse ``url`` unless it is https and every address its host resolves to is public."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AddressRefused("must be an absolute http or https URL")
+        raise AddressRefused(N_("The URL must be an absolute http or https URL"))
     if settings.webhook_allow_private or settings.env is Environment.development:
         return
     if parts.scheme != "https":
-        raise AddressRefused("must use https")
+        raise AddressRefused(N_("The URL must use https"))
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise AddressRefused(f"host {parts.hostname!r} does not resolve") from exc
+        raise AddressRefused(
+            N_("The URL's host %(host)s does not resolve"), host=repr(parts.hostname)
+        ) from exc
     for info in infos:
         if not _public(str(info[4][0])):
             raise AddressRefused(
-                f"host {parts.hostname!r} resolves to a loopback, private, link-local "
-                "or metadata address"
+                N_(
+                    "The URL's host %(host)s resolves to a loopback, private, link-local "
+                    "or metadata address"
+                ),
+                host=repr(parts.hostname),
             )

@@ -82,7 +82,7 @@ def attempt(
         # DNS can change between creation and delivery: check the address every time.
         addresses.check(url, settings)
     except addresses.AddressRefused as exc:
-        return done(None, f"url {exc}")
+        return done(None, str(exc))
     try:
         with http.stream(
             "POST", url, content=body.encode("utf-8"), headers=headers(secret, msg_id, body)

@@ -29,7 +29,7 @@ def _check_url(url: str, settings: Settings) -> None:
     try:
         addresses.check(url, settings)
     except addresses.AddressRefused as exc:
-        raise Invalid("url %(reason)s", loc=["body", "url"], reason=exc) from exc
+        raise Invalid(exc.template, loc=["body", "url"], **exc.params) from exc
 
 
 def _check_ministries(session: Session, ministry_ids: list[int]) -> None:
