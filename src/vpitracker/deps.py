@@ -183,7 +183,9 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
         if actor.role not in allowed or (actor.kind != "user"):
             raise Forbidden(
                 "This needs the role %(roles)s; you are %(role)s",
-                roles=" or ".join(sorted(allowed)),
+                # Role names are machine words, the same in every language: list
+                # them without an English conjunction.
+                roles=", ".join(sorted(allowed)),
                 role=actor.role,
             )
         return actor
