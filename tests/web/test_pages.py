@@ -7,6 +7,7 @@ writes nothing, an accepted one writes exactly what the API would.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -166,28 +167,26 @@ class TestSessions:
         failures = session.exec(select(LoginFailure).where(LoginFailure.account == account))
         assert len(failures.all()) >= settings.login_max_failures_per_account
 
-    def test_a_deactivated_user_loses_the_session(
-        self, web: TestClient, world: dict[str, Any], session: Session
+    @pytest.mark.parametrize(
+        "change",
+        [
+            pytest.param(lambda user: setattr(user, "is_active", False), id="deactivated"),
+            # The same rule as bearer tokens: "sign out everywhere", a password or role
+            # change bumps the credential version, and the page session ends with it.
+            pytest.param(auth_service.bump_credential_version, id="credential-version"),
+        ],
+    )
+    def test_a_change_to_the_account_ends_the_page_session(
+        self,
+        web: TestClient,
+        world: dict[str, Any],
+        session: Session,
+        change: Callable[[User], None],
     ) -> None:
         officer = world["officer"]
         sign_in(web, officer)
         assert web.get("/my").status_code == 200
-        officer.is_active = False
-        session.add(officer)
-        session.commit()
-        r = web.get("/my")
-        assert r.status_code == 303
-        assert r.headers["location"].startswith("/login")
-
-    def test_a_credential_change_ends_the_page_session(
-        self, web: TestClient, world: dict[str, Any], session: Session
-    ) -> None:
-        # The same rule as bearer tokens: "sign out everywhere", a password or role
-        # change bumps the credential version, and the page session ends with it.
-        officer = world["officer"]
-        sign_in(web, officer)
-        assert web.get("/my").status_code == 200
-        auth_service.bump_credential_version(officer)
+        change(officer)
         session.add(officer)
         session.commit()
         r = web.get("/my")
