@@ -18,7 +18,8 @@ import httpx
 
 LOOPBACK = "127.0.0.1"
 SECRETARIAT_EMAIL = "bench-secretariat@bench.example.org"
-SECRETARIAT_PASSWORD = "bench-secretariat-password"
+# Not derived from the email: the password rules refuse one that contains it.
+SECRETARIAT_PASSWORD = "quiet-harness-7Kq-long-walk"
 STARTUP_SECONDS = 90
 
 
