@@ -9,10 +9,10 @@ from sqlmodel import Session
 
 from vpitracker.errors import Conflict
 from vpitracker.jsonutil import plain
-from vpitracker.models import utcnow
+from vpitracker.models import Versioned, utcnow
 
 
-def apply_changes(row: Any, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def apply_changes(row: Versioned, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Set the changed fields; returns ``{field: {old, new}}`` and bumps the version."""
     changed: dict[str, dict[str, Any]] = {}
     for field, new in changes.items():

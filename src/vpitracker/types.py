@@ -27,18 +27,6 @@ NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
 NO_SPACE = rf"^[^\x00{_SPACE}]+$"
 
 
-def text(max_length: int, *, min_length: int = 1) -> object:
-    return Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True,
-            min_length=min_length,
-            max_length=max_length,
-            pattern=NOT_BLANK if min_length else NO_NUL,
-        ),
-    ]
-
-
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=CODE_PATTERN)

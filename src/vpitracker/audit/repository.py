@@ -38,8 +38,7 @@ def list_events(session: Session, *, after_seq: int, limit: int) -> Sequence[Aud
 
 
 def iter_events(session: Session, *, batch: int = 2000) -> Iterator[Sequence[AuditEvent]]:
-    # Ordered by the physical key, not seq alone: a swapped pair must still be seen
-    # in storage order, and seq is the primary key so both orders agree.
+    """Every event in batches of ``batch``, in ``seq`` order (keyset on the primary key)."""
     after = 0
     while True:
         rows = list_events(session, after_seq=after, limit=batch)

@@ -12,6 +12,7 @@ from vpitracker.idempotency.service import IdempotencyDep
 from vpitracker.ministries import service
 from vpitracker.ministries.repository import MinistryFilters
 from vpitracker.ministries.schemas import MinistryCreate, MinistryRead, MinistryUpdate
+from vpitracker.models import Versioned
 from vpitracker.pagination import Page, link_next
 from vpitracker.versioning import etag
 from vpitracker.vocab import MinistryKind
@@ -20,9 +21,9 @@ router = APIRouter(prefix="/v1/ministries", tags=["ministries"])
 MinistryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _read(response: Response, ministry: object) -> MinistryRead:
+def _read(response: Response, ministry: Versioned) -> MinistryRead:
     read = MinistryRead.model_validate(ministry)
-    response.headers["ETag"] = etag(ministry.version)  # type: ignore[attr-defined]
+    response.headers["ETag"] = etag(ministry.version)
     return read
 
 

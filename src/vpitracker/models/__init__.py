@@ -1,7 +1,16 @@
 """Every table model, imported here so Alembic sees the whole schema."""
 
 from vpitracker.models.audit import AuditEvent, IdempotencyRecord, MerkleNode
-from vpitracker.models.base import UTCDateTime, metadata, table_of, utcnow
+from vpitracker.models.base import (
+    Archivable,
+    ArchivableRecord,
+    UTCDateTime,
+    Versioned,
+    VersionedRecord,
+    metadata,
+    table_of,
+    utcnow,
+)
 from vpitracker.models.notifications import (
     DigestRun,
     MailMessage,
@@ -25,6 +34,8 @@ from vpitracker.models.users import ApiKey, LoginFailure, User, UserMinistry
 
 __all__ = [
     "ApiKey",
+    "Archivable",
+    "ArchivableRecord",
     "Assessment",
     "AuditEvent",
     "Commitment",
@@ -47,6 +58,8 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserMinistry",
+    "Versioned",
+    "VersionedRecord",
     "WebhookDelivery",
     "WebhookSubscription",
     "metadata",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import DateTime, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so migrations read the same on SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -57,3 +57,40 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Versioned(Protocol):
+    """What optimistic concurrency and audited edits read and bump on a record."""
+
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class Archivable(Versioned, Protocol):
+    archived_at: datetime | None
+
+
+def _timestamp() -> Any:
+    # sa_column_kwargs default None: the column has no Python-side default (the model
+    # fills the value), exactly as the migrations and the former per-model columns say.
+    return Field(
+        default_factory=utcnow,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"default": None},
+    )
+
+
+class VersionedRecord(SQLModel):
+    """Mixin for edited records: creation and edit times and the version ETags name."""
+
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(default=1, nullable=False, sa_column_kwargs={"default": None})
+
+
+class ArchivableRecord(VersionedRecord):
+    """A versioned record that is archived rather than deleted."""
+
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

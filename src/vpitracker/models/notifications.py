@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from vpitracker.models.base import UTCDateTime, utcnow
+from vpitracker.models.base import UTCDateTime, VersionedRecord, utcnow
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -42,7 +42,7 @@ class OutboxEvent(SQLModel, table=True):
     dispatched_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
-class WebhookSubscription(SQLModel, table=True):
+class WebhookSubscription(VersionedRecord, table=True):
     __tablename__ = "webhook_subscription"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -56,13 +56,6 @@ class WebhookSubscription(SQLModel, table=True):
     created_by: int = Field(
         sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=False)
     )
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     failure_count: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     disabled_reason: str | None = Field(default=None, sa_column=Column(String(500)))

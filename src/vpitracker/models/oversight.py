@@ -7,10 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
-from vpitracker.models.base import UTCDateTime, utcnow
+from vpitracker.models.base import ArchivableRecord, UTCDateTime
 
 
-class Recommendation(SQLModel, table=True):
+class Recommendation(ArchivableRecord, table=True):
     __tablename__ = "recommendation"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -23,14 +23,6 @@ class Recommendation(SQLModel, table=True):
     priority: str = Field(sa_column=Column(String(16), nullable=False))
     government_response: str = Field(sa_column=Column(String(32), nullable=False))
     response_note: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    archived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
 
 
 class RecommendationProvision(SQLModel, table=True):
@@ -46,7 +38,7 @@ class RecommendationProvision(SQLModel, table=True):
     )
 
 
-class Commitment(SQLModel, table=True):
+class Commitment(ArchivableRecord, table=True):
     __tablename__ = "commitment"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,14 +51,6 @@ class Commitment(SQLModel, table=True):
     committed_on: date = Field(sa_column=Column(Date, nullable=False, index=True))
     due_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
     indicator: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    archived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
 
 
 class CommitmentRecommendation(SQLModel, table=True):

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
-from vpitracker.models.base import UTCDateTime, utcnow
+from vpitracker.models.base import UTCDateTime, VersionedRecord, utcnow
 
 DEFAULT_NOTIFY = '{"digest":"weekly","disputes":true}'
 
 
-class User(SQLModel, table=True):
+class User(VersionedRecord, table=True):
     __tablename__ = "user_account"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -23,13 +23,6 @@ class User(SQLModel, table=True):
     organization: str | None = Field(default=None, sa_column=Column(String(300)))
     password_hash: str = Field(sa_column=Column(String(200), nullable=False))
     is_active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     language: str = Field(
         default="en", sa_column=Column(String(8), nullable=False, server_default="en")
     )
