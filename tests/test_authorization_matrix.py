@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import auth, make_ministry, make_user
+from tests.credentials import auth
+from tests.factories import make_ministry, make_user
 from vpitracker.apikeys import service as apikeys_service
 from vpitracker.auth.service import actor_for_user
 from vpitracker.config import Settings

@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from tests.conftest import test_settings
-from tests.factories import auth, make_ministry, make_user
+from tests.credentials import auth
+from tests.factories import make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.main import create_app
 from vpitracker.vocab import Role

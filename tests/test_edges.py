@@ -8,8 +8,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from tests.assertions import problem
 from tests.conftest import test_settings
-from tests.factories import auth, make_commitment, make_ministry, make_user, problem
+from tests.credentials import auth
+from tests.factories import make_commitment, make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.main import create_app
 from vpitracker.vocab import Role

@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import auth, make_ministry, make_user, problem, row_counts
+from tests.assertions import problem, row_counts
+from tests.credentials import auth
+from tests.factories import make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.models import Commitment, Ministry, Recommendation
 

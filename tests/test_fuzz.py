@@ -41,8 +41,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from tests.conftest import test_settings
+from tests.credentials import auth
 from tests.factories import (
-    auth,
     make_assessment,
     make_commitment,
     make_ministry,

@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from tests.factories import auth, make_ministry, make_user
+from tests.credentials import auth
+from tests.factories import make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, Ministry
 from vpitracker.vocab import Role

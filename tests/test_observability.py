@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import auth, make_ministry, make_user
+from tests.credentials import auth
+from tests.factories import make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.observability import redact_query
 from vpitracker.vocab import Role

@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session
 
-from tests.factories import auth, make_commitment, make_ministry, make_user, problem
+from tests.assertions import problem
+from tests.credentials import auth
+from tests.factories import make_commitment, make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.models import Ministry
 

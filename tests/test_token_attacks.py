@@ -18,7 +18,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from tests.conftest import TEST_SECRET, test_settings
-from tests.factories import make_user, token_for
+from tests.credentials import token_for
+from tests.factories import make_user
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, Ministry, User
 from vpitracker.vocab import Role

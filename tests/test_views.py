@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
+from tests.credentials import auth
 from tests.factories import (
-    auth,
     make_assessment,
     make_commitment,
     make_ministry,

@@ -14,17 +14,14 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session, select
 
+from tests.assertions import problem, row_counts
 from tests.conftest import test_settings
+from tests.credentials import NON_SECRETARIAT, auth, headers_as
 from tests.factories import (
-    NON_SECRETARIAT,
-    auth,
-    headers_as,
     make_commitment,
     make_ministry,
     make_recommendation,
     make_user,
-    problem,
-    row_counts,
     status_update_body,
 )
 from vpitracker.config import Settings

@@ -13,14 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from tests.assertions import problem
+from tests.credentials import auth, headers_as
 from tests.factories import (
     PASSWORD,
     assessment_body,
-    auth,
-    headers_as,
     make_ministry,
     make_user,
-    problem,
     status_update_body,
     unique,
 )

@@ -22,9 +22,9 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from tests.conftest import TEST_SECRET
+from tests.credentials import auth
 from tests.factories import (
     assessment_body,
-    auth,
     make_commitment,
     make_ministry,
     make_update,

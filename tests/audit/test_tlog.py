@@ -19,10 +19,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from tests.assertions import problem
 from tests.audit import independent as ind
 from tests.audit.test_chain import independent_hash
 from tests.conftest import TEST_LOG_ORIGIN, TEST_LOG_VKEY, test_settings
-from tests.factories import headers_as, problem
+from tests.credentials import headers_as
 from vpitracker import migrate
 from vpitracker.audit import merkle, note, transparency
 from vpitracker.audit import service as audit_service

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 from jose import jwt
 from sqlmodel import Session
 
-from tests.factories import PASSWORD, auth, forged_token, make_api_key, make_user, problem
+from tests.assertions import problem
+from tests.credentials import auth, forged_token
+from tests.factories import PASSWORD, make_api_key, make_user
 from vpitracker.auth import service as auth_service
 from vpitracker.config import Settings
 from vpitracker.errors import Unauthorized

@@ -11,18 +11,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from tests import conftest
-from tests.factories import (
-    BAD_CREDENTIALS,
-    PASSWORD,
-    auth,
-    bad_auth,
-    forged_token,
-    make_api_key,
-    make_ministry,
-    make_user,
-    problem,
-    row_counts,
-)
+from tests.assertions import problem, row_counts
+from tests.credentials import BAD_CREDENTIALS, auth, bad_auth, forged_token
+from tests.factories import PASSWORD, make_api_key, make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, LoginFailure, User
 from vpitracker.vocab import Role

@@ -9,16 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from tests.factories import (
-    PASSWORD,
-    assessment_body,
-    auth,
-    headers_as,
-    make_api_key,
-    make_user,
-    problem,
-    status_update_body,
-)
+from tests.assertions import problem
+from tests.credentials import auth, headers_as
+from tests.factories import PASSWORD, assessment_body, make_api_key, make_user, status_update_body
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, Ministry, User
 from vpitracker.vocab import Role

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import auth, make_user
+from tests.credentials import auth
+from tests.factories import make_user
 from vpitracker.config import Settings
 from vpitracker.vocab import Role
 

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlmodel import Session, col, select
 
-from tests.factories import auth, make_commitment, make_ministry, make_user
+from tests.credentials import auth
+from tests.factories import make_commitment, make_ministry, make_user
 from vpitracker.auth.actor import Actor
 from vpitracker.auth.service import actor_for_user
 from vpitracker.commitments.repository import refresh_spans

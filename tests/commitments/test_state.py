@@ -13,14 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import (
-    auth,
-    make_assessment,
-    make_commitment,
-    make_ministry,
-    make_update,
-    make_user,
-)
+from tests.credentials import auth
+from tests.factories import make_assessment, make_commitment, make_ministry, make_update, make_user
 from vpitracker.config import Settings
 from vpitracker.models import Commitment, Ministry, User
 from vpitracker.vocab import Role

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import auth, make_commitment, make_ministry, make_update, make_user
+from tests.credentials import auth
+from tests.factories import make_commitment, make_ministry, make_update, make_user
 from vpitracker.config import Settings
 from vpitracker.openapi_doc import render
 

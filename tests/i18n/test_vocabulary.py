@@ -8,8 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from tests.assertions import problem
 from tests.conftest import test_settings
-from tests.factories import auth, make_api_key, make_user, problem
+from tests.credentials import auth
+from tests.factories import make_api_key, make_user
 from vpitracker.config import Settings
 from vpitracker.vocab import (
     CLUSTER_NAMES,

@@ -11,16 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, select
 
-from tests.factories import (
-    auth,
-    make_commitment,
-    make_ministry,
-    make_user,
-    problem,
-    row_counts,
-    status_update_body,
-    unique,
-)
+from tests.assertions import problem, row_counts
+from tests.credentials import auth
+from tests.factories import make_commitment, make_ministry, make_user, status_update_body, unique
 from vpitracker.config import Settings
 from vpitracker.models import Commitment, IdempotencyRecord, Ministry, StatusUpdate, User, utcnow
 from vpitracker.vocab import Role

@@ -6,7 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlmodel import Session, SQLModel
 
-from tests.factories import auth, make_user
+from tests.credentials import auth
+from tests.factories import make_user
 from vpitracker.config import Settings
 from vpitracker.vocab import Role
 

@@ -11,18 +11,9 @@ from httpx import Response
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from tests.factories import (
-    BAD_CREDENTIALS,
-    NON_SECRETARIAT,
-    assert_unchanged,
-    auth,
-    bad_auth,
-    headers_as,
-    last_event,
-    make_ministry,
-    make_user,
-    problem,
-)
+from tests.assertions import assert_unchanged, last_event, problem
+from tests.credentials import BAD_CREDENTIALS, NON_SECRETARIAT, auth, bad_auth, headers_as
+from tests.factories import make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, Ministry, utcnow
 from vpitracker.vocab import Role

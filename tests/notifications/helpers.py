@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import auth, make_ministry, make_user, unique
+from tests.credentials import auth
+from tests.factories import make_ministry, make_user, unique
 from tests.notifications.conftest import Stack
 from vpitracker.vocab import Role
 

@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import auth, make_api_key, make_ministry, make_user, problem
+from tests.assertions import problem
+from tests.credentials import auth
+from tests.factories import make_api_key, make_ministry, make_user
 from vpitracker.config import Settings
 from vpitracker.vocab import Role
 

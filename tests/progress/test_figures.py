@@ -22,18 +22,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from tests.credentials import auth
 from tests.factories import (
-    Scenario,
-    auth,
     make_assessment,
     make_commitment,
     make_ministry,
     make_provision,
     make_recommendation,
-    make_scenario,
     make_update,
     make_user,
 )
+from tests.scenarios import Scenario, make_scenario
 from vpitracker.config import Settings
 from vpitracker.models import Assessment, Commitment, StatusUpdate
 from vpitracker.vocab import Role

@@ -19,7 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from tests.factories import Scenario, auth, make_scenario
+from tests.credentials import auth
+from tests.scenarios import Scenario, make_scenario
 from vpitracker.config import Settings
 
 BUDGET = 5

@@ -13,19 +13,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session
 
-from tests.factories import (
-    BAD_CREDENTIALS,
-    NON_SECRETARIAT,
-    assert_unchanged,
-    auth,
-    bad_auth,
-    headers_as,
-    last_event,
-    make_provision,
-    make_user,
-    problem,
-    row_counts,
-)
+from tests.assertions import assert_unchanged, last_event, problem, row_counts
+from tests.credentials import BAD_CREDENTIALS, NON_SECRETARIAT, auth, bad_auth, headers_as
+from tests.factories import make_provision, make_user
 from vpitracker.config import Settings
 from vpitracker.models import Provision
 from vpitracker.vocab import CLUSTER_NAMES, Role

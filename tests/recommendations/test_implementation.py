@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from tests.credentials import auth
 from tests.factories import (
-    auth,
     make_commitment,
     make_ministry,
     make_recommendation,

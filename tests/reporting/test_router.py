@@ -9,17 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from tests.assertions import problem, row_counts
+from tests.credentials import auth, headers_as
 from tests.factories import (
     assessment_body,
-    auth,
-    headers_as,
     make_assessment,
     make_commitment,
     make_ministry,
     make_update,
     make_user,
-    problem,
-    row_counts,
     status_update_body,
 )
 from vpitracker.config import Settings

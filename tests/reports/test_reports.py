@@ -13,14 +13,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session
 
-from tests.factories import (
-    Scenario,
-    auth,
-    make_assessment,
-    make_recommendation,
-    make_scenario,
-    make_update,
-)
+from tests.credentials import auth
+from tests.factories import make_assessment, make_recommendation, make_update
+from tests.scenarios import Scenario, make_scenario
 from vpitracker.config import Settings
 from vpitracker.models import Commitment
 

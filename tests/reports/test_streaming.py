@@ -20,8 +20,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from tests.factories import auth, make_scenario
+from tests.credentials import auth
 from tests.live import LiveServer, prepare, serve
+from tests.scenarios import make_scenario
 from vpitracker.config import Settings
 from vpitracker.db import make_engine
 from vpitracker.models import Commitment, Ministry, StatusUpdate, User, table_of

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from tests.factories import row_counts
+from tests.assertions import row_counts
 from tests.transfer.helpers import (
     IMPORT_ORDER,
     SAMPLES,

@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import NON_SECRETARIAT, auth, headers_as, make_user, problem, row_counts
+from tests.assertions import problem, row_counts
+from tests.credentials import NON_SECRETARIAT, auth, headers_as
+from tests.factories import make_user
 from tests.transfer.helpers import TABLES, csv_file, ministry_row
 from vpitracker.config import Settings
 from vpitracker.errors import Conflict

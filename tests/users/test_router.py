@@ -10,20 +10,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session
 
-from tests.factories import (
-    BAD_CREDENTIALS,
-    NON_SECRETARIAT,
-    PASSWORD,
-    assert_unchanged,
-    auth,
-    bad_auth,
-    headers_as,
-    last_event,
-    make_ministry,
-    make_user,
-    problem,
-    row_counts,
-)
+from tests.assertions import assert_unchanged, last_event, problem, row_counts
+from tests.credentials import BAD_CREDENTIALS, NON_SECRETARIAT, auth, bad_auth, headers_as
+from tests.factories import PASSWORD, make_ministry, make_user
 from vpitracker.auth.passwords import verify_password
 from vpitracker.config import Settings
 from vpitracker.models import User, UserMinistry

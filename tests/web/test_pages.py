@@ -15,16 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from tests.assertions import last_event, row_counts
 from tests.conftest import test_settings
-from tests.factories import (
-    PASSWORD,
-    last_event,
-    make_assessment,
-    make_commitment,
-    make_ministry,
-    make_user,
-    row_counts,
-)
+from tests.factories import PASSWORD, make_assessment, make_commitment, make_ministry, make_user
 from vpitracker.auth import service as auth_service
 from vpitracker.auth.service import account_key
 from vpitracker.config import Environment, Settings
