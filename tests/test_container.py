@@ -76,13 +76,33 @@ class TestDockerfile:
         assert shlex.split("make run")[0] in readme
 
 
+def _service(name: str) -> str:
+    """One service's block of compose.yaml."""
+    section = COMPOSE.split("\nservices:\n", 1)[1].split("\nvolumes:", 1)[0]
+    (block,) = [
+        b for b in re.split(r"\n(?=  \w+:\n)", "\n" + section) if b.startswith(f"  {name}:")
+    ]
+    return block
+
+
 class TestCompose:
     def test_no_password_is_written_in_the_file(self) -> None:
         assert "POSTGRES_PASSWORD: ${VPI_DB_PASSWORD:?" in COMPOSE
-        url = re.search(r"VPI_DATABASE_URL: (\S+)", COMPOSE)
-        assert url is not None
-        assert "${VPI_DB_PASSWORD:?" in url.group(1)
+        urls = re.findall(r"VPI_DATABASE_URL: (\S+)", COMPOSE)
+        assert len(urls) >= 2  # the API and the worker
+        for url in urls:
+            assert "${VPI_DB_PASSWORD:?" in url
         assert "VPI_SECRET_KEY: ${VPI_SECRET_KEY:?" in COMPOSE
+
+    def test_the_api_leaves_the_background_work_to_the_worker_service(self) -> None:
+        api, worker = (_service(name) for name in ("api", "worker"))
+        # One command each: YAML loaders silently keep the last of a key given twice.
+        assert api.count("\n    command:") == worker.count("\n    command:") == 1
+        assert "--no-worker" in api
+        assert 'command: ["vpitracker", "worker"' in worker
+        for name in ("VPI_DATABASE_URL", "VPI_SECRET_KEY", "VPI_SMTP_URL", "VPI_MAIL_FROM"):
+            setting = re.compile(rf"\n      {name}: (.*)")
+            assert setting.findall(api) == setting.findall(worker), name
 
     def test_every_service_restarts(self) -> None:
         section = COMPOSE.split("\nservices:\n", 1)[1].split("\nvolumes:", 1)[0]

@@ -9,6 +9,7 @@ Each request is recorded with when it started and ended.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -115,9 +116,14 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running() -> Iterator[Receiver]:
+def running(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """The receiver on a free loopback port; over TLS with ``tls`` (a server context)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Receiver("")))
-    receiver = Receiver(f"http://127.0.0.1:{server.server_address[1]}")
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    receiver = Receiver(f"{scheme}://127.0.0.1:{server.server_address[1]}")
     server.RequestHandlerClass = _handler(receiver)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -38,27 +38,46 @@ def _public(address: str) -> bool:
     )
 
 
-def check(url: str, settings: Settings) -> None:
-    """Refuse ``url`` unless it is https and every address its host resolves to is public."""
+def _allowed_anywhere(settings: Settings) -> bool:
+    return settings.webhook_allow_private or settings.env is Environment.development
+
+
+def check_url(url: str, settings: Settings) -> tuple[str, int]:
+    """Refuse ``url`` unless its form may be used (https outside development); its host, port."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AddressRefused(N_("The URL must be an absolute http or https URL"))
-    if settings.webhook_allow_private or settings.env is Environment.development:
-        return
-    if parts.scheme != "https":
+    if parts.scheme != "https" and not _allowed_anywhere(settings):
         raise AddressRefused(N_("The URL must use https"))
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve(host: str, port: int, settings: Settings) -> list[str]:
+    """The addresses ``host`` resolves to, once; refused if any is not public (unless allowed).
+
+    Delivery connects to exactly these (``delivery.PinnedBackend``), so a name that
+    resolves elsewhere a moment later (DNS rebinding) cannot redirect the request.
+    """
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise AddressRefused(
-            N_("The URL's host %(host)s does not resolve"), host=repr(parts.hostname)
+            N_("The URL's host %(host)s does not resolve"), host=repr(host)
         ) from exc
-    for info in infos:
-        if not _public(str(info[4][0])):
-            raise AddressRefused(
-                N_(
-                    "The URL's host %(host)s resolves to a loopback, private, link-local "
-                    "or metadata address"
-                ),
-                host=repr(parts.hostname),
-            )
+    found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not _allowed_anywhere(settings) and not all(_public(a) for a in found):
+        raise AddressRefused(
+            N_(
+                "The URL's host %(host)s resolves to a loopback, private, link-local "
+                "or metadata address"
+            ),
+            host=repr(host),
+        )
+    return found
+
+
+def check(url: str, settings: Settings) -> None:
+    """Refuse ``url`` unless it is https and every address its host resolves to is public."""
+    host, port = check_url(url, settings)
+    if not _allowed_anywhere(settings):
+        resolve(host, port, settings)
