@@ -320,9 +320,9 @@ def export(
 ) -> None:
     """Export every kind, one file each (xlsx: one workbook, a sheet per kind)."""
     from vpitracker.db import unit_of_work
-    from vpitracker.transfer import service as transfer_service
+    from vpitracker.transfer import export as transfer_export
 
-    existing = [n for n in transfer_service.export_file_names(format) if (out / n).exists()]
+    existing = [n for n in transfer_export.export_file_names(format) if (out / n).exists()]
     if existing and not force:
         raise fail(
             f"{out} already holds {', '.join(existing)}; choose another folder or pass --force"
@@ -335,7 +335,7 @@ def export(
         unit_of_work(engine, write=False) as session,
         progress_bar(on_terminal(), f"exporting {format.value}") as progress,
     ):
-        written = transfer_service.export(session, format, out, progress=progress)
+        written = transfer_export.export(session, format, out, progress=progress)
     if _wants_human(json_output):
         for name, rows in written.items():
             typer.echo(f"{out / name}: {rows} rows")

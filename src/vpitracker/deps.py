@@ -20,7 +20,7 @@ from vpitracker.db import session_scope
 from vpitracker.errors import Forbidden, Unauthorized
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from vpitracker.types import IsoDate
-from vpitracker.vocab import Role
+from vpitracker.vocab import ASSESSOR_ROLES, REPORTER_ROLES, Role
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -192,10 +192,6 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
 
     return check
 
-
-# Who may post what (docs/concepts.md, who may do what); the web pages check the same tuples.
-ASSESSOR_ROLES = (Role.secretariat, Role.alliance_member)
-REPORTER_ROLES = (Role.secretariat, Role.government_officer)
 
 Reader = CurrentActor
 ReportReader = Annotated[Actor, Depends(get_report_actor)]

@@ -14,6 +14,12 @@ class Role(StrEnum):
     viewer = "viewer"
 
 
+# Who may post what (docs/concepts.md, who may do what): the API's role gates, the web
+# pages and the historical import check the same tuples.
+ASSESSOR_ROLES = (Role.secretariat, Role.alliance_member)
+REPORTER_ROLES = (Role.secretariat, Role.government_officer)
+
+
 class MinistryKind(StrEnum):
     ministry = "ministry"
     state_department = "state_department"

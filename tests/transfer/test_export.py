@@ -15,7 +15,7 @@ from tests.transfer.helpers import IMPORT_ORDER, build_world, create_user, run
 from vpitracker import cli, migrate
 from vpitracker.db import make_engine, unit_of_work
 from vpitracker.ministries import repository as ministries_repository
-from vpitracker.transfer import formats, service
+from vpitracker.transfer import export, formats, service
 from vpitracker.transfer.schemas import ExportFormat, Kind, column_names
 from vpitracker.vocab import Role
 
@@ -54,7 +54,7 @@ class TestExportFiles:
         self, session: Session, tmp_path: Path
     ) -> None:
         build_world(session, "F1")
-        written = service.export(session, ExportFormat.csv, tmp_path)
+        written = export.export(session, ExportFormat.csv, tmp_path)
         assert set(written) == {f"{k.value}.csv" for k in Kind}
         for kind in Kind:
             with (tmp_path / f"{kind.value}.csv").open(newline="", encoding="utf-8") as handle:
@@ -68,7 +68,7 @@ class TestExportFiles:
         self, session: Session, tmp_path: Path
     ) -> None:
         build_world(session, "F2")
-        service.export(session, ExportFormat.csv, tmp_path)
+        export.export(session, ExportFormat.csv, tmp_path)
         with (tmp_path / "recommendations.csv").open(newline="", encoding="utf-8") as handle:
             row = next(r for r in csv.DictReader(handle) if r["code"] == "VPI-TIP-F2")
         assert row["title"] == '\'=HYPERLINK("http://evil.example","click")'
@@ -92,7 +92,7 @@ class TestExportFiles:
         from openpyxl import load_workbook
 
         build_world(session, "F3")
-        service.export(session, ExportFormat.xlsx, tmp_path)
+        export.export(session, ExportFormat.xlsx, tmp_path)
         workbook = load_workbook(tmp_path / "vpitracker.xlsx", read_only=True)
         assert workbook.sheetnames == [k.value for k in Kind]
         sheet = workbook["ministries"]
@@ -104,7 +104,7 @@ class TestExportFiles:
 
     def test_jsonl_keeps_lists_and_numbers(self, session: Session, tmp_path: Path) -> None:
         build_world(session, "F4")
-        service.export(session, ExportFormat.jsonl, tmp_path)
+        export.export(session, ExportFormat.jsonl, tmp_path)
         lines = (tmp_path / "recommendations.jsonl").read_text("utf-8").splitlines()
         rec = next(json.loads(x) for x in lines if json.loads(x)["code"] == "VPI-TIP-F4")
         assert rec["raised_by"] == ["@HAART Kenya", "'Quoted org", "Trace Kenya"]
@@ -127,14 +127,14 @@ class TestRoundTrip:
         tag = f"R{fmt.value[0].upper()}"
         build_world(session, tag)
         original = tmp_path / "original"
-        service.export(session, fmt, original)
+        export.export(session, fmt, original)
         scratch = make_engine(scratch_database_url)
         try:
             migrate.upgrade(scratch)
             _import_all(scratch, original, fmt, tag)
             copy = tmp_path / "copy"
             with unit_of_work(scratch, write=False) as s:
-                service.export(s, fmt, copy)
+                export.export(s, fmt, copy)
             for kind in Kind:
                 before, after = _read(original, fmt, kind), _read(copy, fmt, kind)
                 assert after.rows == before.rows, kind

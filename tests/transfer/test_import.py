@@ -40,7 +40,8 @@ from vpitracker.models import (
     StatusUpdate,
 )
 from vpitracker.recommendations import repository as recommendations_repository
-from vpitracker.transfer import service
+from vpitracker.transfer import export, service
+from vpitracker.transfer.planners import common
 from vpitracker.transfer.schemas import ExportFormat, Kind, column_names
 from vpitracker.vocab import Role
 
@@ -149,7 +150,7 @@ class TestGoodFiles:
             ],
         )
         assert run(session, operator, Kind.commitments, data).created == ["GOK-C-01"]
-        exported = list(service.export_rows(session, Kind.commitments))
+        exported = list(export.export_rows(session, Kind.commitments))
         row = next(r for r in exported if r["code"] == "GOK-C-01")
         assert row["lead_ministry_code"] == "CTIPS"
         assert row["supporting_ministry_codes"] == ["MOLSP", "NPS"]
@@ -257,7 +258,7 @@ class TestEdits:
         self, session: Session, operator: Actor, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         run(session, operator, Kind.ministries, csv_file(Kind.ministries, [ministry_row("A")]))
-        reload = service._reload
+        reload = common.reload
 
         def edited_meanwhile(s: Session, row: Any) -> None:
             # Another writer commits an edit between the checks and this import's edit.
@@ -268,7 +269,7 @@ class TestEdits:
             )
             reload(s, row)
 
-        monkeypatch.setattr(service, "_reload", edited_meanwhile)
+        monkeypatch.setattr(common, "reload", edited_meanwhile)
         data = csv_file(Kind.ministries, [ministry_row("A", name="From the file")])
         errors = _rejected(session, operator, Kind.ministries, data)
         assert [loc for loc, _ in errors] == [[2]]
@@ -387,7 +388,7 @@ class TestReimport:
         self, session: Session, tmp_path: Path
     ) -> None:
         world = build_world(session, "RI")
-        service.export(session, ExportFormat.csv, tmp_path)
+        export.export(session, ExportFormat.csv, tmp_path)
         counts = row_counts(session, *TABLES)
         for kind in IMPORT_ORDER:
             data = (tmp_path / f"{kind.value}.csv").read_bytes()
@@ -400,7 +401,7 @@ class TestReimport:
         self, session: Session, tmp_path: Path
     ) -> None:
         world = build_world(session, "RV")
-        service.export(session, ExportFormat.csv, tmp_path)
+        export.export(session, ExportFormat.csv, tmp_path)
         text = (tmp_path / "status-updates.csv").read_text("utf-8")
         changed = text.replace(",in_progress,40,", ",stalled,40,")
         assert changed != text

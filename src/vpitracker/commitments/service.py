@@ -194,14 +194,12 @@ def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
     return commitment
 
 
-def note_update(session: Session, update: StatusUpdate) -> None:
-    """Record a new status update as the commitment's newest (if it is)."""
-    repository.note_update(session, update)
-
-
-def note_assessment(session: Session, assessment: Assessment) -> None:
-    """Record a new assessment as the commitment's newest (if it is)."""
-    repository.note_assessment(session, assessment)
+def note_report(session: Session, record: StatusUpdate | Assessment) -> None:
+    """Record a new status update or assessment as the commitment's newest (if it is)."""
+    if isinstance(record, StatusUpdate):
+        repository.note_update(session, record)
+    else:
+        repository.note_assessment(session, record)
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:

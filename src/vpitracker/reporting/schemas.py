@@ -20,6 +20,13 @@ def _http_only(links: list[EvidenceLink]) -> list[EvidenceLink]:
     return links
 
 
+def completion_problem(status: ReportedStatus, progress_percent: int) -> str | None:
+    """Why a report's status and progress disagree (the API and the import ask the same)."""
+    if status is ReportedStatus.completed and progress_percent != 100:
+        return "a completed commitment reports progress_percent 100"
+    return None
+
+
 class StatusUpdateCreate(RequestModel):
     status: ReportedStatus
     progress_percent: Annotated[
@@ -38,8 +45,9 @@ class StatusUpdateCreate(RequestModel):
 
     @model_validator(mode="after")
     def _completed_is_complete(self) -> StatusUpdateCreate:
-        if self.status is ReportedStatus.completed and self.progress_percent != 100:
-            raise ValueError("a completed commitment reports progress_percent 100")
+        problem = completion_problem(self.status, self.progress_percent)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

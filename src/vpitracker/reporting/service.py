@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,12 +36,19 @@ def _ministries_on(session: Session, commitment: Commitment) -> set[int]:
     return {commitment.lead_ministry_id, *support[commitment.id]}
 
 
+def may_report_for(role: Role, own_ministries: AbstractSet[int], ministry_id: int) -> bool:
+    """Whether someone may report for a ministry on a commitment it leads or supports:
+    an officer only for their own ministries (the API and the import ask the same)."""
+    return role is not Role.government_officer or ministry_id in own_ministries
+
+
 def reporting_ministries(session: Session, actor: Actor, commitment: Commitment) -> set[int]:
     """The ministries ``actor`` may report for on ``commitment`` (empty: may not report)."""
-    on_commitment = _ministries_on(session, commitment)
-    if actor.role is Role.government_officer:
-        return on_commitment & actor.ministry_ids
-    return on_commitment
+    return {
+        ministry_id
+        for ministry_id in _ministries_on(session, commitment)
+        if may_report_for(actor.role, actor.ministry_ids, ministry_id)
+    }
 
 
 def _reporting_ministry(
@@ -106,19 +114,7 @@ def post_update(
         reported_at=reported_at or utcnow(),
         imported=reported_at is not None,
     )
-    session.add(update)
-    session.flush()
-    assert update.id is not None
-    commitments_service.note_update(session, update)
-    action = "status_update.imported" if update.imported else "status_update.posted"
-    audit.record(
-        session,
-        imported_by or actor,
-        action,
-        EntityType.status_update,
-        update.id,
-        audit.snapshot(update),
-    )
+    _append(session, update, EntityType.status_update, imported_by or actor)
     return update
 
 
@@ -151,20 +147,23 @@ def post_assessment(
         assessed_at=assessed_at or utcnow(),
         imported=assessed_at is not None,
     )
-    session.add(assessment)
-    session.flush()
-    assert assessment.id is not None
-    commitments_service.note_assessment(session, assessment)
-    action = "assessment.imported" if assessment.imported else "assessment.posted"
-    audit.record(
-        session,
-        imported_by or actor,
-        action,
-        EntityType.assessment,
-        assessment.id,
-        audit.snapshot(assessment),
-    )
+    _append(session, assessment, EntityType.assessment, imported_by or actor)
     return assessment
+
+
+def _append(
+    session: Session, record: StatusUpdate | Assessment, entity: EntityType, author: Actor
+) -> None:
+    """Write a new report, make it the commitment's newest if it is, and audit it.
+
+    ``author`` is the poster, or for an import the operator who ran it.
+    """
+    session.add(record)
+    session.flush()
+    assert record.id is not None
+    commitments_service.note_report(session, record)
+    action = f"{entity.value}.imported" if record.imported else f"{entity.value}.posted"
+    audit.record(session, author, action, entity, record.id, audit.snapshot(record))
 
 
 def get_update(session: Session, update_id: int) -> StatusUpdate:

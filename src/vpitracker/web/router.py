@@ -15,14 +15,21 @@ from vpitracker.auth import service as auth_service
 from vpitracker.auth.actor import Actor
 from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.state import Clock
-from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES, SessionDep, StreamOpener
+from vpitracker.deps import SessionDep, StreamOpener
 from vpitracker.errors import Invalid, Throttled, Unauthorized
 from vpitracker.i18n import N_
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reports import service as reports_service
 from vpitracker.reports.router import _stream as stream_report
 from vpitracker.types import IsoDate
-from vpitracker.vocab import CLUSTER_NAMES, ReportedStatus, Role, Verdict
+from vpitracker.vocab import (
+    ASSESSOR_ROLES,
+    CLUSTER_NAMES,
+    REPORTER_ROLES,
+    ReportedStatus,
+    Role,
+    Verdict,
+)
 from vpitracker.web import charts, forms, views
 from vpitracker.web import session as cookies
 from vpitracker.web.pages import Page, PageDep, PageError, PageRoute, redirect, render, secure

@@ -16,7 +16,6 @@ from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.schemas import CommitmentRead
 from vpitracker.commitments.state import Clock
 from vpitracker.config import Settings
-from vpitracker.deps import ASSESSOR_ROLES, REPORTER_ROLES
 from vpitracker.errors import NotFound, Unavailable
 from vpitracker.ministries import service as ministries_service
 from vpitracker.ministries.repository import MinistryFilters
@@ -29,7 +28,7 @@ from vpitracker.recommendations import service as recommendations_service
 from vpitracker.recommendations.schemas import RecommendationRead
 from vpitracker.reporting import service as reporting_service
 from vpitracker.users import service as users_service
-from vpitracker.vocab import Verdict
+from vpitracker.vocab import ASSESSOR_ROLES, REPORTER_ROLES, Verdict
 from vpitracker.web import charts
 
 PAGE_SIZE = 25
