@@ -64,8 +64,9 @@ def one_decimal(value: Fraction) -> float:
     return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def mean(values: list[int]) -> float:
-    return one_decimal(Fraction(sum(values), len(values))) if values else 0.0
+def mean(values: list[int]) -> float | None:
+    """None over no value: a row that counts no commitment has no mean."""
+    return one_decimal(Fraction(sum(values), len(values))) if values else None
 
 
 # --- the reference: docs/concepts.md in plain Python over the rows the test wrote ---
@@ -254,7 +255,7 @@ class Reference:
             "percent_completed": one_decimal(Fraction(figures["completed"] * 100, len(counted)))
             if counted
             else 0.0,
-            "mean_progress_percent": figures["mean_progress_percent"],
+            "mean_progress_percent": figures["mean_progress_percent"] if counted else 0.0,
             "recommendations": len(recs),
             "by_implementation": {i: implementations.count(i) for i in IMPLEMENTATIONS},
         }
@@ -297,6 +298,9 @@ class Reference:
                 }
             )
         return rows
+
+    def without_cluster(self, at: Moment, **filters: Any) -> int:
+        return sum(not self.clusters_of(c) for c in self.counted(at, **filters))
 
     def instruments(self, at: Moment, **filters: Any) -> list[dict[str, Any]]:
         counted = self.counted(at, **filters)
@@ -488,6 +492,7 @@ class TestClustersAndInstruments:
             body = api.get("clusters", **filters, **as_of_param(at))
             assert body["as_of"] == at.today.isoformat()
             assert body["items"] == ref.clusters(at, **filters), filters
+            assert body["commitments_without_cluster"] == ref.without_cluster(at, **filters)
 
     @pytest.mark.parametrize("as_of", MOMENTS, ids=str)
     def test_instruments_equal_the_reference(
@@ -609,7 +614,11 @@ class TestHandMade:
             ("B-MIN", 0),
         ]
         assert rows[0]["days_since_last_update"] is None
-        assert rows[0]["mean_progress_percent"] == 0.0
+        # A ministry that leads nothing has no mean, not a mean of 0.
+        assert rows[0]["mean_progress_percent"] is None
+        clusters = small.api.get("clusters", as_of="2021-06-30")
+        assert [r["mean_progress_percent"] for r in clusters["items"]] == [None] * 4
+        assert clusters["commitments_without_cluster"] == 0
 
     def test_same_instant_updates_are_ordered_by_id_and_disputes_by_time(
         self, small: Small
@@ -707,8 +716,11 @@ class TestHandMade:
         small.update(both, "2021-02-01", "completed", 100)
         small.commitment(recommendations=[r2])
         small.commitment()  # tied to no provision: in no cluster and no instrument
+        r3 = make_recommendation(small.session, provision_keys=[p3.key])
+        small.commitment(recommendations=[r3])  # its one provision has no cluster
 
-        clusters = small.api.get("clusters", as_of="2021-03-01")["items"]
+        body = small.api.get("clusters", as_of="2021-03-01")
+        clusters = body["items"]
         instruments = small.api.get("instruments", as_of="2021-03-01")["items"]
 
         assert [(r["cluster"], r["commitments"], r["completed"]) for r in clusters] == [
@@ -717,9 +729,11 @@ class TestHandMade:
             (3, 2, 1),
             (4, 0, 0),
         ]
+        # Neither the commitment without provisions nor the one citing only p3 has a cluster.
+        assert body["commitments_without_cluster"] == 2
         assert [(r["instrument"], r["commitments"]) for r in instruments] == [
             ("untoc", 1),
-            ("trafficking_protocol", 2),
+            ("trafficking_protocol", 3),
             ("smuggling_protocol", 0),
             ("firearms_protocol", 0),
         ]

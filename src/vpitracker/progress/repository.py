@@ -129,19 +129,30 @@ def ministries(
     return list(session.execute(stmt).all())
 
 
-def by_provision_field(session: Session, counted: Any, field: str) -> list[Any]:
-    """Figures per cluster or instrument: a commitment counts under each of its own."""
+def _pairs(field: str) -> Any:
+    """(commitment, cluster or instrument) through its recommendations' provisions."""
     links = table_of(CommitmentRecommendation)
     rp = table_of(RecommendationProvision)
     p = table_of(Provision)
-    pairs = (
+    return (
         select(links.c.commitment_id, p.c[field].label("bucket"))
         .join(rp, rp.c.recommendation_id == links.c.recommendation_id)
         .join(p, p.c.key == rp.c.provision_key)
         .where(p.c[field].is_not(None))
-        .distinct()
-        .subquery("pairs")
     )
+
+
+def without_provision_field(session: Session, counted: Any, field: str) -> int:
+    """How many counted commitments have no cluster (or instrument) at all."""
+    links = table_of(CommitmentRecommendation)
+    placed = _pairs(field).where(links.c.commitment_id == counted.c.id).exists()
+    stmt = select(func.count()).select_from(counted).where(~placed)
+    return int(session.execute(stmt).scalar_one())
+
+
+def by_provision_field(session: Session, counted: Any, field: str) -> list[Any]:
+    """Figures per cluster or instrument: a commitment counts under each of its own."""
+    pairs = _pairs(field).distinct().subquery("pairs")
     joined = (
         select(pairs.c.bucket, counted)
         .join(counted, counted.c.id == pairs.c.commitment_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class StatusCounts(BaseModel):
@@ -56,7 +56,10 @@ class Figures(BaseModel):
     overdue: int
     stale: int
     contested: int
-    mean_progress_percent: float
+    mean_progress_percent: float | None = Field(
+        description="Mean progress of the commitments counted, rounded to one decimal; "
+        "null when the row counts no commitment (a ministry that leads none)."
+    )
 
 
 class _MinistryColumns(BaseModel):
@@ -90,6 +93,10 @@ class ClusterRow(Figures, _ClusterColumns):
 class ClusterFigures(BaseModel):
     as_of: date
     items: list[ClusterRow]
+    commitments_without_cluster: int = Field(
+        description="Commitments counted that are in no cluster: none of their "
+        "recommendations' provisions has a review cluster in the catalogue."
+    )
 
 
 class _InstrumentColumns(BaseModel):

@@ -42,10 +42,13 @@ def _one_decimal(value: Any) -> float:
     """Rounded half up, as people and spreadsheets round."""
     # round() on a float goes half-to-even on the binary value (6.25 -> 6.2, 10.45 -> 10.4).
     # str() of a float is its shortest round-trip form: the exact decimal of avg(int).
-    if value is None:
-        return 0.0
     exact = value if isinstance(value, Decimal) else Decimal(str(value))
     return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _mean(value: Any) -> float | None:
+    """avg() rounded; None when it is over no commitment (SQL's avg() of nothing is NULL)."""
+    return None if value is None else _one_decimal(value)
 
 
 def _counted(
@@ -72,7 +75,7 @@ def _figures(row: Any) -> dict[str, Any]:
         "overdue": int(m["overdue"]),
         "stale": int(m["stale"]),
         "contested": int(m["contested"]),
-        "mean_progress_percent": _one_decimal(m["mean_progress_percent"]),
+        "mean_progress_percent": _mean(m["mean_progress_percent"]),
     }
 
 
@@ -110,7 +113,7 @@ def summary(
         percent_completed=_one_decimal(Decimal(figures["completed"] * 100) / total)
         if total
         else 0.0,
-        mean_progress_percent=figures["mean_progress_percent"],
+        mean_progress_percent=figures["mean_progress_percent"] or 0.0,
         recommendations=int(r.recommendations),
         by_implementation=ImplementationCounts(
             **{i.value: int(r._mapping[i.value]) for i in Implementation}
@@ -154,7 +157,7 @@ def _empty_figures() -> dict[str, Any]:
         overdue=0,
         stale=0,
         contested=0,
-        mean_progress_percent=0.0,
+        mean_progress_percent=None,
     ).model_dump()
 
 
@@ -176,7 +179,8 @@ def clusters(
         items.append(
             ClusterRow(cluster=number, cluster_name=name, commitments=commitments, **figures)
         )
-    return ClusterFigures(as_of=clock.ref_date, items=items)
+    without = repository.without_provision_field(session, counted, "cluster")
+    return ClusterFigures(as_of=clock.ref_date, items=items, commitments_without_cluster=without)
 
 
 def instruments(
