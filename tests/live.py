@@ -104,11 +104,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serve(env: dict[str, str], *, workers: int = 1) -> Iterator[LiveServer]:
+def serve(
+    env: dict[str, str], *, workers: int = 1, options: tuple[str, ...] = ()
+) -> Iterator[LiveServer]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vpitracker", "serve", "--port", str(port),
-         "--workers", str(workers)],
+         "--workers", str(workers), *options],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

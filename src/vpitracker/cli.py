@@ -63,6 +63,12 @@ def serve(
     for line in startup_lines(settings, engine, host, port):
         typer.echo(line, err=True)
     background = start_background(engine, settings) if worker else None
+    if background is not None and workers > 1 and settings.worker_metrics_port is not None:
+        # The worker thread lives in this supervising process, not in the API
+        # processes whose /metrics answer: its attempt counters are served here.
+        from vpitracker.notifications import metrics
+
+        metrics.serve_alone(engine, settings.worker_metrics_host, settings.worker_metrics_port)
     uvicorn.run(
         "vpitracker.main:create_app",
         factory=True,

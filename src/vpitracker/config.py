@@ -50,6 +50,10 @@ class Settings(BaseSettings):
 
     # Notifications (outbox, worker, webhooks, email)
     worker_interval_seconds: float = 5.0
+    # A process running the worker outside the API (`vpitracker worker`, or the
+    # supervisor of `serve --workers N`) serves its metrics here when set.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     # Seconds between attempts; about three days in all (jitter adds up to 10% each).
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000,43200,86400"
     webhook_timeout_seconds: float = 10.0

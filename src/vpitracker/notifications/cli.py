@@ -21,10 +21,20 @@ def register(app: typer.Typer) -> None:
 
 def worker(
     once: Annotated[bool, typer.Option(help="One pass over the due work, then exit")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics on this port of VPI_WORKER_METRICS_HOST "
+            "(default: VPI_WORKER_METRICS_PORT; unset: none)",
+        ),
+    ] = None,
 ) -> None:
     """Deliver webhooks and email and notice overdue/stale commitments (without serving)."""
     from vpitracker import migrate
     from vpitracker.db import get_engine
+    from vpitracker.notifications import metrics
     from vpitracker.notifications.worker import Worker
     from vpitracker.observability import configure_logging
 
@@ -32,6 +42,9 @@ def worker(
     settings = get_settings()
     engine = get_engine()
     migrate.upgrade(engine)
+    port = metrics_port or settings.worker_metrics_port
+    if port is not None and not once:
+        metrics.serve_alone(engine, settings.worker_metrics_host, port)
     work = Worker(engine, settings)
     if once:
         work.run_once()

@@ -1,10 +1,13 @@
-"""Notification metrics, shown by ``/metrics`` of the process whose worker records them."""
+"""Notification metrics, shown by ``/metrics`` of the process whose worker records them.
+
+A worker without the API in its process serves them on ``VPI_WORKER_METRICS_PORT``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
@@ -55,3 +58,13 @@ def install(registry: CollectorRegistry, engine: Engine) -> None:
     for collector in (ATTEMPTS, LATENCY, MAIL):
         registry.register(collector)
     registry.register(OutboxDepth(engine))
+
+
+def serve_alone(engine: Engine, host: str, port: int) -> None:
+    """Serve these metrics (Prometheus text) on ``host:port`` from a daemon thread.
+
+    For a process that runs the worker without the API's ``/metrics`` beside it.
+    """
+    registry = CollectorRegistry()
+    install(registry, engine)
+    start_http_server(port, addr=host, registry=registry)
