@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,23 +17,27 @@ from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_user
 from vpitracker.auth.actor import Actor
 from vpitracker.auth.service import actor_for_user
-from vpitracker.commitments.repository import refresh_spans
+from vpitracker.commitments.repository import refresh_spans, refresh_update_months
 from vpitracker.commitments.state import Clock
 from vpitracker.config import Settings
-from vpitracker.models import Commitment, CommitmentClosedSpan, StatusUpdate
+from vpitracker.models import Commitment, CommitmentClosedSpan, StatusUpdate, UpdateMonth
 from vpitracker.reporting import service as reporting
 from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate
 from vpitracker.vocab import ReportedStatus, Role, Verdict
 
 
-def _migration_backfill() -> str:
-    path = Path(__file__).parents[2] / "migrations" / "versions" / "2026-12-02_closed_spans.py"
-    spec = importlib.util.spec_from_file_location("closed_spans_migration", path)
+def _migration(name: str) -> Any:
+    path = Path(__file__).parents[2] / "migrations" / "versions" / name
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return str(module.BACKFILL)
+    return module
+
+
+def _migration_backfill() -> str:
+    return str(_migration("2026-12-02_closed_spans.py").BACKFILL)
 
 
 FIELDS = ("reported_status", "progress_percent", "last_reported_at", "verdict", "contested")
@@ -113,3 +118,26 @@ class TestLatestCache:
         assert kept() == expected
         refresh_spans(session)
         assert kept() == expected
+
+    def test_month_counts_kept_by_posts_and_older_imports_equal_a_recount(
+        self, session: Session
+    ) -> None:
+        sec = make_user(session, Role.secretariat)
+        _random_history(session, actor_for_user(session, sec), random.Random(5))
+        expected = Counter(
+            u.reported_at.astimezone(UTC).strftime("%Y-%m")
+            for u in session.exec(select(StatusUpdate))
+        )
+        assert len(expected) >= 10  # live posts this month and imports over many months
+
+        def kept() -> dict[str, int]:
+            return {r.month: r.updates for r in session.exec(select(UpdateMonth))}
+
+        assert kept() == dict(expected)
+        # The migration's backfill and the bulk refresh build the very same rows.
+        session.execute(delete(UpdateMonth))
+        dialect = session.get_bind().dialect.name
+        session.execute(text(_migration("2026-12-02_update_month.py").backfill(dialect)))
+        assert kept() == dict(expected)
+        refresh_update_months(session)
+        assert kept() == dict(expected)

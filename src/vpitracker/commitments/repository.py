@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, exists, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from vpitracker.commitments.state import Clock, state_subquery
@@ -23,6 +25,7 @@ from vpitracker.models import (
     Provision,
     RecommendationProvision,
     StatusUpdate,
+    UpdateMonth,
     table_of,
 )
 from vpitracker.pagination import PageRequest, paginate
@@ -218,6 +221,7 @@ def note_update(session: Session, update: StatusUpdate) -> None:
 
     The commitment row is locked, so posts to one commitment are serialized.
     """
+    _count_month(session, update.reported_at)
     latest = session.get(CommitmentLatest, update.commitment_id)
     if latest is None:
         latest = CommitmentLatest(commitment_id=update.commitment_id)
@@ -308,9 +312,47 @@ def refresh_spans(session: Session, commitment_ids: Iterable[int] | None = None)
     )
 
 
+def month_of(column: Any, dialect: str) -> Any:
+    """The UTC calendar month (``YYYY-MM``) of a timestamp column."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def _count_month(session: Session, reported_at: datetime) -> None:
+    """One more update in ``reported_at``'s month (``update_month``)."""
+    months = table_of(UpdateMonth)
+    key = reported_at.astimezone(UTC).strftime("%Y-%m")
+    dialect = session.get_bind().dialect.name
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(months).values(
+        month=key, updates=1
+    )
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[months.c.month], set_={"updates": months.c.updates + 1}
+        )
+    )
+
+
+def refresh_update_months(session: Session) -> None:
+    """Rebuild ``update_month`` from the history (whole table: it is a row a month)."""
+    months, su = table_of(UpdateMonth), table_of(StatusUpdate)
+    month = month_of(su.c.reported_at, session.get_bind().dialect.name)
+    session.execute(delete(months))
+    session.execute(
+        insert(months).from_select(
+            ["month", "updates"], sa_select(month, func.count()).group_by(month)
+        )
+    )
+
+
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
-    """Rebuild ``commitment_latest`` (and the closed spans) from the history (after bulk loads)."""
+    """Rebuild ``commitment_latest``, the closed spans and the month counts from the history.
+
+    For bulk loads and rows written outside the reporting service.
+    """
     refresh_spans(session, commitment_ids)
+    refresh_update_months(session)
     latest = table_of(CommitmentLatest)
     ids = None if commitment_ids is None else sorted(set(commitment_ids))
     remove = delete(latest)

@@ -27,6 +27,7 @@ from vpitracker.models.oversight import (
     CommitmentSupport,
     Recommendation,
     RecommendationProvision,
+    UpdateMonth,
 )
 from vpitracker.models.reference import Ministry, Provision
 from vpitracker.models.reporting import Assessment, StatusUpdate
@@ -56,6 +57,7 @@ __all__ = [
     "RecommendationProvision",
     "StatusUpdate",
     "UTCDateTime",
+    "UpdateMonth",
     "User",
     "UserMinistry",
     "Versioned",

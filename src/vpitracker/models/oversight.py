@@ -122,3 +122,18 @@ class CommitmentClosedSpan(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(32), nullable=False))
     reported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class UpdateMonth(SQLModel, table=True):
+    """How many status updates were posted in each calendar month (UTC,
+    ``YYYY-MM``), counted by the reporting service in the same transaction as
+    each post (posts are serialized by the audit chain's lock, so the one row a
+    month is no point of contention). The unfiltered timeline reads these few
+    rows and subtracts only the updates of commitments it does not count,
+    instead of grouping every update at every request.
+    """
+
+    __tablename__ = "update_month"
+
+    month: str = Field(sa_column=Column(String(7), primary_key=True))
+    updates: int = Field(sa_column=Column(Integer, nullable=False))

@@ -255,17 +255,30 @@ def timeline(
             counted,
             _midnight(spans[0][0]),
             _midnight(spans[-1][1] + timedelta(days=1)),
+            every=ministry_id is None and cluster is None and instrument is None,
         )
-        for row in repository.timeline(session, counted, spans):
+        moves = repository.timeline_moves(session, counted, spans[-1][1])
+        running = dict.fromkeys(
+            ("completed+", "completed-", "closed_due+", "closed_due-", "due+"), 0
+        )
+        first_month = spans[0][0].strftime("%Y-%m")
+        for n, (period_start, period_end) in enumerate(spans):
+            # Months before the first period (imported history) count into it.
+            period_months = _months(period_start, months)
+            if n == 0:
+                keys = {m for _, m in moves if m < first_month} | set(period_months)
+            else:
+                keys = set(period_months)
+            for kind in running:
+                running[kind] += sum(moves.get((kind, m), 0) for m in keys)
+            closed_due = running["closed_due+"] - running["closed_due-"]
             items.append(
                 TimelineRow(
-                    period_start=row.period_start,
-                    period_end=row.period_end,
-                    updates_posted=sum(
-                        posted.get(month, 0) for month in _months(row.period_start, months)
-                    ),
-                    commitments_completed_cumulative=int(row.completed),
-                    overdue_at_end=int(row.overdue),
+                    period_start=period_start,
+                    period_end=period_end,
+                    updates_posted=sum(posted.get(month, 0) for month in period_months),
+                    commitments_completed_cumulative=running["completed+"] - running["completed-"],
+                    overdue_at_end=running["due+"] - closed_due,
                 )
             )
     return Timeline(
