@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ from vpitracker.config import get_settings
 from vpitracker.db import get_engine, make_engine, unit_of_work
 from vpitracker.main import create_app
 from vpitracker.models import Commitment
+
+DATA_README = (Path(demo.__file__).parent / "data" / "README.md").read_text("utf-8")
 
 
 @pytest.fixture
@@ -75,9 +79,15 @@ class TestDemoFigures:
         timeline = demo_client.get("/v1/progress/timeline?interval=quarter").json()["items"]
         for column in ("updates_posted", "commitments_completed_cumulative", "overdue_at_end"):
             assert any(r[column] for r in timeline), column
-        clusters = demo_client.get("/v1/progress/clusters").json()["items"]
+        body = demo_client.get("/v1/progress/clusters").json()
+        clusters = body["items"]
         # The shipped catalogue assigns cluster 1 only (the rest is for the secretariat).
         assert clusters[0]["commitments"] > 0
+        # The data README states how many demo commitments no cluster row counts.
+        stated = re.search(r"(\d+) of the demo's (\d+) commitments", DATA_README)
+        assert stated is not None
+        assert int(stated[1]) == body["commitments_without_cluster"]
+        assert int(stated[2]) == demo_client.get("/v1/progress/summary").json()["commitments"]
         instruments = demo_client.get("/v1/progress/instruments").json()["items"]
         assert all(r["commitments"] > 0 for r in instruments)
 
