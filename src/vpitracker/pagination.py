@@ -5,19 +5,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from fastapi import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Row, Select, and_, or_
 from sqlmodel import Session
 
 from vpitracker.errors import Invalid
 
 T = TypeVar("T")
+M = TypeVar("M")
+Ts = TypeVarTuple("Ts")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -81,13 +83,33 @@ def _coerce(column: ColumnElement[Any], value: Any) -> Any:
 
 def paginate(
     session: Session,
-    stmt: Select[Any],
+    stmt: Select[M],
     *,
     page: PageRequest,
     sort_columns: Mapping[str, Any],
     id_column: Any,
-) -> tuple[Sequence[Any], str | None]:
-    """One page of ``stmt`` ordered by the whitelisted sort key, ``id`` breaking ties."""
+) -> tuple[list[M], str | None]:
+    """One page of the records ``stmt`` selects (see ``paginate_rows``)."""
+    rows, next_cursor = paginate_rows(
+        session, stmt, page=page, sort_columns=sort_columns, id_column=id_column
+    )
+    return [row[0] for row in rows], next_cursor
+
+
+# sort_columns and id_column stay Any: sqlmodel's col() types model attributes as
+# Mapped[...], which SQLAlchemy's stubs give neither .label() nor .type.
+def paginate_rows(
+    session: Session,
+    stmt: Select[*Ts],
+    *,
+    page: PageRequest,
+    sort_columns: Mapping[str, Any],
+    id_column: Any,
+) -> tuple[list[Row[*Ts]], str | None]:
+    """One page of ``stmt`` ordered by the whitelisted sort key, ``id`` breaking ties.
+
+    Each row is ``stmt``'s columns followed by the two sort columns the cursor is made of.
+    """
     name = page.sort.removeprefix("-")
     if name not in sort_columns:
         allowed = ", ".join(sorted(sort_columns))
@@ -98,7 +120,6 @@ def paginate(
         )
     descending = page.sort.startswith("-")
     column = sort_columns[name]
-    stmt = stmt.add_columns(column.label("sort_value"), id_column.label("sort_id"))
     if page.cursor:
         last_value, last_id = _decode(page.cursor, page.sort)
         last_value = _coerce(column, last_value)
@@ -115,7 +136,8 @@ def paginate(
                 or_(column > last_value, and_(column == last_value, id_column > last_id))
             )
     order = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
-    rows = session.execute(stmt.order_by(*order).limit(page.limit + 1)).all()
+    paged = stmt.add_columns(column.label("sort_value"), id_column.label("sort_id"))
+    rows: list[Row[*Ts]] = list(session.execute(paged.order_by(*order).limit(page.limit + 1)))
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]

@@ -24,7 +24,7 @@ def list_api_keys(
     rows, next_cursor = service.list_keys(session, page=page)
     link_next(request, response, next_cursor)
     return Page[ApiKeyRead](
-        items=[ApiKeyRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+        items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor
     )
 
 

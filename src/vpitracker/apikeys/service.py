@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -46,7 +44,7 @@ def create(session: Session, actor: Actor, name: str) -> tuple[ApiKey, str]:
     return key, secret
 
 
-def list_keys(session: Session, *, page: PageRequest) -> tuple[Sequence[Any], str | None]:
+def list_keys(session: Session, *, page: PageRequest) -> tuple[list[ApiKey], str | None]:
     sorts = {"id": col(ApiKey.id), "name": col(ApiKey.name)}
     return paginate(
         session, select(ApiKey), page=page, sort_columns=sorts, id_column=col(ApiKey.id)

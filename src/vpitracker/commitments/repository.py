@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, delete, exists, func, insert, or_
+from sqlalchemy import ColumnElement, Row, Select, delete, exists, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +28,7 @@ from vpitracker.models import (
     UpdateMonth,
     table_of,
 )
-from vpitracker.pagination import PageRequest, paginate
+from vpitracker.pagination import PageRequest, paginate_rows
 from vpitracker.vocab import CLOSED_STATUSES
 
 SORTS = {
@@ -38,6 +38,34 @@ SORTS = {
     "committed_on": col(Commitment.committed_on),
     "created_at": col(Commitment.created_at),
 }
+
+
+class CommitmentWithState(NamedTuple):
+    """A commitment and its derived state at a clock (docs/concepts.md)."""
+
+    commitment: Commitment
+    reported_status: str
+    progress_percent: int
+    last_reported_at: datetime | None
+    verdict: str
+    contested: bool
+    overdue: bool
+    stale: bool
+
+
+def _with_state(row: Row[Commitment, *tuple[Any, ...]]) -> CommitmentWithState:
+    state = row._mapping
+    return CommitmentWithState(
+        row[0],
+        state["reported_status"],
+        state["progress_percent"],
+        state["last_reported_at"],
+        state["verdict"],
+        # SQLite answers CASE ... THEN TRUE with 1 and 0.
+        bool(state["contested"]),
+        bool(state["overdue"]),
+        bool(state["stale"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +97,7 @@ def by_code(session: Session, code: str) -> Commitment | None:
     return session.exec(select(Commitment).where(Commitment.code == code)).first()
 
 
-def _provision_filter(cluster: int | None, instrument: str | None) -> Any:
+def _provision_filter(cluster: int | None, instrument: str | None) -> ColumnElement[bool]:
     """Commitments with a recommendation tied to a provision of this cluster/instrument."""
     stmt = (
         select(CommitmentRecommendation.commitment_id)
@@ -94,12 +122,18 @@ def _needs_state(filters: CommitmentFilters) -> bool:
     )
 
 
-def select_with_state(clock: Clock, filters: CommitmentFilters, *, with_state: bool = True) -> Any:
+def select_with_state(
+    clock: Clock, filters: CommitmentFilters, *, with_state: bool = True
+) -> Select[*tuple[Any, ...]]:
     """Commitments and their derived state, filtered (in SQL) by everything in ``filters``.
+
+    The statement's columns are the commitment then ``STATE_FIELDS`` (read them through
+    ``list_commitments``/``get_with_state``); progress and reports count over it.
 
     ``with_state=False`` selects the commitments alone (cheaper) when no derived
     column is wanted and no filter needs one.
     """
+    stmt: Select[*tuple[Any, ...]]
     if with_state or _needs_state(filters):
         state = state_subquery(clock)
         stmt = sa_select(Commitment, state).join(state, state.c.commitment_id == Commitment.id)
@@ -151,19 +185,25 @@ def select_with_state(clock: Clock, filters: CommitmentFilters, *, with_state: b
 
 def list_commitments(
     session: Session, *, clock: Clock, filters: CommitmentFilters, page: PageRequest
-) -> tuple[Sequence[Row[Any]], str | None]:
+) -> tuple[list[CommitmentWithState], str | None]:
     stmt = select_with_state(clock, filters)
-    return paginate(session, stmt, page=page, sort_columns=SORTS, id_column=col(Commitment.id))
+    rows, next_cursor = paginate_rows(
+        session, stmt, page=page, sort_columns=SORTS, id_column=col(Commitment.id)
+    )
+    return [_with_state(row) for row in rows], next_cursor
 
 
-def get_with_state(session: Session, commitment_id: int, clock: Clock) -> Row[Any] | None:
+def get_with_state(
+    session: Session, commitment_id: int, clock: Clock
+) -> CommitmentWithState | None:
     state = state_subquery(clock)
     stmt = (
         sa_select(Commitment, state)
         .join(state, state.c.commitment_id == Commitment.id)
         .where(col(Commitment.id) == commitment_id)
     )
-    return session.execute(stmt).first()
+    row = session.execute(stmt).first()
+    return None if row is None else _with_state(row)
 
 
 def links(

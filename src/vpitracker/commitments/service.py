@@ -6,13 +6,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
 from vpitracker.auth.actor import Actor
 from vpitracker.commitments import repository
-from vpitracker.commitments.repository import CommitmentFilters
+from vpitracker.commitments.repository import CommitmentFilters, CommitmentWithState
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
 from vpitracker.commitments.state import STATE_FIELDS, Clock
 from vpitracker.errors import Conflict, Invalid, NotFound
@@ -32,13 +32,13 @@ def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Co
     return commitment
 
 
-def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[CommitmentRead]:
-    commitments = [row[0] for row in rows]
-    recs, support = repository.links(session, [c.id for c in commitments])
+def _to_reads(session: Session, rows: Sequence[CommitmentWithState]) -> list[CommitmentRead]:
+    recs, support = repository.links(
+        session, [row.commitment.id for row in rows if row.commitment.id is not None]
+    )
     out = []
     for row in rows:
-        commitment: Commitment = row[0]
-        mapping = row._mapping
+        commitment = row.commitment
         assert commitment.id is not None
         out.append(
             CommitmentRead.model_validate(
@@ -46,7 +46,7 @@ def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[CommitmentRead
                     **commitment.model_dump(),
                     "recommendation_ids": recs[commitment.id],
                     "supporting_ministry_ids": support[commitment.id],
-                    **{field: mapping[field] for field in STATE_FIELDS},
+                    **{field: getattr(row, field) for field in STATE_FIELDS},
                 }
             )
         )
@@ -58,10 +58,12 @@ def read(session: Session, commitment_id: int, clock: Clock) -> tuple[Commitment
     row = repository.get_with_state(session, commitment_id, clock)
     if row is None:
         raise NotFound("No commitment with id %(id)s", id=commitment_id)
-    return _to_reads(session, [row])[0], row[0].version
+    return _to_reads(session, [row])[0], row.commitment.version
 
 
-def state_query(clock: Clock, filters: CommitmentFilters, *, with_state: bool = True) -> Any:
+def state_query(
+    clock: Clock, filters: CommitmentFilters, *, with_state: bool = True
+) -> Select[*tuple[Any, ...]]:
     """Commitments counted under ``filters`` at ``clock``, with derived state (a Select)."""
     return repository.select_with_state(clock, filters, with_state=with_state)
 

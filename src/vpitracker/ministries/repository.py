@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
@@ -53,7 +52,7 @@ def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
 
 def list_ministries(
     session: Session, *, filters: MinistryFilters, page: PageRequest
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[Ministry], str | None]:
     stmt = select(Ministry)
     if not filters.include_archived:
         stmt = stmt.where(col(Ministry.archived_at).is_(None))

@@ -46,7 +46,7 @@ def list_ministries(
     rows, next_cursor = service.list_ministries(session, filters=filters, page=page)
     link_next(request, response, next_cursor)
     return Page[MinistryRead](
-        items=[MinistryRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+        items=[MinistryRead.model_validate(m) for m in rows], next_cursor=next_cursor
     )
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from sqlmodel import Session
 
@@ -29,7 +28,7 @@ def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Mini
 
 def list_ministries(
     session: Session, *, filters: MinistryFilters, page: PageRequest
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[Ministry], str | None]:
     return repository.list_ministries(session, filters=filters, page=page)
 
 

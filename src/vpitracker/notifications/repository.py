@@ -105,14 +105,13 @@ def active_subscriptions(session: Session) -> Sequence[WebhookSubscription]:
 def list_subscriptions(
     session: Session, *, page: PageRequest
 ) -> tuple[list[WebhookSubscription], str | None]:
-    rows, next_cursor = paginate(
+    return paginate(
         session,
         select(WebhookSubscription),
         page=page,
         sort_columns={"id": col(WebhookSubscription.id)},
         id_column=col(WebhookSubscription.id),
     )
-    return [r[0] for r in rows], next_cursor
 
 
 def claim_subscriptions(
@@ -178,14 +177,13 @@ def head_delivery(session: Session, subscription_id: int) -> WebhookDelivery | N
 def list_deliveries(
     session: Session, subscription_id: int, *, page: PageRequest
 ) -> tuple[list[WebhookDelivery], str | None]:
-    rows, next_cursor = paginate(
+    return paginate(
         session,
         select(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == subscription_id),
         page=page,
         sort_columns={"id": col(WebhookDelivery.id)},
         id_column=col(WebhookDelivery.id),
     )
-    return [r[0] for r in rows], next_cursor
 
 
 # --- mail ---

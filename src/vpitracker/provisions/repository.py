@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
@@ -33,7 +32,7 @@ def list_provisions(
     instrument: str | None,
     cluster: int | None,
     page: PageRequest,
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[Provision], str | None]:
     stmt = select(Provision)
     if instrument is not None:
         stmt = stmt.where(Provision.instrument == instrument)

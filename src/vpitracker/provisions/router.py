@@ -50,7 +50,7 @@ def list_provisions(
         session, instrument=instrument, cluster=cluster, page=page
     )
     link_next(request, response, next_cursor)
-    return Page[ProvisionRead](items=[to_read(r[0]) for r in rows], next_cursor=next_cursor)
+    return Page[ProvisionRead](items=[to_read(p) for p in rows], next_cursor=next_cursor)
 
 
 @router.post(

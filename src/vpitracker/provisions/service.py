@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from sqlmodel import Session
 
@@ -28,7 +27,7 @@ def get(session: Session, key: str, *, for_update: bool = False) -> Provision:
 
 def list_provisions(
     session: Session, *, instrument: Instrument | None, cluster: int | None, page: PageRequest
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[Provision], str | None]:
     return repository.list_provisions(
         session, instrument=instrument.value if instrument else None, cluster=cluster, page=page
     )

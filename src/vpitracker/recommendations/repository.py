@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Subquery, case, delete, exists, func, literal, or_
+from sqlalchemy import ColumnElement, Select, Subquery, case, delete, exists, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -19,7 +19,7 @@ from vpitracker.models import (
     Recommendation,
     RecommendationProvision,
 )
-from vpitracker.pagination import PageRequest, paginate
+from vpitracker.pagination import PageRequest, paginate_rows
 from vpitracker.vocab import Implementation, ReportedStatus
 
 SORTS = {
@@ -27,6 +27,11 @@ SORTS = {
     "code": col(Recommendation.code),
     "created_at": col(Recommendation.created_at),
 }
+
+
+class RecommendationWithImplementation(NamedTuple):
+    recommendation: Recommendation
+    implementation: str
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def implementation_subquery(clock: Clock) -> Subquery:
     return impl
 
 
-def implementation_expr(impl: Subquery) -> Any:
+def implementation_expr(impl: Subquery) -> ColumnElement[str]:
     return case(
         (impl.c.commitments.is_(None), literal(Implementation.no_commitment.value)),
         (impl.c.completed == impl.c.commitments, literal(Implementation.completed.value)),
@@ -101,7 +106,7 @@ def implementation_expr(impl: Subquery) -> Any:
     )
 
 
-def _provision_match(**where: Any) -> Any:
+def _provision_match(**where: str | int) -> ColumnElement[bool]:
     stmt = select(RecommendationProvision.recommendation_id).join(
         Provision, col(Provision.key) == col(RecommendationProvision.provision_key)
     )
@@ -110,7 +115,9 @@ def _provision_match(**where: Any) -> Any:
     return col(Recommendation.id).in_(stmt)
 
 
-def select_with_implementation(clock: Clock, filters: RecommendationFilters) -> Any:
+def select_with_implementation(
+    clock: Clock, filters: RecommendationFilters
+) -> Select[Recommendation, str]:
     impl = implementation_subquery(clock)
     implementation = implementation_expr(impl).label("implementation")
     stmt = sa_select(Recommendation, implementation).outerjoin(
@@ -170,16 +177,20 @@ def select_with_implementation(clock: Clock, filters: RecommendationFilters) -> 
 
 def list_recommendations(
     session: Session, *, clock: Clock, filters: RecommendationFilters, page: PageRequest
-) -> tuple[Sequence[Row[Any]], str | None]:
+) -> tuple[list[RecommendationWithImplementation], str | None]:
     stmt = select_with_implementation(clock, filters)
-    return paginate(session, stmt, page=page, sort_columns=SORTS, id_column=col(Recommendation.id))
+    rows, next_cursor = paginate_rows(
+        session, stmt, page=page, sort_columns=SORTS, id_column=col(Recommendation.id)
+    )
+    return [RecommendationWithImplementation(row[0], row[1]) for row in rows], next_cursor
 
 
 def get_with_implementation(
     session: Session, recommendation_id: int, clock: Clock
-) -> Row[Any] | None:
+) -> RecommendationWithImplementation | None:
     stmt = select_with_implementation(clock, RecommendationFilters(include_archived=True))
-    return session.execute(stmt.where(col(Recommendation.id) == recommendation_id)).first()
+    row = session.execute(stmt.where(col(Recommendation.id) == recommendation_id)).first()
+    return None if row is None else RecommendationWithImplementation(row[0], row[1])
 
 
 def provisions_of(

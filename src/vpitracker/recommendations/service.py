@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
@@ -16,7 +15,10 @@ from vpitracker.models import Recommendation, utcnow
 from vpitracker.pagination import PageRequest
 from vpitracker.provisions import service as provisions_service
 from vpitracker.recommendations import repository
-from vpitracker.recommendations.repository import RecommendationFilters
+from vpitracker.recommendations.repository import (
+    RecommendationFilters,
+    RecommendationWithImplementation,
+)
 from vpitracker.recommendations.schemas import (
     RecommendationCreate,
     RecommendationRead,
@@ -41,11 +43,15 @@ def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]
         raise Invalid("Unknown or archived recommendation id(s): %(ids)s", loc=loc, ids=missing)
 
 
-def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[RecommendationRead]:
-    provisions = repository.provisions_of(session, [row[0].id for row in rows])
+def _to_reads(
+    session: Session, rows: Sequence[RecommendationWithImplementation]
+) -> list[RecommendationRead]:
+    provisions = repository.provisions_of(
+        session, [row.recommendation.id for row in rows if row.recommendation.id is not None]
+    )
     out = []
     for row in rows:
-        rec: Recommendation = row[0]
+        rec = row.recommendation
         assert rec.id is not None
         linked = provisions[rec.id]
         out.append(
@@ -54,7 +60,7 @@ def _to_reads(session: Session, rows: Sequence[Row[Any]]) -> list[Recommendation
                     **rec.model_dump(),
                     "provision_keys": [key for key, _ in linked],
                     "clusters": sorted({c for _, c in linked if c is not None}),
-                    "implementation": row._mapping["implementation"],
+                    "implementation": row.implementation,
                 }
             )
         )
@@ -65,10 +71,12 @@ def read(session: Session, recommendation_id: int, clock: Clock) -> tuple[Recomm
     row = repository.get_with_implementation(session, recommendation_id, clock)
     if row is None:
         raise NotFound("No recommendation with id %(id)s", id=recommendation_id)
-    return _to_reads(session, [row])[0], row[0].version
+    return _to_reads(session, [row])[0], row.recommendation.version
 
 
-def implementation_query(clock: Clock, filters: RecommendationFilters) -> Any:
+def implementation_query(
+    clock: Clock, filters: RecommendationFilters
+) -> Select[Recommendation, str]:
     """Recommendations counted under ``filters`` at ``clock``, with implementation (a Select)."""
     return repository.select_with_implementation(clock, filters)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -31,7 +29,7 @@ def list_updates(
     reported_by: int | None = None,
     since: datetime | None = None,
     page: PageRequest,
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[StatusUpdate], str | None]:
     stmt = select(StatusUpdate)
     if commitment_id is not None:
         stmt = stmt.where(StatusUpdate.commitment_id == commitment_id)
@@ -48,7 +46,7 @@ def list_updates(
 
 def list_assessments(
     session: Session, *, commitment_id: int, page: PageRequest
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[Assessment], str | None]:
     stmt = select(Assessment).where(Assessment.commitment_id == commitment_id)
     return paginate(
         session, stmt, page=page, sort_columns=ASSESSMENT_SORTS, id_column=col(Assessment.id)

@@ -44,7 +44,7 @@ def list_commitment_updates(
     rows, next_cursor = service.list_updates(session, commitment_id=commitment_id, page=page)
     link_next(request, response, next_cursor)
     return Page[StatusUpdateRead](
-        items=[StatusUpdateRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+        items=[StatusUpdateRead.model_validate(u) for u in rows], next_cursor=next_cursor
     )
 
 
@@ -90,7 +90,7 @@ def list_status_updates(
     )
     link_next(request, response, next_cursor)
     return Page[StatusUpdateRead](
-        items=[StatusUpdateRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+        items=[StatusUpdateRead.model_validate(u) for u in rows], next_cursor=next_cursor
     )
 
 
@@ -133,7 +133,7 @@ def list_assessments(
     rows, next_cursor = service.list_assessments(session, commitment_id=commitment_id, page=page)
     link_next(request, response, next_cursor)
     return Page[AssessmentRead](
-        items=[AssessmentRead.model_validate(r[0]) for r in rows], next_cursor=next_cursor
+        items=[AssessmentRead.model_validate(a) for a in rows], next_cursor=next_cursor
     )
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlmodel import Session
 
@@ -199,7 +197,7 @@ def list_updates(
     reported_by: int | None = None,
     since: datetime | None = None,
     page: PageRequest,
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[StatusUpdate], str | None]:
     if commitment_id is not None and commitments_repository.get(session, commitment_id) is None:
         raise NotFound("No commitment with id %(id)s", id=commitment_id)
     if since is not None and since.tzinfo is None:
@@ -216,7 +214,7 @@ def list_updates(
 
 def list_assessments(
     session: Session, *, commitment_id: int, page: PageRequest
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[Assessment], str | None]:
     if commitments_repository.get(session, commitment_id) is None:
         raise NotFound("No commitment with id %(id)s", id=commitment_id)
     return repository.list_assessments(session, commitment_id=commitment_id, page=page)

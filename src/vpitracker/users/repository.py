@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -54,7 +53,7 @@ def list_users(
     is_active: bool | None,
     q: str | None,
     page: PageRequest,
-) -> tuple[Sequence[Any], str | None]:
+) -> tuple[list[User], str | None]:
     stmt = select(User)
     if role is not None:
         stmt = stmt.where(User.role == role)

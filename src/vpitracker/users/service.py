@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session
@@ -48,10 +47,9 @@ def list_users(
     q: str | None,
     page: PageRequest,
 ) -> tuple[list[UserRead], str | None]:
-    rows, next_cursor = repository.list_users(
+    users, next_cursor = repository.list_users(
         session, role=role.value if role else None, is_active=is_active, q=q, page=page
     )
-    users: Sequence[User] = [r[0] for r in rows]
     ministries = repository.ministry_ids_by_user(session, [u.id for u in users if u.id])
     return [to_read(u, ministries[u.id or 0]) for u in users], next_cursor
 

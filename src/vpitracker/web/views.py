@@ -53,12 +53,12 @@ def scorecard(session: Session, clock: Clock) -> dict[str, Any]:
 
 
 def ministry_names(session: Session) -> dict[int, Ministry]:
-    rows, _ = ministries_service.list_ministries(
+    ministries, _ = ministries_service.list_ministries(
         session,
         filters=MinistryFilters(include_archived=True),
         page=PageRequest(limit=ALL, cursor=None, sort="code"),
     )
-    return {row[0].id: row[0] for row in rows}
+    return {m.id: m for m in ministries if m.id is not None}
 
 
 def commitments_page(
@@ -123,17 +123,11 @@ def commitment_detail(
         for key in rec.provision_keys
     }
     every = PageRequest(limit=ALL, cursor=None, sort="-reported_at")
-    updates = [
-        r[0]
-        for r in reporting_service.list_updates(session, commitment_id=commitment_id, page=every)[0]
-    ]
+    updates, _ = reporting_service.list_updates(session, commitment_id=commitment_id, page=every)
     assessed = PageRequest(limit=ALL, cursor=None, sort="-assessed_at")
-    assessments = [
-        r[0]
-        for r in reporting_service.list_assessments(
-            session, commitment_id=commitment_id, page=assessed
-        )[0]
-    ]
+    assessments, _ = reporting_service.list_assessments(
+        session, commitment_id=commitment_id, page=assessed
+    )
     if clock.cutoff is not None:
         updates = [u for u in updates if u.reported_at < clock.cutoff]
         assessments = [a for a in assessments if a.assessed_at < clock.cutoff]
