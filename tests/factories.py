@@ -28,6 +28,7 @@ from vpitracker.models import (
     StatusUpdate,
     User,
     UserMinistry,
+    WebhookSubscription,
     utcnow,
 )
 from vpitracker.vocab import Role
@@ -207,6 +208,26 @@ def make_api_key(session: Session, creator: User) -> str:
     _, secret = apikeys_service.create(session, actor_for_user(session, creator), unique("key "))
     session.commit()
     return secret
+
+
+def make_webhook(
+    session: Session, creator: User | None = None, **fields: Any
+) -> WebhookSubscription:
+    """A subscription to ``ping`` events at a public address; its secret is not kept."""
+    from tests.conftest import TEST_SECRET
+    from vpitracker.notifications import signing
+
+    values: dict[str, Any] = {
+        "url": "https://93.184.215.14/in",
+        "events": '["ping"]',
+        "secret_encrypted": signing.encrypt(TEST_SECRET, signing.new_secret()),
+        "created_by": (creator or make_user(session, Role.secretariat)).id,
+    }
+    values.update(fields)
+    subscription = WebhookSubscription(**values)
+    session.add(subscription)
+    session.commit()
+    return subscription
 
 
 def status_update_body(**fields: Any) -> dict[str, Any]:

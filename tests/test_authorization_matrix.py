@@ -1,7 +1,9 @@
 """Every route, called as every kind of caller, against the roles in docs/concepts.md.
 
 The table below is keyed by ``METHOD path`` and generated routes are compared
-with it both ways: a route added without a decision here fails the build.
+with it both ways: a route added without a decision here fails the build. A refused
+caller gets a problem: 401 (with a Bearer challenge) without a valid credential, 403
+with one; every way a bearer token can be wrong is a 401 on every route that needs one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.credentials import auth
+from tests.assertions import problem
+from tests.credentials import BAD_CREDENTIALS, auth, bad_auth
 from tests.factories import make_ministry, make_user
 from vpitracker.apikeys import service as apikeys_service
 from vpitracker.auth.service import actor_for_user
@@ -135,6 +138,15 @@ def test_every_route_has_a_decision() -> None:
     assert set(POLICY) - routes == set(), "decisions for routes that no longer exist"
 
 
+def request_kwargs(method: str, headers: dict[str, str]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"headers": headers}
+    if method in {"POST", "PATCH"}:
+        kwargs["json"] = {}
+        if method == "PATCH":
+            kwargs["headers"] = {**headers, "If-Match": '"v1"'}
+    return kwargs
+
+
 @pytest.fixture
 def callers(session: Session, settings: Settings) -> dict[str, dict[str, str]]:
     ministry = make_ministry(session)
@@ -159,16 +171,22 @@ def test_route_answers_each_caller_as_designed(
     method, template = route.split(" ", 1)
     path = template.format(**PATH_VALUES)
     for caller, headers in callers.items():
-        kwargs: dict[str, Any] = {"headers": headers}
-        if method in {"POST", "PATCH"}:
-            kwargs["json"] = {}
-            if method == "PATCH":
-                kwargs["headers"] = {**headers, "If-Match": '"v1"'}
-        status = client.request(method, path, **kwargs).status_code
-        allowed = caller in POLICY[route]
-        if allowed:
-            assert status not in (401, 403), f"{caller} refused on {route}: {status}"
-            assert status < 500, f"{caller} got {status} on {route}"
+        r = client.request(method, path, **request_kwargs(method, headers))
+        if caller in POLICY[route]:
+            assert r.status_code not in (401, 403), f"{caller} refused on {route}: {r.status_code}"
+            assert r.status_code < 500, f"{caller} got {r.status_code} on {route}"
         else:
-            expected = (401,) if caller == ANON else (401, 403)
-            assert status in expected, f"{caller} got {status} on {route}"
+            problem(r, 401 if caller == ANON else 403)
+
+
+@pytest.mark.parametrize("route", [r for r in documented_routes() if ANON not in POLICY[r]])
+def test_a_bad_bearer_token_is_401_on_every_route_that_needs_credentials(
+    client: TestClient, session: Session, settings: Settings, route: str
+) -> None:
+    method, template = route.split(" ", 1)
+    path = template.format(**PATH_VALUES)
+    user = make_user(session, Role.secretariat)
+    for kind in BAD_CREDENTIALS:
+        r = client.request(method, path, **request_kwargs(method, bad_auth(settings, user, kind)))
+        assert r.status_code == 401, f"{kind} on {route}: {r.status_code}"
+        problem(r, 401)

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlmodel import Session
 
 from tests.assertions import assert_unchanged, last_event, problem, row_counts
-from tests.credentials import BAD_CREDENTIALS, NON_SECRETARIAT, auth, bad_auth, headers_as
+from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_recommendation, make_user
 from vpitracker.config import Settings
 from vpitracker.models import (
@@ -20,7 +19,6 @@ from vpitracker.models import (
     CommitmentRecommendation,
     CommitmentSupport,
     Ministry,
-    Recommendation,
     utcnow,
 )
 from vpitracker.vocab import Role
@@ -103,20 +101,6 @@ class TestCreateCommitment:
         assert r.json()["committed_on"] == utcnow().date().isoformat()
         assert (r.json()["stale"], r.json()["recommendation_ids"]) == (False, [])
 
-    def test_duplicate_code_is_409_and_writes_nothing(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        lead = make_ministry(session)
-        make_commitment(session, lead=lead, code="GOK-TIP-01")
-        before = counts(session)
-        r = client.post(
-            "/v1/commitments",
-            json=new_body(lead, supporting_ministry_ids=[make_ministry(session).id]),
-            headers=auth(settings, make_user(session)),
-        )
-        assert "GOK-TIP-01" in problem(r, 409)["detail"]
-        assert counts(session) == before
-
     @pytest.mark.parametrize(
         ("case", "loc"),
         [
@@ -185,18 +169,6 @@ class TestGetCommitment:
         )
         assert body["recommendation_ids"] == [rec.id]
         assert (body["reported_status"], body["verdict"]) == ("not_started", "unassessed")
-
-    def test_unknown_id_is_404(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        r = client.get("/v1/commitments/424242", headers=auth(settings, make_user(session)))
-        problem(r, 404)
-
-    def test_out_of_range_id_is_422_not_500(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        r = client.get(f"/v1/commitments/{2**63}", headers=auth(settings, make_user(session)))
-        assert problem(r, 422)["errors"][0]["loc"] == ["path", "commitment_id"]
 
 
 class TestListCommitments:
@@ -321,57 +293,6 @@ class TestUpdateCommitment:
             "recommendation_ids": {"old": [], "new": [rec.id]},
         }
 
-    def test_without_if_match_is_428_and_writes_nothing(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        c = make_commitment(session, lead=make_ministry(session), title="Kept")
-        before = counts(session)
-        r = client.patch(
-            f"/v1/commitments/{c.id}",
-            json={"title": "Lost"},
-            headers=auth(settings, make_user(session)),
-        )
-        problem(r, 428)
-        assert counts(session) == before
-        assert_unchanged(session, c, title="Kept")
-
-    def test_stale_etag_is_412_and_writes_nothing(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        headers = auth(settings, make_user(session))
-        c = make_commitment(session, lead=make_ministry(session), title="First")
-        ok = client.patch(
-            f"/v1/commitments/{c.id}",
-            json={"title": "Second"},
-            headers={**headers, "If-Match": '"v1"'},
-        )
-        assert ok.status_code == 200, ok.text
-        before = counts(session)
-        r = client.patch(
-            f"/v1/commitments/{c.id}",
-            json={"title": "Third"},
-            headers={**headers, "If-Match": '"v1"'},
-        )
-        problem(r, 412)
-        assert counts(session) == before
-        assert_unchanged(session, c, title="Second", version=2)
-
-    def test_duplicate_code_is_409_and_writes_nothing(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        lead = make_ministry(session)
-        make_commitment(session, lead=lead, code="C-TAKEN")
-        c = make_commitment(session, lead=lead, code="C-MINE")
-        before = counts(session)
-        r = client.patch(
-            f"/v1/commitments/{c.id}",
-            json={"code": "C-TAKEN"},
-            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
-        )
-        problem(r, 409)
-        assert counts(session) == before
-        assert_unchanged(session, c, code="C-MINE")
-
     @pytest.mark.parametrize(
         ("case", "loc"),
         [
@@ -412,116 +333,8 @@ class TestUpdateCommitment:
         assert counts(session) == before
         assert_unchanged(session, c, title="Kept", lead_ministry_id=lead.id)
 
-    def test_unknown_id_is_404(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        before = counts(session)
-        r = client.patch(
-            "/v1/commitments/424242",
-            json={"title": "X"},
-            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
-        )
-        problem(r, 404)
-        assert counts(session) == before
-
-
-class TestArchiveCommitment:
-    def test_archive_hides_it_and_is_audited_once(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        headers = auth(settings, make_user(session))
-        c = make_commitment(session, lead=make_ministry(session))
-        r = client.post(f"/v1/commitments/{c.id}/archive", headers=headers)
-        assert r.status_code == 200, r.text
-        assert r.json()["archived_at"] is not None
-        event = last_event(session)
-        assert (event.action, event.entity_id) == ("commitment.archived", str(c.id))
-        listed = client.get("/v1/commitments", headers=headers).json()["items"]
-        assert c.id not in [x["id"] for x in listed]
-        everything = client.get("/v1/commitments?include_archived=true", headers=headers)
-        assert c.id in [x["id"] for x in everything.json()["items"]]
-        before = counts(session)
-        again = client.post(f"/v1/commitments/{c.id}/archive", headers=headers)
-        assert again.status_code == 200
-        assert counts(session) == before
-
-    def test_unknown_id_is_404(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        before = counts(session)
-        r = client.post(
-            "/v1/commitments/424242/archive", headers=auth(settings, make_user(session))
-        )
-        problem(r, 404)
-        assert counts(session) == before
-
-
-ENDPOINTS = ["list", "create", "get", "update", "archive"]
-WRITES = ["create", "update", "archive"]
-
-
-def send(
-    client: TestClient,
-    endpoint: str,
-    commitment: Commitment,
-    rec: Recommendation,
-    headers: dict[str, str],
-) -> Response:
-    url = f"/v1/commitments/{commitment.id}"
-    match endpoint:
-        case "list":
-            return client.get("/v1/commitments", headers=headers)
-        case "create":
-            body = {
-                "code": "C-NEW",
-                "title": "T",
-                "description": "D",
-                "lead_ministry_id": commitment.lead_ministry_id,
-                "recommendation_ids": [rec.id],
-                "due_date": "2031-01-01",
-                "indicator": "I",
-            }
-            return client.post("/v1/commitments", json=body, headers=headers)
-        case "get":
-            return client.get(url, headers=headers)
-        case "update":
-            return client.patch(url, json={"title": "New"}, headers={**headers, "If-Match": '"v1"'})
-        case "archive":
-            return client.post(f"{url}/archive", headers=headers)
-    raise AssertionError(endpoint)
-
 
 class TestCommitmentAccess:
-    @pytest.mark.parametrize("endpoint", ENDPOINTS)
-    def test_bad_credentials_are_401_and_write_nothing(
-        self, client: TestClient, session: Session, settings: Settings, endpoint: str
-    ) -> None:
-        c = make_commitment(session, lead=make_ministry(session))
-        rec = make_recommendation(session)
-        user = make_user(session)
-        before = counts(session)
-        for credential in BAD_CREDENTIALS:
-            r = send(client, endpoint, c, rec, bad_auth(settings, user, credential))
-            assert r.status_code == 401, f"{credential}: {r.text}"
-            problem(r, 401)
-            assert counts(session) == before, credential
-        assert_unchanged(session, c, archived_at=None)
-
-    @pytest.mark.parametrize("endpoint", WRITES)
-    def test_only_the_secretariat_writes(
-        self, client: TestClient, session: Session, settings: Settings, endpoint: str
-    ) -> None:
-        c = make_commitment(session, lead=make_ministry(session))
-        rec = make_recommendation(session)
-        callers = {who: headers_as(session, settings, who) for who in NON_SECRETARIAT}
-        before = counts(session)
-        for who, headers in callers.items():
-            r = send(client, endpoint, c, rec, headers)
-            assert r.status_code == 403, f"{who}: {r.text}"
-            problem(r, 403)
-            assert counts(session) == before, who
-        assert_unchanged(session, c, archived_at=None)
-
     def test_an_officer_of_the_lead_ministry_may_not_edit_it_either(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
@@ -529,21 +342,11 @@ class TestCommitmentAccess:
         c = make_commitment(session, lead=lead)
         officer = make_user(session, Role.government_officer, ministries=[lead])
         before = counts(session)
-        r = send(client, "update", c, make_recommendation(session), auth(settings, officer))
+        r = client.patch(
+            f"/v1/commitments/{c.id}",
+            json={"title": "New"},
+            headers={**auth(settings, officer), "If-Match": '"v1"'},
+        )
         problem(r, 403)
         assert counts(session) == before
         assert_unchanged(session, c)
-
-    @pytest.mark.parametrize("endpoint", ["list", "get"])
-    def test_everyone_signed_in_reads(
-        self, client: TestClient, session: Session, settings: Settings, endpoint: str
-    ) -> None:
-        c = make_commitment(session, lead=make_ministry(session))
-        for who in NON_SECRETARIAT:
-            headers = headers_as(session, settings, who)
-            r = send(client, endpoint, c, make_recommendation(session), headers)
-            assert r.status_code == 200, f"{who}: {r.text}"
-            body = r.json()
-            assert c.id in (
-                [x["id"] for x in body["items"]] if endpoint == "list" else [body["id"]]
-            )
