@@ -112,16 +112,34 @@ def profile_request(
 
 @app.command()
 def pages(
-    url: Annotated[str, typer.Option(help="A running vpitracker serve (loopback)")],
-    email: Annotated[str, typer.Option(help="An account that may read everything")],
-    password: Annotated[str, typer.Option(help="Its password")],
+    url: Annotated[
+        str | None, typer.Option(help="A running vpitracker serve (loopback); or use --size")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="An account that may read everything")] = None,
+    password: Annotated[str | None, typer.Option(help="Its password")] = None,
+    size: Annotated[
+        str | None, typer.Option(help="Load this size into a database of its own and serve it")
+    ] = None,
+    db: Annotated[DbKind, typer.Option(help="With --size: sqlite or postgres")] = DbKind.postgres,
+    seed: Annotated[int, typer.Option(help="With --size: seed of the data generator")] = 20261129,
+    reuse_db: Annotated[
+        bool, typer.Option(help="With --size: time the database an earlier --size run loaded")
+    ] = False,
     n: Annotated[int, typer.Option(min=1, max=10_000, help="Timed repetitions")] = 30,
     warmup: Annotated[int, typer.Option(min=0, max=1_000, help="Warm-up repetitions")] = 3,
 ) -> None:
     """Time the scorecard and a commitment page against the API calls they summarize."""
-    from bench.pages import compare, markdown
+    from bench.pages import compare, markdown, sized
 
-    typer.echo(markdown(compare(url, email, password, n=n, warmup=warmup)))
+    if size is not None:
+        if size.upper() not in SIZES:
+            raise typer.BadParameter(f"size must be one of {', '.join(SIZES)}")
+        rows = sized(size.upper(), db, seed=seed, n=n, warmup=warmup, reuse_db=reuse_db)
+    elif url and email and password:
+        rows = compare(url, email, password, n=n, warmup=warmup)
+    else:
+        raise typer.BadParameter("give --url, --email and --password, or --size")
+    typer.echo(markdown(rows))
 
 
 if __name__ == "__main__":

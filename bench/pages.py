@@ -5,6 +5,10 @@ running server (for instance one a ``run --reuse-db`` would time): signs in once
 pages (cookie) and once on the API (token), then times, alternating, the scorecard
 ``/`` against ``GET /v1/progress/summary`` + ``/v1/progress/ministries`` and
 ``/commitments/{id}`` against the commitment, its updates and its assessments.
+
+``python -m bench pages --size M --db postgres`` does it all itself: a fresh database of
+its own (``vpi_bench_pages_<size>``, so a ``run`` of the same size is left alone), the
+dataset, the secretariat, a live server; ``--reuse-db`` times that database again.
 """
 
 from __future__ import annotations
@@ -12,11 +16,26 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
+from bench.databases import RESULTS_DIR, DbKind, database_for, recreate
+from bench.datagen import load
+from bench.server import (
+    SECRETARIAT_EMAIL,
+    SECRETARIAT_PASSWORD,
+    create_secretariat,
+    new_secret_key,
+    serve,
+    server_env,
+)
+from bench.sizes import SIZES
 from bench.stats import summary_ms
+from vpitracker import migrate
+from vpitracker.db import make_engine
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
@@ -112,3 +131,32 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"| {r['api_ms']['p50_ms']} | {r['api_ms']['p95_ms']} | {r['p95_ratio']} |"
         )
     return "\n".join(lines)
+
+
+def sized(
+    size: str, kind: DbKind, *, seed: int, n: int, warmup: int, reuse_db: bool
+) -> list[dict[str, Any]]:
+    """``compare`` on a database of its own, loaded with the dataset of ``size``."""
+    db = database_for(kind, f"pages_{size}")
+    env = server_env(db.url, new_secret_key())
+    engine = make_engine(db.url)
+    try:
+        if not reuse_db:
+            recreate(db)
+            migrate.upgrade(engine)
+            load(db, engine, SIZES[size], seed)
+        else:
+            migrate.upgrade(engine)
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT id FROM user_account WHERE email = :e"), {"e": SECRETARIAT_EMAIL}
+            ).scalar()
+    finally:
+        engine.dispose()
+    if found is None:
+        create_secretariat(env)
+    # The page cookie is Secure outside development mode, and this server speaks http.
+    serving = {**env, "VPI_ENV": "development"}
+    log = Path(RESULTS_DIR) / f"pages-{size}-{kind.value}.server.log"
+    with serve(serving, log) as server:
+        return compare(server.url, SECRETARIAT_EMAIL, SECRETARIAT_PASSWORD, n=n, warmup=warmup)

@@ -95,9 +95,11 @@ def merkle_nodes(session: Session, keys: set[tuple[int, int]]) -> dict[tuple[int
 
 
 def add_merkle_nodes(session: Session, rows: list[tuple[int, int, bytes]]) -> None:
+    # One multi-row INSERT statement (a single round trip), not an executemany.
     session.execute(
-        insert(MerkleNode),
-        [{"level": level, "idx": idx, "hash": h} for level, idx, h in rows],
+        insert(MerkleNode).values(
+            [{"level": level, "idx": idx, "hash": h} for level, idx, h in rows]
+        )
     )
 
 

@@ -75,7 +75,7 @@ def record(
     event.hash = compute_hash(event.prev_hash, event)
     session.add(event)
     session.flush()
-    transparency.append_leaf(session, event.seq - 1, event.hash)
+    transparency.append_leaf(session, event.seq - 1, event.hash, last[1] if last else None)
     outbox.from_audit(session, event)
     return event
 

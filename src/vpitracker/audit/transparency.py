@@ -62,14 +62,22 @@ def signer(settings: Settings) -> note.Signer:
     )
 
 
-def append_leaf(session: Session, index: int, event_hash_hex: str) -> None:
-    """Store leaf ``index`` and every complete subtree it closes, in the caller's transaction."""
+def append_leaf(
+    session: Session, index: int, event_hash_hex: str, prev_hash_hex: str | None = None
+) -> None:
+    """Store leaf ``index`` and every complete subtree it closes, in the caller's transaction.
+
+    ``prev_hash_hex`` (the previous event's hash, which the chain append already read)
+    gives the level-0 sibling without a query: it is that event's leaf.
+    """
     # The left siblings on the way up are the complete subtrees ending at this leaf.
     levels = 0
     while (index >> levels) & 1:
         levels += 1
     siblings = [(level, (index >> level) - 1) for level in range(levels)]
-    nodes = repository.merkle_nodes(session, set(siblings)) if siblings else {}
+    known = {(0, index - 1): merkle.leaf_hash(prev_hash_hex)} if levels and prev_hash_hex else {}
+    wanted = set(siblings) - known.keys()
+    nodes = {**known, **(repository.merkle_nodes(session, wanted) if wanted else {})}
     current = merkle.leaf_hash(event_hash_hex)
     rows = [(0, index, current)]
     for level, sibling in siblings:
@@ -106,14 +114,31 @@ def root(session: Session, size: int) -> bytes:
     return _resolve(session, [merkle.plan(0, size)])[0]
 
 
+# Signed checkpoints already made, by (public key, origin, tree size, head event hash).
+# The head's hash chains every earlier event, so an equal key is an equal tree: a log
+# restored from a backup and grown again to the same size has another head and is
+# signed afresh. Ed25519 signatures are deterministic, so a cached note is the very
+# text a fresh signing gives.
+_SIGNED: dict[tuple[bytes, str, int, str], str] = {}
+_SIGNED_MAX = 64
+
+
 def checkpoint(session: Session, settings: Settings) -> str:
     """The current tree head as a C2SP checkpoint in a signed note."""
     origin = settings.log_origin
     if not origin or any(c.isspace() for c in origin):
         raise Unavailable("VPI_LOG_ORIGIN must be non-empty and without spaces")
     key = signer(settings)
-    size = repository.head_seq(session)
-    return note.sign(note.Checkpoint(origin, size, root(session, size)).text(), key)
+    head = repository.head(session)
+    size, head_hash = head if head is not None else (0, "")
+    cache_key = (key.public, origin, size, head_hash)
+    signed = _SIGNED.get(cache_key)
+    if signed is None:
+        signed = note.sign(note.Checkpoint(origin, size, root(session, size)).text(), key)
+        if len(_SIGNED) >= _SIGNED_MAX:
+            _SIGNED.clear()
+        _SIGNED[cache_key] = signed
+    return signed
 
 
 def inclusion(session: Session, seq: int, tree_size: int) -> list[bytes]:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Date,
+    MetaData,
+    Table,
     case,
     false,
     func,
+    insert,
     literal,
     literal_column,
     not_,
     select,
     union_all,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from vpitracker.commitments.repository import month_of
@@ -302,3 +309,37 @@ def timeline_moves(session: Session, counted: Any, last_day: date) -> dict[tuple
         moves("due+", counted, _latest_of(session, counted.c.committed_on, after_due)),
     )
     return {(str(k), str(m)): int(n) for k, m, n in session.execute(stmt).all()}
+
+
+# The page's copy of the derived state lives in the request's own connection only.
+STATE_TABLE = "scorecard_state"
+
+
+@contextmanager
+def materialized(session: Session, counted: Any, columns: tuple[str, ...]) -> Iterator[Any]:
+    """``counted``'s rows (only ``columns``) in a temporary table, for several figures.
+
+    The derived state is computed once for all the figures read from the table,
+    instead of once per figure. The table belongs to this transaction's connection
+    and is dropped at the end (on PostgreSQL also when the transaction ends). Where
+    no temporary table can be made (a read-only standby), ``counted`` itself is
+    used, and each figure derives the state again.
+    """
+    chosen = [counted.c[name] for name in columns]
+    table = Table(
+        STATE_TABLE,
+        MetaData(),
+        *(Column(c.name, c.type) for c in chosen),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    connection = session.connection()
+    try:
+        with session.begin_nested():
+            table.create(connection)
+            session.execute(insert(table).from_select(list(columns), select(*chosen)))
+    except DBAPIError:
+        yield counted
+        return
+    yield table
+    table.drop(connection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -89,6 +90,17 @@ def summary(
 ) -> Summary:
     """Counts by status and verdict, flags, completion and recommendations' implementation."""
     counted = _counted(clock, ministry_id, cluster, instrument)
+    return _summary(session, clock, counted, ministry_id, cluster, instrument)
+
+
+def _summary(
+    session: Session,
+    clock: Clock,
+    counted: Any,
+    ministry_id: int | None,
+    cluster: int | None,
+    instrument: Instrument | None,
+) -> Summary:
     recommendations = recommendations_service.implementation_query(
         clock,
         RecommendationFilters(
@@ -131,6 +143,12 @@ def ministries(
 ) -> MinistryScorecard:
     """The per-ministry scorecard."""
     counted = _counted(clock, None, cluster, instrument)
+    return _ministries(session, clock, counted, ministry_id)
+
+
+def _ministries(
+    session: Session, clock: Clock, counted: Any, ministry_id: int | None
+) -> MinistryScorecard:
     rows = repository.ministries(session, counted, ministry_id=ministry_id, cutoff=clock.cutoff)
     items = []
     for row in rows:
@@ -169,7 +187,10 @@ def clusters(
     instrument: Instrument | None = None,
 ) -> ClusterFigures:
     """Figures per review cluster (every cluster, zero when none)."""
-    counted = _counted(clock, ministry_id, None, instrument)
+    return _clusters(session, clock, _counted(clock, ministry_id, None, instrument))
+
+
+def _clusters(session: Session, clock: Clock, counted: Any) -> ClusterFigures:
     found = {row.bucket: row for row in repository.by_provision_field(session, counted, "cluster")}
     items = []
     for number, name in CLUSTER_NAMES.items():
@@ -191,7 +212,10 @@ def instruments(
     cluster: int | None = None,
 ) -> InstrumentFigures:
     """Figures per instrument (UNTOC and each Protocol)."""
-    counted = _counted(clock, ministry_id, cluster, None)
+    return _instruments(session, clock, _counted(clock, ministry_id, cluster, None))
+
+
+def _instruments(session: Session, clock: Clock, counted: Any) -> InstrumentFigures:
     found = {
         row.bucket: row for row in repository.by_provision_field(session, counted, "instrument")
     }
@@ -202,6 +226,46 @@ def instruments(
         commitments = int(row.commitments) if row is not None else 0
         items.append(InstrumentRow(instrument=instrument.value, commitments=commitments, **figures))
     return InstrumentFigures(as_of=clock.ref_date, items=items)
+
+
+# The derived-state columns the figures above read: what the scorecard keeps once.
+FIGURE_STATE_COLUMNS = (
+    "id",
+    "lead_ministry_id",
+    "reported_status",
+    "progress_percent",
+    "overdue",
+    "stale",
+    "contested",
+    "verdict",
+)
+
+
+@dataclass
+class Scorecard:
+    summary: Summary
+    ministries: MinistryScorecard
+    clusters: ClusterFigures
+    instruments: InstrumentFigures
+    timeline: Timeline
+
+
+def scorecard(session: Session, clock: Clock) -> Scorecard:
+    """The whole alliance's figures for the scorecard page, the state derived once for all.
+
+    The same figures as ``summary``, ``ministries``, ``clusters``, ``instruments``
+    and the quarterly ``timeline`` without filters, read from one materialized copy
+    of every counted commitment's derived state rather than deriving it per figure.
+    """
+    counted = _counted(clock, None, None, None)
+    with repository.materialized(session, counted, FIGURE_STATE_COLUMNS) as state:
+        return Scorecard(
+            summary=_summary(session, clock, state, None, None, None),
+            ministries=_ministries(session, clock, state, None),
+            clusters=_clusters(session, clock, state),
+            instruments=_instruments(session, clock, state),
+            timeline=timeline(session, clock, interval="quarter"),
+        )
 
 
 def _period_start(day: date, months: int) -> date:

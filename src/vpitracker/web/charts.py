@@ -14,6 +14,8 @@ from vpitracker.vocab import ReportedStatus
 
 BAR_AREA = 200.0  # width of the longest bar, in viewBox units
 ROW = 26.0
+# Read once: an enum member's .value is a descriptor call, and a bar is drawn per ministry.
+STATUS_KEYS = tuple(s.value for s in ReportedStatus)
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,10 @@ def progress_bar(row: MinistryRow) -> list[Segment]:
         return []
     x = 0.0
     segments = []
-    for status in ReportedStatus:
-        width = 100.0 * getattr(row, status.value) / total
+    for key in STATUS_KEYS:
+        width = 100.0 * getattr(row, key) / total
         if width:
-            segments.append(Segment(status.value, round(x, 2), round(width, 2)))
+            segments.append(Segment(key, round(x, 2), round(width, 2)))
             x += width
     return segments
 

@@ -37,18 +37,17 @@ ALL = 1000
 
 
 def scorecard(session: Session, clock: Clock) -> dict[str, Any]:
-    summary = progress_service.summary(session, clock)
-    ministries = progress_service.ministries(session, clock)
-    timeline = progress_service.timeline(session, clock, interval="quarter")
+    figures = progress_service.scorecard(session, clock)
+    summary, ministries = figures.summary, figures.ministries.items
     return {
         "summary": summary,
-        "ministries": ministries.items,
-        "clusters": progress_service.clusters(session, clock).items,
-        "instruments": progress_service.instruments(session, clock).items,
-        "timeline": timeline.items,
+        "ministries": ministries,
+        "clusters": figures.clusters.items,
+        "instruments": figures.instruments.items,
+        "timeline": figures.timeline.items,
         "status_chart": charts.status_chart(summary.by_reported_status.model_dump()),
-        "ministry_bars": {row.ministry_id: charts.progress_bar(row) for row in ministries.items},
-        "timeline_chart": charts.timeline_chart(timeline.items),
+        "ministry_bars": {row.ministry_id: charts.progress_bar(row) for row in ministries},
+        "timeline_chart": charts.timeline_chart(figures.timeline.items),
     }
 
 
