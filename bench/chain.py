@@ -16,8 +16,8 @@ from typing import Any
 
 from bench.stats import summary_ms
 from vpitracker.audit import service as audit_service
-from vpitracker.auth.actor import Actor
 from vpitracker.db import make_engine, unit_of_work
+from vpitracker.kernel.actor import Actor
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reporting.schemas import StatusUpdateCreate
 from vpitracker.vocab import ReportedStatus

@@ -22,8 +22,8 @@ from sqlalchemy import text
 
 from bench.stats import summary_ms
 from vpitracker import migrate
-from vpitracker.auth.actor import Actor
 from vpitracker.db import make_engine, unit_of_work
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Commitment, Ministry, User, utcnow
 from vpitracker.notifications import outbox
 from vpitracker.reporting import service as reporting_service

@@ -29,9 +29,10 @@ from bench.server import (
 )
 from bench.sizes import SIZES
 from vpitracker import migrate
-from vpitracker.auth.actor import Actor
-from vpitracker.commitments.state import Clock, state_subquery
 from vpitracker.db import make_engine
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.state import state_subquery
 from vpitracker.vocab import Role
 
 RESULT_SCHEMA = 1

@@ -8,8 +8,8 @@ from jose import jwt
 from sqlmodel import Session
 
 from tests.factories import make_api_key, make_ministry, make_user
-from vpitracker.auth import tokens
 from vpitracker.config import Settings
+from vpitracker.kernel import tokens
 from vpitracker.models import User, utcnow
 from vpitracker.vocab import Role
 

@@ -203,7 +203,7 @@ def make_provision(session: Session, **fields: Any) -> Provision:
 def make_api_key(session: Session, creator: User) -> str:
     """A read-only API key created by ``creator``; returns its secret."""
     from vpitracker.apikeys import service as apikeys_service
-    from vpitracker.auth.service import actor_for_user
+    from vpitracker.kernel.credentials import actor_for_user
 
     _, secret = apikeys_service.create(session, actor_for_user(session, creator), unique("key "))
     session.commit()

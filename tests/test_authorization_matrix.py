@@ -19,8 +19,8 @@ from tests.assertions import problem
 from tests.credentials import BAD_CREDENTIALS, auth, bad_auth
 from tests.factories import make_ministry, make_user
 from vpitracker.apikeys import service as apikeys_service
-from vpitracker.auth.service import actor_for_user
 from vpitracker.config import Settings
+from vpitracker.kernel.credentials import actor_for_user
 from vpitracker.openapi_doc import render
 from vpitracker.vocab import Role
 

@@ -51,9 +51,9 @@ from tests.factories import (
     make_user,
 )
 from vpitracker.apikeys import service as apikeys_service
-from vpitracker.auth.service import actor_for_user
 from vpitracker.db import transaction
 from vpitracker.deps import get_read_first_session, get_session
+from vpitracker.kernel.credentials import actor_for_user
 from vpitracker.main import create_app
 from vpitracker.models import utcnow
 from vpitracker.versioning import etag

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from vpitracker.auth import service as auth_service
-from vpitracker.auth.actor import Actor
 from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.schemas import CommitmentCreate
+from vpitracker.kernel import credentials
+from vpitracker.kernel.actor import Actor
 from vpitracker.ministries import service as ministries_service
 from vpitracker.ministries.schemas import MinistryCreate
 from vpitracker.models import Ministry, User
@@ -92,7 +92,7 @@ def load(session: Session, *, progress: Callable[[int, int], None] | None = None
                 password=DEMO_PASSWORD,
             ),
         )
-        actors[u["email"]] = auth_service.actor_for_user(session, user)
+        actors[u["email"]] = credentials.actor_for_user(session, user)
     assert secretariat is not None
     done("ministries", "users")
     rec_ids: dict[str, int] = {}
@@ -188,7 +188,7 @@ def _first_secretariat(session: Session, data: dict[str, Any]) -> Actor:
             password=DEMO_PASSWORD,
         ),
     )
-    return auth_service.actor_for_user(session, user)
+    return credentials.actor_for_user(session, user)
 
 
 def secretariat_email() -> str:

@@ -13,14 +13,22 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from vpitracker.auth import service as auth_service
-from vpitracker.auth.actor import Actor
 from vpitracker.config import Settings
 from vpitracker.db import session_scope
 from vpitracker.errors import Forbidden, Unauthorized
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.credentials import actor_from_api_key, actor_from_token
+from vpitracker.kernel.filters import CommitmentFilters
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from vpitracker.types import IsoDate
-from vpitracker.vocab import ASSESSOR_ROLES, REPORTER_ROLES, Role
+from vpitracker.vocab import (
+    ASSESSOR_ROLES,
+    REPORTER_ROLES,
+    DerivedVerdict,
+    Instrument,
+    ReportedStatus,
+    Role,
+)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -99,8 +107,8 @@ def _credentials(request: Request) -> tuple[str, str] | None:
 def _actor_for(credentials: tuple[str, str], session: Session, settings: Settings) -> Actor:
     kind, secret = credentials
     if kind == "bearer":
-        return auth_service.actor_from_token(session, settings, secret)
-    return auth_service.actor_from_api_key(session, secret)
+        return actor_from_token(session, settings, secret)
+    return actor_from_api_key(session, secret)
 
 
 def get_optional_actor(
@@ -152,7 +160,7 @@ def _report_actor(
     request: Request, session: Session, settings: Settings, api_key: str | None
 ) -> Actor:
     if api_key is not None:
-        return auth_service.actor_from_api_key(session, api_key)
+        return actor_from_api_key(session, api_key)
     credentials = _credentials(request)
     if credentials is not None:
         return _actor_for(credentials, session, settings)
@@ -236,3 +244,42 @@ AsOf = Annotated[
     Query(description="Derived state as it stood at the end of this day (UTC)"),
 ]
 IncludeArchived = Annotated[bool, Query(description="Include archived records")]
+OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+
+def commitment_filters(
+    q: Annotated[str | None, Query(max_length=200, description="Code or title contains")] = None,
+    ministry_id: Annotated[OptionalId, Query(description="Lead or supporting ministry")] = None,
+    lead_ministry_id: OptionalId = None,
+    recommendation_id: OptionalId = None,
+    reported_status: ReportedStatus | None = None,
+    verdict: DerivedVerdict | None = None,
+    contested: bool | None = None,
+    overdue: bool | None = None,
+    stale: bool | None = None,
+    due_before: IsoDate | None = None,
+    due_after: IsoDate | None = None,
+    cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
+    instrument: Instrument | None = None,
+    include_archived: IncludeArchived = False,
+) -> CommitmentFilters:
+    """The commitment filters (README, HTTP API), shared by the list and the report."""
+    return CommitmentFilters(
+        q=q,
+        ministry_id=ministry_id,
+        lead_ministry_id=lead_ministry_id,
+        recommendation_id=recommendation_id,
+        reported_status=reported_status.value if reported_status else None,
+        verdict=verdict.value if verdict else None,
+        contested=contested,
+        overdue=overdue,
+        stale=stale,
+        due_before=due_before,
+        due_after=due_after,
+        cluster=cluster,
+        instrument=instrument.value if instrument else None,
+        include_archived=include_archived,
+    )
+
+
+CommitmentFiltersDep = Annotated[CommitmentFilters, Depends(commitment_filters)]

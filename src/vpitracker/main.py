@@ -28,7 +28,7 @@ from vpitracker.errors import (
     responses,
 )
 from vpitracker.i18n import N_
-from vpitracker.idempotency.service import Replay
+from vpitracker.idempotency import Replay
 from vpitracker.limits import RequestLimitsMiddleware
 from vpitracker.ministries.router import router as ministries_router
 from vpitracker.notifications import mail as notifications_mail

@@ -12,9 +12,9 @@ from sqlmodel import Session
 from tests.assertions import problem
 from tests.credentials import auth, forged_token
 from tests.factories import PASSWORD, make_api_key, make_user
-from vpitracker.auth import service as auth_service
 from vpitracker.config import Settings
 from vpitracker.errors import Unauthorized
+from vpitracker.kernel import credentials
 from vpitracker.models import User
 from vpitracker.vocab import Role
 
@@ -99,18 +99,18 @@ class TestPublicCheck:
     def test_stale_version_or_inactive_account_is_unauthorized(self, session: Session) -> None:
         user = make_user(session, Role.viewer)
         assert user.id is not None
-        actor = auth_service.actor_for_user_id(session, user.id, user.credential_version)
+        actor = credentials.actor_for_user_id(session, user.id, user.credential_version)
         assert (actor.id, actor.role) == (user.id, Role.viewer)
         with pytest.raises(Unauthorized):
-            auth_service.actor_for_user_id(session, user.id, user.credential_version + 1)
+            credentials.actor_for_user_id(session, user.id, user.credential_version + 1)
         with pytest.raises(Unauthorized):
-            auth_service.actor_for_user_id(session, 10**6, 1)
+            credentials.actor_for_user_id(session, 10**6, 1)
         stored = session.get(User, user.id)
         assert stored is not None
         stored.is_active = False
         session.commit()
         with pytest.raises(Unauthorized):
-            auth_service.actor_for_user_id(session, user.id, user.credential_version)
+            credentials.actor_for_user_id(session, user.id, user.credential_version)
 
 
 class TestDeactivationStopsApiKeys:

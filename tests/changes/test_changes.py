@@ -324,7 +324,7 @@ class TestConcurrentWriters:
         """
         from vpitracker.audit import repository
         from vpitracker.audit import service as audit_service
-        from vpitracker.auth.actor import Actor
+        from vpitracker.kernel.actor import Actor
         from vpitracker.vocab import EntityType
 
         cursor = feed.head()

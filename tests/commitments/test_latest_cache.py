@@ -15,11 +15,11 @@ from sqlmodel import Session, col, select
 
 from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_user
-from vpitracker.auth.actor import Actor
-from vpitracker.auth.service import actor_for_user
 from vpitracker.commitments.repository import refresh_spans, refresh_update_months
-from vpitracker.commitments.state import Clock
 from vpitracker.config import Settings
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.credentials import actor_for_user
 from vpitracker.models import Commitment, CommitmentClosedSpan, StatusUpdate, UpdateMonth
 from vpitracker.reporting import service as reporting
 from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from tests.factories import auth, make_scenario
-from vpitracker.commitments.state import Clock
 from vpitracker.config import Settings
+from vpitracker.kernel.clock import Clock
 from vpitracker.progress import repository, service
 
 MOMENTS = (None, date(2024, 10, 15), date(2025, 5, 20))

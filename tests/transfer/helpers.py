@@ -13,11 +13,11 @@ from typing import Any
 from pydantic import AnyUrl
 from sqlmodel import Session
 
-from vpitracker.auth.actor import Actor
 from vpitracker.auth.passwords import hash_password
-from vpitracker.auth.service import actor_for_user
 from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.schemas import CommitmentCreate
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.credentials import actor_for_user
 from vpitracker.ministries import service as ministries_service
 from vpitracker.ministries.schemas import MinistryCreate
 from vpitracker.models import (

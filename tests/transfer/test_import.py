@@ -29,8 +29,8 @@ from tests.transfer.helpers import (
 )
 from vpitracker import cli, migrate
 from vpitracker.audit import service as audit_service
-from vpitracker.auth.actor import Actor
 from vpitracker.db import make_engine, unit_of_work
+from vpitracker.kernel.actor import Actor
 from vpitracker.ministries import repository as ministries_repository
 from vpitracker.models import (
     Assessment,

@@ -10,7 +10,7 @@ from vpitracker.apikeys import service
 from vpitracker.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from vpitracker.deps import PageDep, Secretariat, SessionDep
 from vpitracker.errors import responses
-from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.idempotency import IdempotencyDep
 from vpitracker.pagination import Page, link_next
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from datetime import timedelta
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from vpitracker.audit import service as audit
-from vpitracker.auth.actor import Actor
-from vpitracker.errors import NotFound, Unauthorized
+from vpitracker.errors import NotFound
 from vpitracker.jsonutil import iso_z
-from vpitracker.models import ApiKey, User, utcnow
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.credentials import API_KEY_PREFIX, api_key_digest
+from vpitracker.models import ApiKey, utcnow
 from vpitracker.pagination import PageRequest, paginate
-from vpitracker.vocab import EntityType, Role
-
-PREFIX = "vpi_"
-# last_used_at is refreshed at most this often, so reads stay (nearly) write-free.
-_TOUCH_EVERY = timedelta(minutes=5)
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+from vpitracker.vocab import EntityType
 
 
 def create(session: Session, actor: Actor, name: str) -> tuple[ApiKey, str]:
     """A new key and its secret (the only time the secret is seen)."""
-    secret = PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=secret[:12], key_hash=_digest(secret), created_by=actor.id)
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name, prefix=secret[:12], key_hash=api_key_digest(secret), created_by=actor.id
+    )
     session.add(key)
     session.flush()
     assert key.id is not None
@@ -69,27 +61,3 @@ def revoke(session: Session, actor: Actor, key_id: int) -> ApiKey:
             {"revoked_at": {"old": None, "new": iso_z(key.revoked_at)}},
         )
     return key
-
-
-def authenticate(session: Session, secret: str) -> Actor:
-    """The read-only actor behind a key; 401 for unknown or revoked keys.
-
-    A key works only while the person who created it is active: deactivating them
-    stops their keys (reactivating them restores the keys that were not revoked).
-    """
-    if not secret.startswith(PREFIX) or len(secret) > 200:
-        raise Unauthorized("Unknown API key")
-    found = session.exec(
-        select(ApiKey, User.is_active)
-        .join(User, col(User.id) == col(ApiKey.created_by))
-        .where(ApiKey.key_hash == _digest(secret))
-    ).first()
-    key, creator_active = found if found is not None else (None, False)
-    if key is None or key.revoked_at is not None or key.id is None:
-        raise Unauthorized("Unknown or revoked API key")
-    if not creator_active:
-        raise Unauthorized("The API key's creator has been deactivated")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-        session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
-    return Actor(kind="api_key", id=key.id, role=Role.viewer)

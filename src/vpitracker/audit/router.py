@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from vpitracker.audit import repository, service, transparency
+from vpitracker.audit import service, transparency
 from vpitracker.audit.schemas import (
     ActorRead,
     AuditEventRead,
@@ -26,8 +26,7 @@ from vpitracker.models import AuditEvent
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-# A cursor past the last seq reads nothing; clamped so the query fits the 32-bit column.
-MAX_SEQ = 2**31 - 1
+MAX_SEQ = service.MAX_SEQ
 
 
 @router.get("/events", operation_id="audit-events-list", responses=responses(401, 403, 422))
@@ -40,11 +39,9 @@ def list_events(
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
 ) -> Page[AuditEventRead]:
     """The chain in ``seq`` order; the cursor is the last ``seq`` seen."""
-    after = min(int(cursor), MAX_SEQ) if cursor else 0
-    events = repository.list_events(session, after_seq=after, limit=limit + 1)
-    next_cursor = str(events[limit - 1].seq) if len(events) > limit else None
+    events, next_cursor = service.list_events(session, cursor=cursor, limit=limit)
     link_next(request, response, next_cursor)
-    items = [_event_read(e) for e in events[:limit]]
+    items = [_event_read(e) for e in events]
     return Page[AuditEventRead](items=items, next_cursor=next_cursor)
 
 
@@ -160,16 +157,7 @@ def list_changes(
     ] = None,
 ) -> ChangeFeed:
     """Changes after the cursor, oldest first; poll again with next_cursor (never null)."""
-    after = min(int(cursor), MAX_SEQ) if cursor else 0
-    # The head is read first and bounds the read: under READ COMMITTED a change committed
-    # in between is above it, so next_cursor cannot jump over a change never delivered.
-    head = repository.head_seq(session)
-    events = repository.changes_after(session, after_seq=after, limit=limit, up_to_seq=head)
-    if len(events) == limit:
-        position = events[-1].seq
-    else:
-        # Nothing more to read now: resume after everything seen so far.
-        position = max(after, head)
+    events, position = service.changes(session, cursor=cursor, limit=limit)
     return ChangeFeed(
         items=[
             Change(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +12,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel
 
 from vpitracker.audit import repository, transparency
-from vpitracker.auth.actor import Actor
 from vpitracker.jsonutil import canonical, iso_z, plain
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
 from vpitracker.notifications import outbox
 from vpitracker.vocab import EntityType
@@ -189,3 +189,35 @@ def verify(
                 f"{entity_type} rows exist that no audit event covers",
             )
     return Verification(True, checked, head_seq, head_hash, None, "the chain verifies")
+
+
+# A cursor past the last seq reads nothing; clamped so the query fits the 32-bit column.
+MAX_SEQ = 2**31 - 1
+
+
+def _after(cursor: str | None) -> int:
+    return min(int(cursor), MAX_SEQ) if cursor else 0
+
+
+def list_events(
+    session: Session, *, cursor: str | None, limit: int
+) -> tuple[Sequence[AuditEvent], str | None]:
+    """A page of the chain in ``seq`` order, and the next cursor (the last ``seq`` seen)."""
+    events = repository.list_events(session, after_seq=_after(cursor), limit=limit + 1)
+    next_cursor = str(events[limit - 1].seq) if len(events) > limit else None
+    return events[:limit], next_cursor
+
+
+def changes(
+    session: Session, *, cursor: str | None, limit: int
+) -> tuple[Sequence[AuditEvent], int]:
+    """Changes after the cursor, oldest first, and the position to poll from next."""
+    after = _after(cursor)
+    # The head is read first and bounds the read: under READ COMMITTED a change committed
+    # in between is above it, so next_cursor cannot jump over a change never delivered.
+    head = repository.head_seq(session)
+    events = repository.changes_after(session, after_seq=after, limit=limit, up_to_seq=head)
+    if len(events) == limit:
+        return events, events[-1].seq
+    # Nothing more to read now: resume after everything seen so far.
+    return events, max(after, head)

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlmodel import Session
 
 from vpitracker.audit import merkle, note, repository
-from vpitracker.auth.actor import Actor
 from vpitracker.config import Environment, Settings
 from vpitracker.errors import Invalid, NotFound, Unavailable
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import AuditEvent
 from vpitracker.vocab import EntityType, Role
 

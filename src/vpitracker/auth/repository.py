@@ -1,4 +1,4 @@
-"""Queries for sign-in: users by email, their ministries, recent failures."""
+"""Queries for sign-in: users by email, recent failures."""
 
 from __future__ import annotations
 
@@ -7,20 +7,11 @@ from datetime import datetime
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from vpitracker.models import LoginFailure, User, UserMinistry
+from vpitracker.models import LoginFailure, User
 
 
 def user_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email.lower())).first()
-
-
-def ministry_ids(session: Session, user_id: int) -> list[int]:
-    stmt = (
-        select(UserMinistry.ministry_id)
-        .where(UserMinistry.user_id == user_id)
-        .order_by(col(UserMinistry.ministry_id))
-    )
-    return list(session.exec(stmt).all())
 
 
 def failures_since(

@@ -11,60 +11,25 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.auth import repository, tokens
-from vpitracker.auth.actor import Actor
+from vpitracker.auth import repository
 from vpitracker.auth.passwords import verify_password
 from vpitracker.auth.schemas import Language, Me, MeUpdate, NotifyPrefs
 from vpitracker.config import Settings
 from vpitracker.errors import Forbidden, Throttled, Unauthorized
 from vpitracker.i18n import N_
 from vpitracker.jsonutil import canonical
+from vpitracker.kernel import tokens
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import LoginFailure, User, utcnow
 from vpitracker.records import apply_changes
 from vpitracker.versioning import check_if_match
-from vpitracker.vocab import EntityType, Role
+from vpitracker.vocab import EntityType
 
 
 @dataclass(frozen=True)
 class IssuedToken:
     access_token: str
     expires_in: int
-
-
-def actor_for_user(session: Session, user: User) -> Actor:
-    assert user.id is not None
-    return Actor(
-        kind="user",
-        id=user.id,
-        role=Role(user.role),
-        ministry_ids=frozenset(repository.ministry_ids(session, user.id)),
-        email=user.email,
-    )
-
-
-def actor_for_user_id(session: Session, user_id: int, credential_version: int) -> Actor:
-    """The user a credential names, if it is still valid: for tokens and cookie sessions.
-
-    Raises Unauthorized when the account is gone or deactivated, or when its
-    credential version moved on since the credential was issued (password or role
-    changed, deactivated, or "sign out everywhere").
-    """
-    user = session.get(User, user_id)
-    if user is None or not user.is_active or user.credential_version != credential_version:
-        raise Unauthorized("The sign-in is no longer valid: sign in again")
-    return actor_for_user(session, user)
-
-
-def actor_from_token(session: Session, settings: Settings, token: str) -> Actor:
-    """The signed-in user behind a bearer token."""
-    try:
-        claims = tokens.decode(settings, token)
-    except tokens.InvalidToken as exc:
-        raise Unauthorized("The token is invalid or expired") from exc
-    actor = actor_for_user_id(session, claims.subject, claims.credential_version)
-    if actor.role.value != claims.role:
-        raise Unauthorized("The sign-in is no longer valid: sign in again")
-    return actor
 
 
 def bump_credential_version(user: User) -> None:
@@ -88,12 +53,6 @@ def sign_out_everywhere(session: Session, actor: Actor) -> None:
         actor.id,
         {"credential_version": user.credential_version},
     )
-
-
-def actor_from_api_key(session: Session, secret: str) -> Actor:
-    from vpitracker.apikeys import service as apikeys_service
-
-    return apikeys_service.authenticate(session, secret)
 
 
 def account_key(settings: Settings, email: str) -> str:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, delete, exists, func, insert, or_
@@ -14,7 +13,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from vpitracker.commitments.state import Clock, state_subquery
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import CommitmentFilters
+from vpitracker.kernel.state import state_subquery
 from vpitracker.models import (
     Assessment,
     Commitment,
@@ -66,24 +67,6 @@ def _with_state(row: Row[Commitment, *tuple[Any, ...]]) -> CommitmentWithState:
         bool(state["overdue"]),
         bool(state["stale"]),
     )
-
-
-@dataclass(frozen=True)
-class CommitmentFilters:
-    q: str | None = None
-    ministry_id: int | None = None
-    lead_ministry_id: int | None = None
-    recommendation_id: int | None = None
-    reported_status: str | None = None
-    verdict: str | None = None
-    contested: bool | None = None
-    overdue: bool | None = None
-    stale: bool | None = None
-    due_before: date | None = None
-    due_after: date | None = None
-    cluster: int | None = None
-    instrument: str | None = None
-    include_archived: bool = False
 
 
 def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment | None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from vpitracker.commitments import service
-from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
-from vpitracker.commitments.state import Clock
 from vpitracker.deps import (
     AsOf,
+    CommitmentFiltersDep,
     IfMatch,
-    IncludeArchived,
     PageDep,
     Reader,
     Secretariat,
@@ -22,11 +20,10 @@ from vpitracker.deps import (
     SettingsDep,
 )
 from vpitracker.errors import responses
-from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.idempotency import IdempotencyDep
+from vpitracker.kernel.clock import Clock
 from vpitracker.pagination import Page, link_next
-from vpitracker.types import IsoDate
 from vpitracker.versioning import etag
-from vpitracker.vocab import DerivedVerdict, Instrument, ReportedStatus
 
 router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
 CommitmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -45,44 +42,6 @@ def respond(
     return read
 
 
-def commitment_filters(
-    q: Annotated[str | None, Query(max_length=200, description="Code or title contains")] = None,
-    ministry_id: Annotated[OptionalId, Query(description="Lead or supporting ministry")] = None,
-    lead_ministry_id: OptionalId = None,
-    recommendation_id: OptionalId = None,
-    reported_status: ReportedStatus | None = None,
-    verdict: DerivedVerdict | None = None,
-    contested: bool | None = None,
-    overdue: bool | None = None,
-    stale: bool | None = None,
-    due_before: IsoDate | None = None,
-    due_after: IsoDate | None = None,
-    cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
-    instrument: Instrument | None = None,
-    include_archived: IncludeArchived = False,
-) -> CommitmentFilters:
-    """The commitment filters (README, HTTP API), shared by the list and the report."""
-    return CommitmentFilters(
-        q=q,
-        ministry_id=ministry_id,
-        lead_ministry_id=lead_ministry_id,
-        recommendation_id=recommendation_id,
-        reported_status=reported_status.value if reported_status else None,
-        verdict=verdict.value if verdict else None,
-        contested=contested,
-        overdue=overdue,
-        stale=stale,
-        due_before=due_before,
-        due_after=due_after,
-        cluster=cluster,
-        instrument=instrument.value if instrument else None,
-        include_archived=include_archived,
-    )
-
-
-Filters = Annotated[CommitmentFilters, Depends(commitment_filters)]
-
-
 @router.get("", operation_id="commitments-list", responses=responses(401, 403, 422))
 def list_commitments(
     request: Request,
@@ -91,7 +50,7 @@ def list_commitments(
     settings: SettingsDep,
     _actor: Reader,
     page: PageDep,
-    filters: Filters,
+    filters: CommitmentFiltersDep,
     as_of: AsOf = None,
 ) -> Page[CommitmentRead]:
     """List commitments with derived state (sort: id, code, due_date, committed_on, created_at)."""

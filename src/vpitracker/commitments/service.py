@@ -10,12 +10,14 @@ from sqlalchemy import Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.auth.actor import Actor
 from vpitracker.commitments import repository
-from vpitracker.commitments.repository import CommitmentFilters, CommitmentWithState
+from vpitracker.commitments.repository import CommitmentWithState
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
-from vpitracker.commitments.state import STATE_FIELDS, Clock
 from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import CommitmentFilters
+from vpitracker.kernel.state import STATE_FIELDS
 from vpitracker.ministries import service as ministries_service
 from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
 from vpitracker.pagination import PageRequest

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.models import Ministry
 from vpitracker.pagination import PageRequest, paginate
-from vpitracker.vocab import MinistryKind
 
 SORTS = {"id": col(Ministry.id), "code": col(Ministry.code), "name": col(Ministry.name)}
-
-
-@dataclass(frozen=True)
-class MinistryFilters:
-    q: str | None = None
-    kind: MinistryKind | None = None
-    parent_id: int | None = None
-    include_archived: bool = False
 
 
 def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Ministry | None:

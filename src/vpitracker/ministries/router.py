@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from vpitracker.deps import IfMatch, IncludeArchived, PageDep, Reader, Secretariat, SessionDep
 from vpitracker.errors import responses
-from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.idempotency import IdempotencyDep
+from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.ministries import service
-from vpitracker.ministries.repository import MinistryFilters
 from vpitracker.ministries.schemas import MinistryCreate, MinistryRead, MinistryUpdate
 from vpitracker.models import Versioned
 from vpitracker.pagination import Page, link_next

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.auth.actor import Actor
 from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.ministries import repository
-from vpitracker.ministries.repository import MinistryFilters
 from vpitracker.ministries.schemas import MinistryCreate, MinistryUpdate
 from vpitracker.models import Ministry, utcnow
 from vpitracker.pagination import PageRequest

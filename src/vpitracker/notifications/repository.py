@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlmodel import Session, col
 
-from vpitracker.commitments.state import Clock, state_subquery
 from vpitracker.db import is_postgres
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.state import state_subquery
 from vpitracker.models import (
     AuditEvent,
     Commitment,

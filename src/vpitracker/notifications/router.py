@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from vpitracker.deps import IfMatch, PageDep, Secretariat, SessionDep, SettingsDep
 from vpitracker.errors import responses
-from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.idempotency import IdempotencyDep
 from vpitracker.notifications import webhooks as service
 from vpitracker.notifications.schemas import (
     DeliveryRead,

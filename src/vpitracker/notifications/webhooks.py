@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from vpitracker.auth.actor import Actor
 from vpitracker.config import Settings
 from vpitracker.errors import Invalid, NotFound
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Ministry, WebhookDelivery, WebhookSubscription, utcnow
 from vpitracker.notifications import addresses, outbox, repository, signing
 from vpitracker.notifications.events import EventType, parse_list

@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from vpitracker.commitments.state import Clock
 from vpitracker.csvout import CSV_RESPONSE, columns_of, csv_response, flatten, model_rows, wants_csv
 from vpitracker.deps import AsOf, ReportReader, SessionDep, SettingsDep
 from vpitracker.errors import responses
+from vpitracker.kernel.clock import Clock
 from vpitracker.progress import service
 from vpitracker.progress.schemas import (
     ClusterFigures,

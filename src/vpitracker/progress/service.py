@@ -10,8 +10,8 @@ from typing import Any
 from sqlmodel import Session
 
 from vpitracker.commitments import service as commitments_service
-from vpitracker.commitments.repository import CommitmentFilters
-from vpitracker.commitments.state import Clock
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import CommitmentFilters, RecommendationFilters
 from vpitracker.progress import repository
 from vpitracker.progress.schemas import (
     ClusterFigures,
@@ -29,7 +29,6 @@ from vpitracker.progress.schemas import (
     VerdictCounts,
 )
 from vpitracker.recommendations import service as recommendations_service
-from vpitracker.recommendations.repository import RecommendationFilters
 from vpitracker.vocab import (
     CLUSTER_NAMES,
     DerivedVerdict,

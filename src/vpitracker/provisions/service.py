@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.auth.actor import Actor
 from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Provision
 from vpitracker.pagination import PageRequest
 from vpitracker.provisions import repository

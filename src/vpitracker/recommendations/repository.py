@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, Subquery, case, delete, exists, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from vpitracker.commitments.state import Clock, state_subquery
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import RecommendationFilters
+from vpitracker.kernel.state import state_subquery
 from vpitracker.models import (
     Commitment,
     CommitmentRecommendation,
@@ -32,19 +33,6 @@ SORTS = {
 class RecommendationWithImplementation(NamedTuple):
     recommendation: Recommendation
     implementation: str
-
-
-@dataclass(frozen=True)
-class RecommendationFilters:
-    q: str | None = None
-    provision: str | None = None
-    cluster: int | None = None
-    instrument: str | None = None
-    priority: str | None = None
-    government_response: str | None = None
-    implementation: str | None = None
-    ministry_id: int | None = None
-    include_archived: bool = False
 
 
 def get(

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from vpitracker.commitments.state import Clock
 from vpitracker.deps import (
     AsOf,
     IfMatch,
@@ -19,10 +18,11 @@ from vpitracker.deps import (
     SettingsDep,
 )
 from vpitracker.errors import responses
-from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.idempotency import IdempotencyDep
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import RecommendationFilters
 from vpitracker.pagination import Page, link_next
 from vpitracker.recommendations import service
-from vpitracker.recommendations.repository import RecommendationFilters
 from vpitracker.recommendations.schemas import (
     RecommendationCreate,
     RecommendationRead,

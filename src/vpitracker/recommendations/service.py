@@ -8,17 +8,15 @@ from sqlalchemy import Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.auth.actor import Actor
-from vpitracker.commitments.state import Clock
 from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import RecommendationFilters
 from vpitracker.models import Recommendation, utcnow
 from vpitracker.pagination import PageRequest
 from vpitracker.provisions import service as provisions_service
 from vpitracker.recommendations import repository
-from vpitracker.recommendations.repository import (
-    RecommendationFilters,
-    RecommendationWithImplementation,
-)
+from vpitracker.recommendations.repository import RecommendationWithImplementation
 from vpitracker.recommendations.schemas import (
     RecommendationCreate,
     RecommendationRead,

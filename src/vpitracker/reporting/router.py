@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from vpitracker.deps import Assessor, Reader, Reporter, SessionDep, page_request_for
 from vpitracker.errors import responses
-from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.idempotency import IdempotencyDep
 from vpitracker.pagination import Page, PageRequest, link_next
 from vpitracker.reporting import service
 from vpitracker.reporting.schemas import (

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.auth.actor import Actor
 from vpitracker.commitments import repository as commitments_repository
 from vpitracker.commitments import service as commitments_service
 from vpitracker.errors import Conflict, Forbidden, Invalid, NotFound
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
 from vpitracker.pagination import PageRequest
 from vpitracker.reporting import repository

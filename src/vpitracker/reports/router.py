@@ -6,43 +6,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from vpitracker.auth.actor import Actor
-from vpitracker.commitments.router import Filters
-from vpitracker.commitments.state import Clock
 from vpitracker.csvout import CSV_RESPONSE, wants_csv
-from vpitracker.deps import AsOf, ReportReader, SettingsDep, StreamOpener
+from vpitracker.deps import AsOf, CommitmentFiltersDep, ReportReader, SettingsDep, StreamOpener
 from vpitracker.errors import responses
+from vpitracker.kernel.clock import Clock
 from vpitracker.reports import service
 from vpitracker.reports.schemas import (
     CommitmentReportRow,
     RecommendationReportRow,
     StatusHistoryRow,
 )
-from vpitracker.reports.streaming import respond
+from vpitracker.reports.streaming import stream
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Csv = Annotated[bool, Depends(wants_csv)]
 RESPONSES = {**responses(401, 403, 422, 429), **CSV_RESPONSE}
 OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
-
-
-def _stream(request: Request, actor: Actor, opener: StreamOpener, report: Any, csv: bool) -> Any:
-    caller = actor.scope
-    if actor.kind == "anonymous":
-        caller += f":{request.client.host if request.client else ''}"
-    slots: service.ReportSlots = request.app.state.report_slots
-    release = slots.acquire(caller)
-    try:
-        built = report(_dialect(request))
-    except BaseException:
-        release()
-        raise
-    return respond(built, opener, release, csv=csv)
-
-
-def _dialect(request: Request) -> str:
-    name: str = request.app.state.engine.dialect.name
-    return name
 
 
 @router.get(
@@ -57,12 +36,12 @@ def commitments_report(
     actor: ReportReader,
     opener: StreamOpener,
     csv: Csv,
-    filters: Filters,
+    filters: CommitmentFiltersDep,
     as_of: AsOf = None,
 ) -> Any:
     """One row per commitment: derived state, ministry codes and names (unpaginated)."""
     clock = Clock.at(as_of, settings.stale_after_days)
-    return _stream(request, actor, opener, lambda d: service.commitments(d, clock, filters), csv)
+    return stream(request, actor, opener, lambda d: service.commitments(d, clock, filters), csv)
 
 
 @router.get(
@@ -81,7 +60,7 @@ def recommendations_report(
 ) -> Any:
     """One row per recommendation with its implementation state (unpaginated)."""
     clock = Clock.at(as_of, settings.stale_after_days)
-    return _stream(request, actor, opener, lambda d: service.recommendations(d, clock), csv)
+    return stream(request, actor, opener, lambda d: service.recommendations(d, clock), csv)
 
 
 @router.get(
@@ -102,7 +81,7 @@ def status_history_report(
 ) -> Any:
     """One row per status update, oldest first (unpaginated)."""
     clock = Clock.at(as_of, settings.stale_after_days)
-    return _stream(
+    return stream(
         request,
         actor,
         opener,

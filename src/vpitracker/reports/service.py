@@ -19,12 +19,11 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Connection
 
 from vpitracker.commitments import service as commitments_service
-from vpitracker.commitments.repository import CommitmentFilters
-from vpitracker.commitments.state import Clock
 from vpitracker.csvout import LIST_SEPARATOR
 from vpitracker.errors import Throttled
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import CommitmentFilters, RecommendationFilters
 from vpitracker.recommendations import service as recommendations_service
-from vpitracker.recommendations.repository import RecommendationFilters
 from vpitracker.reports import repository
 from vpitracker.reports.schemas import (
     CommitmentReportRow,

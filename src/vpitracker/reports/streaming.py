@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from vpitracker.csvout import csv_lines
-from vpitracker.reports.service import Opener, Report
+from vpitracker.kernel.actor import Actor
+from vpitracker.reports.service import Opener, Report, ReportSlots
 
 
 def _json_value(value: Any) -> str:
@@ -94,3 +97,29 @@ def respond(report: Report, opener: Opener, release: Callable[[], None], *, csv:
         stack.close()
 
     return ReportResponse(body, close, **kwargs)
+
+
+def stream(
+    request: Request,
+    actor: Actor,
+    opener: Callable[[], AbstractContextManager[Connection]],
+    report: Any,
+    csv: bool,
+) -> Any:
+    """A report as the response, under the caller's share of the report slots."""
+    caller = actor.scope
+    if actor.kind == "anonymous":
+        caller += f":{request.client.host if request.client else ''}"
+    slots: ReportSlots = request.app.state.report_slots
+    release = slots.acquire(caller)
+    try:
+        built = report(_dialect(request))
+    except BaseException:
+        release()
+        raise
+    return respond(built, opener, release, csv=csv)
+
+
+def _dialect(request: Request) -> str:
+    name: str = request.app.state.engine.dialect.name
+    return name

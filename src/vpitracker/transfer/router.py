@@ -13,7 +13,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from vpitracker.deps import Secretariat, SessionDep, SettingsDep
 from vpitracker.errors import Invalid, responses
-from vpitracker.idempotency.service import Idempotency, idempotency
+from vpitracker.idempotency import Idempotency, idempotency
 from vpitracker.limits import MAX_UPLOAD_BYTES
 from vpitracker.transfer import service
 from vpitracker.transfer.schemas import ImportReport, Kind

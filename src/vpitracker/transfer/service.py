@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from vpitracker.auth import service as auth_service
-from vpitracker.auth.actor import Actor
 from vpitracker.errors import AppError, Forbidden, Invalid
 from vpitracker.i18n import N_
+from vpitracker.kernel import credentials
+from vpitracker.kernel.actor import Actor
 from vpitracker.transfer import formats, repository
 from vpitracker.transfer.formats import Table
 from vpitracker.transfer.parsing import Errors, check_header, message, parse_rows
@@ -67,7 +67,7 @@ def operator(session: Session, email: str) -> Actor:
             email=wanted,
             role=user.role,
         )
-    return auth_service.actor_for_user(session, user)
+    return credentials.actor_for_user(session, user)
 
 
 def _report(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from vpitracker.deps import IfMatch, PageDep, Secretariat, SessionDep
 from vpitracker.errors import responses
-from vpitracker.idempotency.service import IdempotencyDep
+from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import User
 from vpitracker.pagination import Page, link_next
 from vpitracker.users import service

@@ -8,9 +8,9 @@ from sqlmodel import Session
 
 from vpitracker.audit import service as audit
 from vpitracker.auth import service as auth_service
-from vpitracker.auth.actor import Actor
 from vpitracker.auth.passwords import hash_password, weakness
 from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.kernel.actor import Actor
 from vpitracker.ministries import service as ministries_service
 from vpitracker.models import User, utcnow
 from vpitracker.pagination import PageRequest

@@ -18,12 +18,12 @@ from sqlmodel import Session
 from starlette.types import Scope
 
 from vpitracker import i18n
-from vpitracker.auth import service as auth_service
-from vpitracker.auth.actor import Actor
 from vpitracker.config import Settings
 from vpitracker.deps import SessionDep, SettingsDep
 from vpitracker.errors import AppError, NotFound
 from vpitracker.i18n import N_
+from vpitracker.kernel import credentials
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import User
 from vpitracker.users import service as users_service
 from vpitracker.vocab import Role
@@ -145,7 +145,7 @@ def get_page(request: Request, session: SessionDep, settings: SettingsDep) -> Pa
         or i18n.normalize(getattr(user, "language", None))
         or i18n.negotiate(request.headers.get("accept-language"))
     )
-    actor = auth_service.actor_for_user(session, user) if user else None
+    actor = credentials.actor_for_user(session, user) if user else None
     name = user.full_name if user else None
     page = Page(request, settings, state, name, actor, lang, changed)
     request.state.page = page

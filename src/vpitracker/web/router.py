@@ -12,15 +12,15 @@ from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
 from vpitracker.auth import service as auth_service
-from vpitracker.auth.actor import Actor
-from vpitracker.commitments.repository import CommitmentFilters
-from vpitracker.commitments.state import Clock
 from vpitracker.deps import SessionDep, StreamOpener
 from vpitracker.errors import Invalid, Throttled, Unauthorized
 from vpitracker.i18n import N_
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import CommitmentFilters
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reports import service as reports_service
-from vpitracker.reports.router import _stream as stream_report
+from vpitracker.reports.streaming import stream as stream_report
 from vpitracker.types import IsoDate
 from vpitracker.vocab import (
     ASSESSOR_ROLES,

@@ -10,15 +10,14 @@ from sqlmodel import Session
 
 from vpitracker.audit import service as audit_service
 from vpitracker.audit import transparency
-from vpitracker.auth.actor import Actor
 from vpitracker.commitments import service as commitments_service
-from vpitracker.commitments.repository import CommitmentFilters
 from vpitracker.commitments.schemas import CommitmentRead
-from vpitracker.commitments.state import Clock
 from vpitracker.config import Settings
 from vpitracker.errors import NotFound, Unavailable
+from vpitracker.kernel.actor import Actor
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import CommitmentFilters, MinistryFilters
 from vpitracker.ministries import service as ministries_service
-from vpitracker.ministries.repository import MinistryFilters
 from vpitracker.models import Assessment, Ministry, StatusUpdate
 from vpitracker.pagination import PageRequest
 from vpitracker.progress import service as progress_service

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from vpitracker.auth.actor import Actor
+from vpitracker.kernel.actor import Actor
 from vpitracker.transfer.parsing import Errors
 from vpitracker.transfer.planners import (
     assessments,

@@ -11,8 +11,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session
 
-from vpitracker.auth import service as auth_service
-from vpitracker.auth.actor import Actor
+from vpitracker.kernel import credentials
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Commitment, Ministry, User
 from vpitracker.transfer import repository
 from vpitracker.transfer.parsing import Errors
@@ -36,7 +36,7 @@ class Context:
     def actor(self, session: Session, user: User) -> Actor:
         assert user.id is not None
         if user.id not in self.actors:
-            self.actors[user.id] = auth_service.actor_for_user(session, user)
+            self.actors[user.id] = credentials.actor_for_user(session, user)
         return self.actors[user.id]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from vpitracker.auth.actor import Actor
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, utcnow
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reporting.schemas import AssessmentCreate

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from vpitracker.auth.actor import Actor
 from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentUpdate
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Commitment, utcnow
 from vpitracker.transfer import repository
 from vpitracker.transfer.parsing import Errors

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from vpitracker.auth.actor import Actor
+from vpitracker.kernel.actor import Actor
 from vpitracker.ministries import service as ministries_service
 from vpitracker.ministries.schemas import MinistryCreate, MinistryUpdate
 from vpitracker.models import Ministry

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from vpitracker.auth.actor import Actor
+from vpitracker.kernel.actor import Actor
 from vpitracker.models import Recommendation
 from vpitracker.recommendations import service as recommendations_service
 from vpitracker.recommendations.schemas import RecommendationCreate, RecommendationUpdate

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on creating POSTs: replay, mismatch and in-flight detection.
+"""The ``Idempotency-Key`` request dependency of creating POSTs: replay, mismatch, in-flight.
 
 The record is inserted in the request's own transaction before the change, so it
 commits (or vanishes) together with it. A concurrent duplicate blocks on the
