@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
+from tests.resources import Context, ContextMaker, resource
 from vpitracker import migrate
 from vpitracker.config import Environment, Settings
 from vpitracker.db import make_engine, normalize_url, transaction
@@ -172,3 +173,9 @@ def client(connection: Connection, engine: Engine, settings: Settings) -> Iterat
             yield c
     finally:
         app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def make_context(client: TestClient, session: Session, settings: Settings) -> ContextMaker:
+    """A secretariat's view of the resource under ``/v1/<name>`` (tests/resources.py)."""
+    return lambda name: Context(client, session, settings, resource(name))

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from tests.assertions import assert_unchanged, last_event, problem, row_counts
 from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_recommendation, make_user
+from tests.resources import ContextMaker
 from vpitracker.config import Settings
 from vpitracker.models import (
     Commitment,
@@ -119,13 +120,10 @@ class TestCreateCommitment:
         ],
     )
     def test_invalid_values_are_422_and_write_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        case: str,
-        loc: list[str],
+        self, make_context: ContextMaker, case: str, loc: list[str]
     ) -> None:
+        ctx = make_context("commitments")
+        session = ctx.session
         lead = make_ministry(session)
         archived = make_ministry(session, archived_at=utcnow())
         old_rec = make_recommendation(session, archived_at=utcnow())
@@ -146,10 +144,8 @@ class TestCreateCommitment:
                 "unknown_field": {"budget": 100},
             }[case],
         )
-        before = counts(session)
-        r = client.post("/v1/commitments", json=body, headers=auth(settings, make_user(session)))
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
+        with ctx.unchanged():
+            assert problem(ctx.post(body), 422)["errors"][0]["loc"] == loc
 
 
 class TestGetCommitment:
@@ -304,13 +300,10 @@ class TestUpdateCommitment:
         ],
     )
     def test_invalid_values_are_422_and_write_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        case: str,
-        loc: list[str],
+        self, make_context: ContextMaker, case: str, loc: list[str]
     ) -> None:
+        ctx = make_context("commitments")
+        session = ctx.session
         lead, support = make_ministry(session), make_ministry(session)
         archived = make_ministry(session, archived_at=utcnow())
         c = make_commitment(
@@ -323,15 +316,8 @@ class TestUpdateCommitment:
             "archived_lead": {"lead_ministry_id": archived.id},
             "unknown_field": {"archived_at": None},
         }[case]
-        before = counts(session)
-        r = client.patch(
-            f"/v1/commitments/{c.id}",
-            json=body,
-            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
-        )
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
-        assert_unchanged(session, c, title="Kept", lead_ministry_id=lead.id)
+        with ctx.unchanged(c):
+            assert problem(ctx.patch(c, body), 422)["errors"][0]["loc"] == loc
 
 
 class TestCommitmentAccess:

@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from tests.assertions import assert_unchanged, last_event, problem
+from tests.assertions import last_event, problem
 from tests.credentials import auth
 from tests.factories import make_ministry, make_user
+from tests.resources import ContextMaker
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, Ministry
 from vpitracker.vocab import Role
@@ -210,23 +211,13 @@ class TestUpdateMinistry:
         ],
     )
     def test_invalid_or_unknown_field_is_422_and_writes_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        body: dict[str, Any],
-        loc: list[str],
+        self, make_context: ContextMaker, body: dict[str, Any], loc: list[str]
     ) -> None:
+        ctx = make_context("ministries")
+        session = ctx.session
         ministry = make_ministry(session, name="Kept")
-        before = counts(session)
-        r = client.patch(
-            f"/v1/ministries/{ministry.id}",
-            json=body,
-            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
-        )
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
-        assert_unchanged(session, ministry, name="Kept")
+        with ctx.unchanged(ministry):
+            assert problem(ctx.patch(ministry, body), 422)["errors"][0]["loc"] == loc
 
     def test_parent_cycle_is_422(
         self, client: TestClient, session: Session, settings: Settings

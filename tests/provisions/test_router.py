@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.assertions import assert_unchanged, last_event, problem, row_counts
+from tests.assertions import last_event, problem, row_counts
 from tests.credentials import auth
 from tests.factories import make_provision, make_user
+from tests.resources import ContextMaker
 from vpitracker.config import Settings
 from vpitracker.models import Provision
 from vpitracker.vocab import CLUSTER_NAMES, Role
@@ -170,19 +171,12 @@ class TestCreateProvision:
         ],
     )
     def test_invalid_or_unknown_field_is_422_and_writes_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        change: dict[str, Any],
-        loc: list[str],
+        self, make_context: ContextMaker, change: dict[str, Any], loc: list[str]
     ) -> None:
-        headers = auth(settings, make_user(session))
+        ctx = make_context("provisions")
         body = {"key": "UNTOC-99", "instrument": "untoc", "article": "99", "title": "T", **change}
-        before = counts(session)
-        r = client.post("/v1/provisions", json=body, headers=headers)
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
+        with ctx.unchanged():
+            assert problem(ctx.post(body), 422)["errors"][0]["loc"] == loc
 
 
 class TestUpdateProvision:
@@ -222,20 +216,10 @@ class TestUpdateProvision:
         ],
     )
     def test_invalid_or_unknown_field_is_422_and_writes_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        body: dict[str, Any],
-        loc: list[str],
+        self, make_context: ContextMaker, body: dict[str, Any], loc: list[str]
     ) -> None:
+        ctx = make_context("provisions")
+        session = ctx.session
         provision = make_provision(session, cluster=1)
-        before = counts(session)
-        r = client.patch(
-            f"/v1/provisions/{provision.key}",
-            json=body,
-            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
-        )
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
-        assert_unchanged(session, provision, cluster=1)
+        with ctx.unchanged(provision):
+            assert problem(ctx.patch(provision, body), 422)["errors"][0]["loc"] == loc

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.assertions import assert_unchanged, last_event, problem, row_counts
+from tests.assertions import last_event, problem, row_counts
 from tests.credentials import auth
 from tests.factories import (
     make_commitment,
@@ -19,6 +19,7 @@ from tests.factories import (
     make_update,
     make_user,
 )
+from tests.resources import ContextMaker
 from vpitracker.config import Settings
 from vpitracker.models import (
     Recommendation,
@@ -98,19 +99,11 @@ class TestCreateRecommendation:
         ],
     )
     def test_invalid_or_unknown_field_is_422_and_writes_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        change: dict[str, Any],
-        loc: list[str],
+        self, make_context: ContextMaker, change: dict[str, Any], loc: list[str]
     ) -> None:
-        headers = auth(settings, make_user(session))
-        before = counts(session)
-        r = client.post("/v1/recommendations", json=new_body(**change), headers=headers)
-        body = problem(r, 422)
-        assert body["errors"][0]["loc"] == loc
-        assert counts(session) == before
+        ctx = make_context("recommendations")
+        with ctx.unchanged():
+            assert problem(ctx.post(new_body(**change)), 422)["errors"][0]["loc"] == loc
 
     def test_missing_required_fields_are_listed(
         self, client: TestClient, session: Session, settings: Settings
@@ -278,20 +271,10 @@ class TestUpdateRecommendation:
         ],
     )
     def test_invalid_or_unknown_field_is_422_and_writes_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        body: dict[str, Any],
-        loc: list[str],
+        self, make_context: ContextMaker, body: dict[str, Any], loc: list[str]
     ) -> None:
+        ctx = make_context("recommendations")
+        session = ctx.session
         rec = make_recommendation(session, provision_keys=["TIP-6"])
-        before = counts(session)
-        r = client.patch(
-            f"/v1/recommendations/{rec.id}",
-            json=body,
-            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
-        )
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
-        assert_unchanged(session, rec)
+        with ctx.unchanged(rec):
+            assert problem(ctx.patch(rec, body), 422)["errors"][0]["loc"] == loc

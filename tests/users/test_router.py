@@ -12,6 +12,7 @@ from sqlmodel import Session
 from tests.assertions import assert_unchanged, last_event, problem, row_counts
 from tests.credentials import auth
 from tests.factories import PASSWORD, make_ministry, make_user
+from tests.resources import ContextMaker
 from vpitracker.auth.passwords import verify_password
 from vpitracker.config import Settings
 from vpitracker.models import User, UserMinistry
@@ -96,14 +97,10 @@ class TestCreateUser:
         ],
     )
     def test_invalid_values_are_422_and_write_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        case: str,
-        loc: list[str],
+        self, make_context: ContextMaker, case: str, loc: list[str]
     ) -> None:
-        sec = auth(settings, make_user(session))
+        ctx = make_context("users")
+        session = ctx.session
         ministry = make_ministry(session)
         body = new_body(
             **{
@@ -123,10 +120,8 @@ class TestCreateUser:
         )
         if case == "missing_password":
             del body["password"]
-        before = counts(session)
-        r = client.post("/v1/users", json=body, headers=sec)
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
+        with ctx.unchanged():
+            assert problem(ctx.post(body), 422)["errors"][0]["loc"] == loc
 
 
 class TestReadUsers:
@@ -287,22 +282,11 @@ class TestUpdateUser:
         ],
     )
     def test_invalid_or_unknown_field_is_422_and_writes_nothing(
-        self,
-        client: TestClient,
-        session: Session,
-        settings: Settings,
-        body: dict[str, Any],
-        loc: list[str],
+        self, make_context: ContextMaker, body: dict[str, Any], loc: list[str]
     ) -> None:
-        sec = auth(settings, make_user(session))
+        ctx = make_context("users")
+        session = ctx.session
         make_ministry(session)
         member = make_user(session, Role.alliance_member)
-        before = counts(session)
-        r = client.patch(
-            f"/v1/users/{member.id}",
-            json=body,
-            headers={**sec, "If-Match": '"v1"'},
-        )
-        assert problem(r, 422)["errors"][0]["loc"] == loc
-        assert counts(session) == before
-        assert_unchanged(session, member)
+        with ctx.unchanged(member):
+            assert problem(ctx.patch(member, body), 422)["errors"][0]["loc"] == loc
