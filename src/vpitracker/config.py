@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.production
     database_url: str = DEFAULT_DATABASE_URL
+    # A PostgreSQL streaming replica of database_url for dashboard reads (replicas.py).
+    read_database_url: str | None = None
     secret_key: str = DEV_SECRET_KEY
     jwt_algorithm: str = "HS256"
     jwt_private_key: str | None = None
@@ -103,6 +105,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"VPI_JWT_ALGORITHM={self.jwt_algorithm} needs VPI_JWT_PRIVATE_KEY and "
                 "VPI_JWT_PUBLIC_KEY (PEM)"
+            )
+        if self.read_database_url and not all(
+            url.startswith(("postgresql", "postgres://"))
+            for url in (self.database_url, self.read_database_url)
+        ):
+            raise ValueError(
+                "VPI_READ_DATABASE_URL is a PostgreSQL streaming replica of a PostgreSQL "
+                "VPI_DATABASE_URL"
             )
         if self.jwt_algorithm not in {"HS256", "HS384", "HS512", "RS256", "ES256"}:
             raise ValueError("VPI_JWT_ALGORITHM must be one of HS256, HS384, HS512, RS256, ES256")

@@ -10,9 +10,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from vpitracker import replicas
 from vpitracker.config import Settings
 from vpitracker.db import session_scope
 from vpitracker.errors import Forbidden, Unauthorized
@@ -30,7 +32,7 @@ from vpitracker.vocab import (
     Role,
 )
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = replicas.READ_METHODS
 
 # Declared for the OpenAPI document (the Authorize button in /docs); the
 # credentials themselves are read by _credentials() below.
@@ -46,9 +48,16 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+def _engine_for(request: Request) -> Engine:
+    """The read replica for dashboard reads (``replicas.serves``), else the primary."""
+    state = request.app.state
+    engine: Engine = state.read_engine if replicas.serves(request.scope) else state.engine
+    return engine
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: commit on success, roll back on error."""
-    yield from session_scope(request.app.state.engine, write=request.method not in READ_METHODS)
+    yield from session_scope(_engine_for(request), write=request.method not in READ_METHODS)
 
 
 # scope="function": the cleanup (the commit) runs when the route returns and before
@@ -60,7 +69,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_stream_opener(request: Request) -> Callable[[], AbstractContextManager[Connection]]:
     """Opens the connection a streamed report reads from; it outlives the request's session."""
-    opener: Callable[[], AbstractContextManager[Connection]] = request.app.state.engine.connect
+    opener: Callable[[], AbstractContextManager[Connection]] = _engine_for(request).connect
     return opener
 
 
@@ -79,6 +88,21 @@ def get_read_first_session(request: Request) -> Iterator[Session]:
 
 
 ReadFirstSessionDep = Annotated[Session, Depends(get_read_first_session, scope="function")]
+
+
+def get_auth_session(request: Request, session: SessionDep) -> Iterator[Session]:
+    """Where credentials are checked: the request's session, unless that reads a replica.
+
+    Then the primary's, so a revoked key or ended session stops at once and an API
+    key's ``last_used_at`` is written where writes go.
+    """
+    if _engine_for(request) is request.app.state.engine:
+        yield session
+        return
+    yield from session_scope(request.app.state.engine, write=False)
+
+
+AuthSessionDep = Annotated[Session, Depends(get_auth_session, scope="function")]
 
 
 def _credentials(request: Request) -> tuple[str, str] | None:
@@ -113,7 +137,7 @@ def _actor_for(credentials: tuple[str, str], session: Session, settings: Setting
 
 def get_optional_actor(
     request: Request,
-    session: SessionDep,
+    session: AuthSessionDep,
     settings: SettingsDep,
     _token: Annotated[str | None, Depends(_bearer)] = None,
     _key: Annotated[str | None, Depends(_api_key_header)] = None,
@@ -132,7 +156,7 @@ def get_current_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)
 
 def get_report_actor(
     request: Request,
-    session: SessionDep,
+    session: AuthSessionDep,
     settings: SettingsDep,
     _token: Annotated[str | None, Depends(_bearer)] = None,
     _key: Annotated[str | None, Depends(_api_key_header)] = None,

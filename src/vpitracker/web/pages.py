@@ -19,7 +19,7 @@ from starlette.types import Scope
 
 from vpitracker import i18n
 from vpitracker.config import Settings
-from vpitracker.deps import SessionDep, SettingsDep
+from vpitracker.deps import AuthSessionDep, SettingsDep
 from vpitracker.errors import AppError, NotFound
 from vpitracker.i18n import N_
 from vpitracker.kernel import credentials
@@ -126,7 +126,7 @@ def _signed_in_user(session: Session, state: PageSession) -> User | None:
     return user if cookies.still_valid_for(user, state) else None
 
 
-def get_page(request: Request, session: SessionDep, settings: SettingsDep) -> Page:
+def get_page(request: Request, session: AuthSessionDep, settings: SettingsDep) -> Page:
     state = cookies.decode(settings, request.cookies.get(cookies.COOKIE_NAME))
     changed = state is None
     if state is None:
