@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -14,6 +13,7 @@ from vpitracker.config import Settings
 from vpitracker.db import unit_of_work
 from vpitracker.models import DigestRun, MailMessage, User, utcnow
 from vpitracker.notifications import mail, repository
+from vpitracker.notifications.repository import OpenCommitment
 from vpitracker.vocab import ReportedStatus, Role
 
 _ = i18n.N_
@@ -42,7 +42,7 @@ def _officer(
     session: Session,
     settings: Settings,
     user: User,
-    rows: list[Any],
+    rows: list[OpenCommitment],
     supporting: dict[int, list[int]],
 ) -> MailMessage | None:
     assert user.id is not None
@@ -76,7 +76,7 @@ def _officer(
 
 
 def _secretariat(
-    session: Session, settings: Settings, user: User, rows: list[Any], now: datetime
+    session: Session, settings: Settings, user: User, rows: list[OpenCommitment], now: datetime
 ) -> MailMessage:
     lang = user.language
     t = i18n.gettext

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlmodel import Session, col
@@ -243,7 +243,23 @@ def ministries_of(session: Session, user_id: int) -> list[int]:
 # --- time-based transitions and digests ---
 
 
-def commitment_states(session: Session, *, stale_after_days: int) -> Sequence[Any]:
+class OpenCommitment(NamedTuple):
+    """What the transition scan and the digest read of an open commitment, now."""
+
+    id: int
+    code: str
+    title: str
+    lead_ministry_id: int
+    due_date: date
+    committed_on: date
+    last_reported_at: datetime | None
+    overdue: bool
+    stale: bool
+    contested: bool
+    reported_status: str
+
+
+def commitment_states(session: Session, *, stale_after_days: int) -> list[OpenCommitment]:
     """Every open (non-archived) commitment with its derived state now."""
     state = state_subquery(Clock.at(None, stale_after_days))
     stmt = (
@@ -264,7 +280,23 @@ def commitment_states(session: Session, *, stale_after_days: int) -> Sequence[An
         .where(col(Commitment.archived_at).is_(None))
         .order_by(col(Commitment.id))
     )
-    return session.execute(stmt).all()
+    return [
+        OpenCommitment(
+            r.id,
+            r.code,
+            r.title,
+            r.lead_ministry_id,
+            r.due_date,
+            r.committed_on,
+            r.last_reported_at,
+            # SQLite answers CASE ... THEN TRUE with 1 and 0.
+            bool(r.overdue),
+            bool(r.stale),
+            bool(r.contested),
+            r.reported_status,
+        )
+        for r in session.execute(stmt)
+    ]
 
 
 def notified(session: Session, kinds: list[str]) -> set[tuple[int, str, str]]:

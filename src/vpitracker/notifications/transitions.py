@@ -8,7 +8,6 @@ down catches up at its next scan, and a restart never announces one twice.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -18,11 +17,12 @@ from vpitracker.jsonutil import plain
 from vpitracker.models import NotifiedTransition, utcnow
 from vpitracker.notifications import outbox, repository
 from vpitracker.notifications.events import EventType
+from vpitracker.notifications.repository import OpenCommitment
 
 SCAN_LOCK = 0x5650_4902
 
 
-def _occurrences(row: Any) -> list[tuple[EventType, str]]:
+def _occurrences(row: OpenCommitment) -> list[tuple[EventType, str]]:
     found = []
     if row.overdue:
         found.append((EventType.commitment_overdue, row.due_date.isoformat()))
