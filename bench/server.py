@@ -81,12 +81,16 @@ class LiveServer:
 
 
 @contextmanager
-def serve(env: dict[str, str], log_path: Path, *, workers: int = 1) -> Iterator[LiveServer]:
+def serve(
+    env: dict[str, str], log_path: Path, *, workers: int = 1, launcher: str | None = None
+) -> Iterator[LiveServer]:
+    """``launcher``: a bench module whose ``late`` command runs the CLI changed for a test."""
     port = free_port()
+    program = ["-m", launcher, "late"] if launcher else ["-m", "vpitracker"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "vpitracker", "serve", "--host", LOOPBACK,
+            [sys.executable, *program, "serve", "--host", LOOPBACK,
              "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=log,
