@@ -233,6 +233,10 @@ def test_dashboards_read_the_standby_and_everything_else_the_primary(
             page = client.get("/commitments").text
             assert old in page
             assert "GOK-R-NEW" not in page
+            # The scorecard too, though a standby can make no temporary table for it.
+            scorecard = client.get("/")
+            assert scorecard.status_code == 200, scorecard.text
+            assert client.get("/v1/progress/summary", headers=h).json()["commitments"] == 1
 
             # A single record, /v1/me and the audit verification read the primary.
             assert client.get(f"/v1/commitments/{new_id}", headers=h).status_code == 200
