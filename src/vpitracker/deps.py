@@ -32,8 +32,6 @@ from vpitracker.vocab import (
     Role,
 )
 
-READ_METHODS = replicas.READ_METHODS
-
 # Declared for the OpenAPI document (the Authorize button in /docs); the
 # credentials themselves are read by _credentials() below.
 _bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -57,7 +55,9 @@ def _engine_for(request: Request) -> Engine:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: commit on success, roll back on error."""
-    yield from session_scope(_engine_for(request), write=request.method not in READ_METHODS)
+    yield from session_scope(
+        _engine_for(request), write=request.method not in replicas.READ_METHODS
+    )
 
 
 # scope="function": the cleanup (the commit) runs when the route returns and before

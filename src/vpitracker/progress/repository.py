@@ -21,10 +21,8 @@ from sqlalchemy import (
     literal_column,
     not_,
     select,
-    text,
     union_all,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -313,16 +311,6 @@ def timeline_moves(session: Session, counted: Any, last_day: date) -> dict[tuple
     return {(str(k), str(m)): int(n) for k, m, n in session.execute(stmt).all()}
 
 
-def _read_only(connection: Connection) -> bool:
-    """True in a read-only transaction (a PostgreSQL hot standby), where no table can be made.
-
-    A failed CREATE there would abort the whole transaction, savepoint or not.
-    """
-    if connection.dialect.name != "postgresql":
-        return False
-    return bool(connection.execute(text("SHOW transaction_read_only")).scalar_one() == "on")
-
-
 # The page's copy of the derived state lives in the request's own connection only.
 STATE_TABLE = "scorecard_state"
 
@@ -345,12 +333,10 @@ def materialized(session: Session, counted: Any, columns: tuple[str, ...]) -> It
         prefixes=["TEMPORARY"],
         postgresql_on_commit="DROP",
     )
-    connection = session.connection()
-    if _read_only(connection):
-        yield counted
-        return
     try:
         with session.begin_nested():
+            # Taken inside the savepoint, so a refused CREATE rolls back to it only.
+            connection = session.connection()
             table.create(connection)
             session.execute(insert(table).from_select(list(columns), select(*chosen)))
     except DBAPIError:
