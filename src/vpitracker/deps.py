@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -105,34 +105,68 @@ def get_auth_session(request: Request, session: SessionDep) -> Iterator[Session]
 AuthSessionDep = Annotated[Session, Depends(get_auth_session, scope="function")]
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
-    """("bearer", token) or ("key", secret) from the request, or None."""
+class _Credential(NamedTuple):
+    kind: str  # "bearer" (a signed token) or "key" (an API key)
+    secret: str
+    in_query: bool = False
+
+
+# How a 401 names each place a credential can be sent.
+_AUTHORIZATION_NAMES = {"bearer": "Authorization: Bearer", "basic": "Authorization: Basic"}
+
+
+def _presented(request: Request) -> list[str]:
+    """Every credential the request carries, valid or not, named by where it is."""
+    names = [
+        _AUTHORIZATION_NAMES.get(value.partition(" ")[0].lower(), "Authorization")
+        for value in request.headers.getlist("authorization")
+    ]
+    names += ["X-API-Key"] * len(request.headers.getlist("x-api-key"))
+    names += ["?api_key="] * len(request.query_params.getlist("api_key"))
+    return names
+
+
+def _credentials(request: Request) -> _Credential | None:
+    """The one credential of the request, or None; 401 when it carries more than one.
+
+    One rule for every combination of ``Authorization`` (Bearer or Basic),
+    ``X-API-Key`` and ``?api_key=``, checked before any of them is: which one a
+    server would pick is never a guess (README, Authentication).
+    """
+    presented = _presented(request)
+    if len(presented) > 1:
+        raise Unauthorized(
+            "Send one credential, not several: this request has %(credentials)s",
+            credentials=", ".join(presented),
+        )
+    query_key = request.query_params.get("api_key")
+    if query_key is not None:
+        return _Credential("key", query_key, in_query=True)
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     scheme = scheme.lower()
     value = value.strip()
     if scheme == "bearer" and value:
-        return ("key", value) if value.startswith("vpi_") else ("bearer", value)
+        return _Credential("key" if value.startswith("vpi_") else "bearer", value)
     if scheme == "basic" and value:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise Unauthorized("Malformed Basic credentials") from exc
         _, _, secret = decoded.partition(":")
-        return ("key", secret)
+        return _Credential("key", secret)
     if authorization:
         raise Unauthorized("Unsupported authorization scheme")
     header_key = request.headers.get("x-api-key")
     if header_key:
-        return ("key", header_key)
+        return _Credential("key", header_key)
     return None
 
 
-def _actor_for(credentials: tuple[str, str], session: Session, settings: Settings) -> Actor:
-    kind, secret = credentials
-    if kind == "bearer":
-        return actor_from_token(session, settings, secret)
-    return actor_from_api_key(session, secret)
+def _actor_for(credential: _Credential, session: Session, settings: Settings) -> Actor:
+    if credential.kind == "bearer":
+        return actor_from_token(session, settings, credential.secret)
+    return actor_from_api_key(session, credential.secret)
 
 
 def get_optional_actor(
@@ -142,10 +176,12 @@ def get_optional_actor(
     _token: Annotated[str | None, Depends(_bearer)] = None,
     _key: Annotated[str | None, Depends(_api_key_header)] = None,
 ) -> Actor | None:
-    if "api_key" in request.query_params:
+    credential = _credentials(request)
+    if credential is None:
+        return None
+    if credential.in_query:
         raise Unauthorized("api_key in the query string works only on GET progress and reports")
-    credentials = _credentials(request)
-    return None if credentials is None else _actor_for(credentials, session, settings)
+    return _actor_for(credential, session, settings)
 
 
 def get_current_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
@@ -160,10 +196,12 @@ def get_report_actor(
     settings: SettingsDep,
     _token: Annotated[str | None, Depends(_bearer)] = None,
     _key: Annotated[str | None, Depends(_api_key_header)] = None,
-    api_key: Annotated[
+    # Declared for the OpenAPI document; read by _credentials() with the others. No
+    # max_length: a key too long to be one is a 401, like any unknown key.
+    _api_key: Annotated[
         str | None,
         Query(
-            max_length=200,
+            alias="api_key",
             description="A read-only API key (for tools that cannot send headers)",
         ),
     ] = None,
@@ -174,20 +212,16 @@ def get_report_actor(
     send Basic credentials only after a challenge.
     """
     try:
-        return _report_actor(request, session, settings, api_key)
+        return _report_actor(request, session, settings)
     except Unauthorized as exc:
         exc.headers["WWW-Authenticate"] += ', Basic realm="vpitracker"'
         raise
 
 
-def _report_actor(
-    request: Request, session: Session, settings: Settings, api_key: str | None
-) -> Actor:
-    if api_key is not None:
-        return actor_from_api_key(session, api_key)
-    credentials = _credentials(request)
-    if credentials is not None:
-        return _actor_for(credentials, session, settings)
+def _report_actor(request: Request, session: Session, settings: Settings) -> Actor:
+    credential = _credentials(request)
+    if credential is not None:
+        return _actor_for(credential, session, settings)
     if settings.public_read:
         return Actor(kind="anonymous", id=0, role=Role.viewer)
     raise Unauthorized("Sign in: send a bearer token or an API key")
