@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from vpitracker.apikeys import service
 from vpitracker.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from vpitracker.deps import PageDep, Secretariat, SessionDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
-from vpitracker.pagination import Page, link_next
+from vpitracker.pagination import Page
+from vpitracker.resources import IdPath, page_of
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
@@ -22,10 +21,7 @@ def list_api_keys(
 ) -> Page[ApiKeyRead]:
     """List API keys (never their secrets)."""
     rows, next_cursor = service.list_keys(session, page=page)
-    link_next(request, response, next_cursor)
-    return Page[ApiKeyRead](
-        items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=next_cursor
-    )
+    return page_of(request, response, [ApiKeyRead.model_validate(k) for k in rows], next_cursor)
 
 
 @router.post(
@@ -48,8 +44,6 @@ def create_api_key(
 
 
 @router.delete("/{key_id}", operation_id="api-keys-revoke", responses=responses(401, 403, 404, 422))
-def revoke_api_key(
-    key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, actor: Secretariat
-) -> ApiKeyRead:
+def revoke_api_key(key_id: IdPath, session: SessionDep, actor: Secretariat) -> ApiKeyRead:
     """Revoke a key: it stops working at once."""
     return ApiKeyRead.model_validate(service.revoke(session, actor, key_id))

@@ -23,7 +23,8 @@ from vpitracker.audit.schemas import (
 from vpitracker.deps import Assessor, LogReader, Reader, Secretariat, SessionDep, SettingsDep
 from vpitracker.errors import Invalid, responses
 from vpitracker.models import AuditEvent
-from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, link_next
+from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from vpitracker.resources import page_of
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 MAX_SEQ = service.MAX_SEQ
@@ -40,9 +41,7 @@ def list_events(
 ) -> Page[AuditEventRead]:
     """The chain in ``seq`` order; the cursor is the last ``seq`` seen."""
     events, next_cursor = service.list_events(session, cursor=cursor, limit=limit)
-    link_next(request, response, next_cursor)
-    items = [_event_read(e) for e in events]
-    return Page[AuditEventRead](items=items, next_cursor=next_cursor)
+    return page_of(request, response, [_event_read(e) for e in events], next_cursor)
 
 
 def _event_read(e: AuditEvent) -> AuditEventRead:

@@ -2,44 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from vpitracker.commitments import service
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
-from vpitracker.deps import (
-    AsOf,
-    CommitmentFiltersDep,
-    IfMatch,
-    PageDep,
-    Reader,
-    Secretariat,
-    SessionDep,
-    SettingsDep,
-)
+from vpitracker.deps import CommitmentFiltersDep, IfMatch, PageDep, Reader, Secretariat, SessionDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.kernel.clock import Clock
-from vpitracker.pagination import Page, link_next
-from vpitracker.versioning import etag
+from vpitracker.pagination import Page
+from vpitracker.resources import ClockDep, IdPath, NowDep, etagged, page_of
 
 router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
-CommitmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
 
 def respond(
-    session: SessionDep,
-    settings: SettingsDep,
-    response: Response,
-    commitment_id: int,
-    as_of: date | None = None,
+    session: SessionDep, clock: Clock, response: Response, commitment_id: int
 ) -> CommitmentRead:
-    read, version = service.read(session, commitment_id, Clock.at(as_of, settings.stale_after_days))
-    response.headers["ETag"] = etag(version)
-    return read
+    read, version = service.read(session, commitment_id, clock)
+    return etagged(response, version, read)
 
 
 @router.get("", operation_id="commitments-list", responses=responses(401, 403, 422))
@@ -47,18 +28,14 @@ def list_commitments(
     request: Request,
     response: Response,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: Reader,
     page: PageDep,
     filters: CommitmentFiltersDep,
-    as_of: AsOf = None,
 ) -> Page[CommitmentRead]:
     """List commitments with derived state (sort: id, code, due_date, committed_on, created_at)."""
-    items, next_cursor = service.list_commitments(
-        session, clock=Clock.at(as_of, settings.stale_after_days), filters=filters, page=page
-    )
-    link_next(request, response, next_cursor)
-    return Page[CommitmentRead](items=items, next_cursor=next_cursor)
+    items, next_cursor = service.list_commitments(session, clock=clock, filters=filters, page=page)
+    return page_of(request, response, items, next_cursor)
 
 
 @router.post(
@@ -67,7 +44,7 @@ def list_commitments(
 def create_commitment(
     body: CommitmentCreate,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: NowDep,
     actor: Secretariat,
     idem: IdempotencyDep,
     response: Response,
@@ -75,7 +52,7 @@ def create_commitment(
     """Record a government commitment."""
     commitment = service.create(session, actor, body)
     assert commitment.id is not None
-    read = respond(session, settings, response, commitment.id)
+    read = respond(session, clock, response, commitment.id)
     return idem.created(response, read, f"/v1/commitments/{commitment.id}")
 
 
@@ -83,15 +60,14 @@ def create_commitment(
     "/{commitment_id}", operation_id="commitments-get", responses=responses(401, 403, 404, 422)
 )
 def get_commitment(
-    commitment_id: CommitmentId,
+    commitment_id: IdPath,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: Reader,
     response: Response,
-    as_of: AsOf = None,
 ) -> CommitmentRead:
     """Read one commitment with its derived state (optionally as of a past day)."""
-    return respond(session, settings, response, commitment_id, as_of)
+    return respond(session, clock, response, commitment_id)
 
 
 @router.patch(
@@ -100,17 +76,17 @@ def get_commitment(
     responses=responses(401, 403, 404, 409, 412, 422, 428),
 )
 def update_commitment(
-    commitment_id: CommitmentId,
+    commitment_id: IdPath,
     body: CommitmentUpdate,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: NowDep,
     actor: Secretariat,
     response: Response,
     if_match: IfMatch = None,
 ) -> CommitmentRead:
     """Edit a commitment; needs ``If-Match``."""
     service.update(session, actor, commitment_id, body, if_match)
-    return respond(session, settings, response, commitment_id)
+    return respond(session, clock, response, commitment_id)
 
 
 @router.post(
@@ -119,12 +95,12 @@ def update_commitment(
     responses=responses(401, 403, 404, 422),
 )
 def archive_commitment(
-    commitment_id: CommitmentId,
+    commitment_id: IdPath,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: NowDep,
     actor: Secretariat,
     response: Response,
 ) -> CommitmentRead:
     """Archive a commitment (hidden from lists and figures unless include_archived=true)."""
     service.archive(session, actor, commitment_id)
-    return respond(session, settings, response, commitment_id)
+    return respond(session, clock, response, commitment_id)

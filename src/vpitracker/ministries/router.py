@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from vpitracker.deps import IfMatch, IncludeArchived, PageDep, Reader, Secretariat, SessionDep
+from vpitracker.deps import (
+    IfMatch,
+    IncludeArchived,
+    OptionalId,
+    PageDep,
+    Reader,
+    Secretariat,
+    SessionDep,
+)
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.ministries import service
 from vpitracker.ministries.schemas import MinistryCreate, MinistryRead, MinistryUpdate
-from vpitracker.models import Versioned
-from vpitracker.pagination import Page, link_next
-from vpitracker.versioning import etag
+from vpitracker.models import Ministry
+from vpitracker.pagination import Page
+from vpitracker.resources import IdPath, etagged, page_of
 from vpitracker.vocab import MinistryKind
 
 router = APIRouter(prefix="/v1/ministries", tags=["ministries"])
-MinistryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _read(response: Response, ministry: Versioned) -> MinistryRead:
-    read = MinistryRead.model_validate(ministry)
-    response.headers["ETag"] = etag(ministry.version)
-    return read
+def _read(response: Response, ministry: Ministry) -> MinistryRead:
+    return etagged(response, ministry.version, MinistryRead.model_validate(ministry))
 
 
 @router.get("", operation_id="ministries-list", responses=responses(401, 403, 422))
@@ -36,7 +41,7 @@ def list_ministries(
     page: PageDep,
     q: Annotated[str | None, Query(max_length=200, description="Code or name contains")] = None,
     kind: MinistryKind | None = None,
-    parent_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    parent_id: OptionalId = None,
     include_archived: IncludeArchived = False,
 ) -> Page[MinistryRead]:
     """List ministries (sort: id, code, name)."""
@@ -44,10 +49,8 @@ def list_ministries(
         q=q, kind=kind, parent_id=parent_id, include_archived=include_archived
     )
     rows, next_cursor = service.list_ministries(session, filters=filters, page=page)
-    link_next(request, response, next_cursor)
-    return Page[MinistryRead](
-        items=[MinistryRead.model_validate(m) for m in rows], next_cursor=next_cursor
-    )
+    items = [MinistryRead.model_validate(m) for m in rows]
+    return page_of(request, response, items, next_cursor)
 
 
 @router.post(
@@ -69,7 +72,7 @@ def create_ministry(
     "/{ministry_id}", operation_id="ministries-get", responses=responses(401, 403, 404, 422)
 )
 def get_ministry(
-    ministry_id: MinistryId, session: SessionDep, _actor: Reader, response: Response
+    ministry_id: IdPath, session: SessionDep, _actor: Reader, response: Response
 ) -> MinistryRead:
     """Read one ministry."""
     return _read(response, service.get(session, ministry_id))
@@ -81,7 +84,7 @@ def get_ministry(
     responses=responses(401, 403, 404, 409, 412, 422, 428),
 )
 def update_ministry(
-    ministry_id: MinistryId,
+    ministry_id: IdPath,
     body: MinistryUpdate,
     session: SessionDep,
     actor: Secretariat,
@@ -98,7 +101,7 @@ def update_ministry(
     responses=responses(401, 403, 404, 422),
 )
 def archive_ministry(
-    ministry_id: MinistryId, session: SessionDep, actor: Secretariat, response: Response
+    ministry_id: IdPath, session: SessionDep, actor: Secretariat, response: Response
 ) -> MinistryRead:
     """Archive a ministry (hidden from lists unless include_archived=true)."""
     return _read(response, service.archive(session, actor, ministry_id))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from vpitracker.deps import IfMatch, PageDep, Secretariat, SessionDep, SettingsDep
 from vpitracker.errors import responses
@@ -17,12 +15,10 @@ from vpitracker.notifications.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from vpitracker.pagination import Page, link_next
-from vpitracker.versioning import etag
+from vpitracker.pagination import Page
+from vpitracker.resources import IdPath, etagged, page_of
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-SubscriptionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-DeliveryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("", operation_id="webhooks-list", responses=responses(401, 403, 422))
@@ -31,8 +27,7 @@ def list_webhooks(
 ) -> Page[WebhookRead]:
     """List webhook subscriptions."""
     items, next_cursor = service.list_subscriptions(session, page=page)
-    link_next(request, response, next_cursor)
-    return Page[WebhookRead](items=items, next_cursor=next_cursor)
+    return page_of(request, response, items, next_cursor)
 
 
 @router.post(
@@ -48,10 +43,9 @@ def create_webhook(
 ) -> WebhookWithSecret:
     """Subscribe a URL to events; the response carries the signing secret this once."""
     sub, secret = service.create(session, settings, actor, body)
-    response.headers["ETag"] = etag(sub.version)
     return idem.created(
         response,
-        service.with_secret(sub, secret),
+        etagged(response, sub.version, service.with_secret(sub, secret)),
         f"/v1/webhooks/{sub.id}",
         secret_fields=("secret",),
     )
@@ -61,12 +55,11 @@ def create_webhook(
     "/{subscription_id}", operation_id="webhooks-get", responses=responses(401, 403, 404, 422)
 )
 def get_webhook(
-    subscription_id: SubscriptionId, session: SessionDep, _actor: Secretariat, response: Response
+    subscription_id: IdPath, session: SessionDep, _actor: Secretariat, response: Response
 ) -> WebhookRead:
     """Read one webhook subscription (never its secret)."""
     sub = service.get(session, subscription_id)
-    response.headers["ETag"] = etag(sub.version)
-    return service.read(sub)
+    return etagged(response, sub.version, service.read(sub))
 
 
 @router.patch(
@@ -75,7 +68,7 @@ def get_webhook(
     responses=responses(401, 403, 404, 412, 422, 428),
 )
 def update_webhook(
-    subscription_id: SubscriptionId,
+    subscription_id: IdPath,
     body: WebhookUpdate,
     session: SessionDep,
     settings: SettingsDep,
@@ -85,8 +78,7 @@ def update_webhook(
 ) -> WebhookRead:
     """Edit a subscription (``active=true`` re-enables it); needs ``If-Match``."""
     sub = service.update(session, settings, subscription_id, body, if_match)
-    response.headers["ETag"] = etag(sub.version)
-    return service.read(sub)
+    return etagged(response, sub.version, service.read(sub))
 
 
 @router.delete(
@@ -95,9 +87,7 @@ def update_webhook(
     status_code=204,
     responses=responses(401, 403, 404, 422),
 )
-def delete_webhook(
-    subscription_id: SubscriptionId, session: SessionDep, _actor: Secretariat
-) -> Response:
+def delete_webhook(subscription_id: IdPath, session: SessionDep, _actor: Secretariat) -> Response:
     """Delete a subscription; its pending deliveries are dropped."""
     service.delete(session, subscription_id)
     return Response(status_code=204)
@@ -109,7 +99,7 @@ def delete_webhook(
     responses=responses(401, 403, 404, 422),
 )
 def rotate_secret(
-    subscription_id: SubscriptionId,
+    subscription_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
     _actor: Secretariat,
@@ -125,9 +115,7 @@ def rotate_secret(
     status_code=202,
     responses=responses(401, 403, 404, 422),
 )
-def ping_webhook(
-    subscription_id: SubscriptionId, session: SessionDep, _actor: Secretariat
-) -> DeliveryRead:
+def ping_webhook(subscription_id: IdPath, session: SessionDep, _actor: Secretariat) -> DeliveryRead:
     """Queue a signed ``ping`` event to this subscription."""
     return service.ping(session, subscription_id)
 
@@ -138,7 +126,7 @@ def ping_webhook(
     responses=responses(401, 403, 404, 422),
 )
 def list_deliveries(
-    subscription_id: SubscriptionId,
+    subscription_id: IdPath,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -147,8 +135,7 @@ def list_deliveries(
 ) -> Page[DeliveryRead]:
     """This subscription's deliveries with their attempts."""
     items, next_cursor = service.list_deliveries(session, subscription_id, page=page)
-    link_next(request, response, next_cursor)
-    return Page[DeliveryRead](items=items, next_cursor=next_cursor)
+    return page_of(request, response, items, next_cursor)
 
 
 @router.post(
@@ -158,8 +145,8 @@ def list_deliveries(
     responses=responses(401, 403, 404, 422),
 )
 def retry_delivery(
-    subscription_id: SubscriptionId,
-    delivery_id: DeliveryId,
+    subscription_id: IdPath,
+    delivery_id: IdPath,
     session: SessionDep,
     _actor: Secretariat,
 ) -> DeliveryRead:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Response
 
-from vpitracker.csvout import CSV_RESPONSE, columns_of, csv_response, flatten, model_rows, wants_csv
-from vpitracker.deps import AsOf, ReportReader, SessionDep, SettingsDep
+from vpitracker.csvout import CSV_RESPONSE
+from vpitracker.deps import OptionalId, ReportReader, SessionDep
 from vpitracker.errors import responses
-from vpitracker.kernel.clock import Clock
 from vpitracker.progress import service
 from vpitracker.progress.schemas import (
     ClusterFigures,
@@ -22,6 +21,7 @@ from vpitracker.progress.schemas import (
     Timeline,
     TimelineRow,
 )
+from vpitracker.resources import ClockDep, Csv, json_or_csv
 from vpitracker.vocab import Instrument
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
@@ -29,7 +29,6 @@ MinistryFilter = Annotated[
     int | None, Query(ge=1, le=2**31 - 1, description="Commitments this ministry leads or supports")
 ]
 ClusterFilter = Annotated[int | None, Query(ge=1, le=4)]
-Csv = Annotated[bool, Depends(wants_csv)]
 RESPONSES = {**responses(401, 403, 422), **CSV_RESPONSE}
 
 
@@ -38,25 +37,22 @@ RESPONSES = {**responses(401, 403, 422), **CSV_RESPONSE}
 )
 def summary(
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: ReportReader,
     csv: Csv,
     ministry_id: MinistryFilter = None,
     cluster: ClusterFilter = None,
     instrument: Instrument | None = None,
-    as_of: AsOf = None,
-) -> Any:
+) -> Summary | Response:
     """Counts by reported status and verdict, overdue, stale, contested, completion."""
     result = service.summary(
         session,
-        Clock.at(as_of, settings.stale_after_days),
+        clock,
         ministry_id=ministry_id,
         cluster=cluster,
         instrument=instrument,
     )
-    if csv:
-        return csv_response(columns_of(Summary), [flatten(result.model_dump())], "summary")
-    return result
+    return json_or_csv(result, csv, "summary")
 
 
 @router.get(
@@ -67,25 +63,22 @@ def summary(
 )
 def ministries(
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: ReportReader,
     csv: Csv,
-    ministry_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    ministry_id: OptionalId = None,
     cluster: ClusterFilter = None,
     instrument: Instrument | None = None,
-    as_of: AsOf = None,
-) -> Any:
+) -> MinistryScorecard | Response:
     """The scorecard: one row per ministry (commitments led, status counts, last update)."""
     result = service.ministries(
         session,
-        Clock.at(as_of, settings.stale_after_days),
+        clock,
         ministry_id=ministry_id,
         cluster=cluster,
         instrument=instrument,
     )
-    if csv:
-        return csv_response(columns_of(MinistryRow), model_rows(result.items), "ministries")
-    return result
+    return json_or_csv(result, csv, "ministries", row=MinistryRow, items=result.items)
 
 
 @router.get(
@@ -96,23 +89,20 @@ def ministries(
 )
 def clusters(
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: ReportReader,
     csv: Csv,
     ministry_id: MinistryFilter = None,
     instrument: Instrument | None = None,
-    as_of: AsOf = None,
-) -> Any:
+) -> ClusterFigures | Response:
     """Figures per UNTOC review cluster."""
     result = service.clusters(
         session,
-        Clock.at(as_of, settings.stale_after_days),
+        clock,
         ministry_id=ministry_id,
         instrument=instrument,
     )
-    if csv:
-        return csv_response(columns_of(ClusterRow), model_rows(result.items), "clusters")
-    return result
+    return json_or_csv(result, csv, "clusters", row=ClusterRow, items=result.items)
 
 
 @router.get(
@@ -123,23 +113,20 @@ def clusters(
 )
 def instruments(
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: ReportReader,
     csv: Csv,
     ministry_id: MinistryFilter = None,
     cluster: ClusterFilter = None,
-    as_of: AsOf = None,
-) -> Any:
+) -> InstrumentFigures | Response:
     """Figures per instrument (UNTOC and its three Protocols)."""
     result = service.instruments(
         session,
-        Clock.at(as_of, settings.stale_after_days),
+        clock,
         ministry_id=ministry_id,
         cluster=cluster,
     )
-    if csv:
-        return csv_response(columns_of(InstrumentRow), model_rows(result.items), "instruments")
-    return result
+    return json_or_csv(result, csv, "instruments", row=InstrumentRow, items=result.items)
 
 
 @router.get(
@@ -147,24 +134,21 @@ def instruments(
 )
 def timeline(
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: ReportReader,
     csv: Csv,
     interval: Literal["month", "quarter"] = "month",
     ministry_id: MinistryFilter = None,
     cluster: ClusterFilter = None,
     instrument: Instrument | None = None,
-    as_of: AsOf = None,
-) -> Any:
+) -> Timeline | Response:
     """Per period: updates posted, commitments completed (cumulative), overdue at period end."""
     result = service.timeline(
         session,
-        Clock.at(as_of, settings.stale_after_days),
+        clock,
         interval=interval,
         ministry_id=ministry_id,
         cluster=cluster,
         instrument=instrument,
     )
-    if csv:
-        return csv_response(columns_of(TimelineRow), model_rows(result.items), "timeline")
-    return result
+    return json_or_csv(result, csv, "timeline", row=TimelineRow, items=result.items)

@@ -10,10 +10,10 @@ from vpitracker.deps import IfMatch, Reader, Secretariat, SessionDep, page_reque
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import Provision
-from vpitracker.pagination import Page, PageRequest, link_next
+from vpitracker.pagination import Page, PageRequest
 from vpitracker.provisions import service
 from vpitracker.provisions.schemas import ProvisionCreate, ProvisionRead, ProvisionUpdate
-from vpitracker.versioning import etag
+from vpitracker.resources import etagged, page_of
 from vpitracker.vocab import CLUSTER_NAMES, Instrument
 
 router = APIRouter(prefix="/v1/provisions", tags=["provisions"])
@@ -31,8 +31,7 @@ def to_read(provision: Provision) -> ProvisionRead:
 
 
 def _read(response: Response, provision: Provision) -> ProvisionRead:
-    response.headers["ETag"] = etag(provision.version)
-    return to_read(provision)
+    return etagged(response, provision.version, to_read(provision))
 
 
 @router.get("", operation_id="provisions-list", responses=responses(401, 403, 422))
@@ -49,8 +48,7 @@ def list_provisions(
     rows, next_cursor = service.list_provisions(
         session, instrument=instrument, cluster=cluster, page=page
     )
-    link_next(request, response, next_cursor)
-    return Page[ProvisionRead](items=[to_read(p) for p in rows], next_cursor=next_cursor)
+    return page_of(request, response, [to_read(p) for p in rows], next_cursor)
 
 
 @router.post(

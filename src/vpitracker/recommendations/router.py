@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from vpitracker.deps import (
     AsOf,
@@ -21,32 +20,24 @@ from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import RecommendationFilters
-from vpitracker.pagination import Page, link_next
+from vpitracker.pagination import Page
 from vpitracker.recommendations import service
 from vpitracker.recommendations.schemas import (
     RecommendationCreate,
     RecommendationRead,
     RecommendationUpdate,
 )
-from vpitracker.versioning import etag
+from vpitracker.resources import ClockDep, IdPath, NowDep, clock_as_of, etagged, page_of
 from vpitracker.vocab import GovernmentResponse, Implementation, Instrument, Priority
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
-RecommendationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def respond(
-    session: SessionDep,
-    settings: SettingsDep,
-    response: Response,
-    recommendation_id: int,
-    as_of: date | None = None,
+    session: SessionDep, clock: Clock, response: Response, recommendation_id: int
 ) -> RecommendationRead:
-    read, version = service.read(
-        session, recommendation_id, Clock.at(as_of, settings.stale_after_days)
-    )
-    response.headers["ETag"] = etag(version)
-    return read
+    read, version = service.read(session, recommendation_id, clock)
+    return etagged(response, version, read)
 
 
 @router.get("", operation_id="recommendations-list", responses=responses(401, 403, 422))
@@ -68,6 +59,7 @@ def list_recommendations(
         int | None,
         Query(ge=1, le=2**31 - 1, description="With a commitment this ministry leads or supports"),
     ] = None,
+    # Not ClockDep: the published document lists as_of between the filters.
     as_of: AsOf = None,
     include_archived: IncludeArchived = False,
 ) -> Page[RecommendationRead]:
@@ -84,10 +76,9 @@ def list_recommendations(
         include_archived=include_archived,
     )
     items, next_cursor = service.list_recommendations(
-        session, clock=Clock.at(as_of, settings.stale_after_days), filters=filters, page=page
+        session, clock=clock_as_of(settings, as_of), filters=filters, page=page
     )
-    link_next(request, response, next_cursor)
-    return Page[RecommendationRead](items=items, next_cursor=next_cursor)
+    return page_of(request, response, items, next_cursor)
 
 
 @router.post(
@@ -99,7 +90,7 @@ def list_recommendations(
 def create_recommendation(
     body: RecommendationCreate,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: NowDep,
     actor: Secretariat,
     idem: IdempotencyDep,
     response: Response,
@@ -107,7 +98,7 @@ def create_recommendation(
     """Record a recommendation."""
     rec = service.create(session, actor, body)
     assert rec.id is not None
-    read = respond(session, settings, response, rec.id)
+    read = respond(session, clock, response, rec.id)
     return idem.created(response, read, f"/v1/recommendations/{rec.id}")
 
 
@@ -117,15 +108,14 @@ def create_recommendation(
     responses=responses(401, 403, 404, 422),
 )
 def get_recommendation(
-    recommendation_id: RecommendationId,
+    recommendation_id: IdPath,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: ClockDep,
     _actor: Reader,
     response: Response,
-    as_of: AsOf = None,
 ) -> RecommendationRead:
     """Read one recommendation."""
-    return respond(session, settings, response, recommendation_id, as_of)
+    return respond(session, clock, response, recommendation_id)
 
 
 @router.patch(
@@ -134,17 +124,17 @@ def get_recommendation(
     responses=responses(401, 403, 404, 409, 412, 422, 428),
 )
 def update_recommendation(
-    recommendation_id: RecommendationId,
+    recommendation_id: IdPath,
     body: RecommendationUpdate,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: NowDep,
     actor: Secretariat,
     response: Response,
     if_match: IfMatch = None,
 ) -> RecommendationRead:
     """Edit a recommendation; needs ``If-Match``."""
     service.update(session, actor, recommendation_id, body, if_match)
-    return respond(session, settings, response, recommendation_id)
+    return respond(session, clock, response, recommendation_id)
 
 
 @router.post(
@@ -153,12 +143,12 @@ def update_recommendation(
     responses=responses(401, 403, 404, 422),
 )
 def archive_recommendation(
-    recommendation_id: RecommendationId,
+    recommendation_id: IdPath,
     session: SessionDep,
-    settings: SettingsDep,
+    clock: NowDep,
     actor: Secretariat,
     response: Response,
 ) -> RecommendationRead:
     """Archive a recommendation."""
     service.archive(session, actor, recommendation_id)
-    return respond(session, settings, response, recommendation_id)
+    return respond(session, clock, response, recommendation_id)

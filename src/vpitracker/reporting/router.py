@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from vpitracker.deps import Assessor, Reader, Reporter, SessionDep, page_request_for
+from vpitracker.deps import (
+    Assessor,
+    OptionalId,
+    Reader,
+    Reporter,
+    SessionDep,
+    page_request_for,
+)
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
-from vpitracker.pagination import Page, PageRequest, link_next
+from vpitracker.pagination import Page, PageRequest
 from vpitracker.reporting import service
 from vpitracker.reporting.schemas import (
     AssessmentCreate,
@@ -17,12 +24,10 @@ from vpitracker.reporting.schemas import (
     StatusUpdateCreate,
     StatusUpdateRead,
 )
+from vpitracker.resources import IdPath, page_of
 from vpitracker.types import IsoDateTime
 
 router = APIRouter(prefix="/v1", tags=["reporting"])
-CommitmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 UpdatesPage = Annotated[PageRequest, Depends(page_request_for("-reported_at"))]
 AssessmentsPage = Annotated[PageRequest, Depends(page_request_for("-assessed_at"))]
 
@@ -33,7 +38,7 @@ AssessmentsPage = Annotated[PageRequest, Depends(page_request_for("-assessed_at"
     responses=responses(401, 403, 404, 422),
 )
 def list_commitment_updates(
-    commitment_id: CommitmentId,
+    commitment_id: IdPath,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -42,10 +47,8 @@ def list_commitment_updates(
 ) -> Page[StatusUpdateRead]:
     """A commitment's status updates, newest first (sort: reported_at, id)."""
     rows, next_cursor = service.list_updates(session, commitment_id=commitment_id, page=page)
-    link_next(request, response, next_cursor)
-    return Page[StatusUpdateRead](
-        items=[StatusUpdateRead.model_validate(u) for u in rows], next_cursor=next_cursor
-    )
+    items = [StatusUpdateRead.model_validate(u) for u in rows]
+    return page_of(request, response, items, next_cursor)
 
 
 @router.post(
@@ -55,7 +58,7 @@ def list_commitment_updates(
     responses=responses(401, 403, 404, 409, 422),
 )
 def post_status_update(
-    commitment_id: CommitmentId,
+    commitment_id: IdPath,
     body: StatusUpdateCreate,
     session: SessionDep,
     actor: Reporter,
@@ -88,10 +91,8 @@ def list_status_updates(
     rows, next_cursor = service.list_updates(
         session, ministry_id=ministry_id, reported_by=reported_by, since=since, page=page
     )
-    link_next(request, response, next_cursor)
-    return Page[StatusUpdateRead](
-        items=[StatusUpdateRead.model_validate(u) for u in rows], next_cursor=next_cursor
-    )
+    items = [StatusUpdateRead.model_validate(u) for u in rows]
+    return page_of(request, response, items, next_cursor)
 
 
 @router.get(
@@ -99,7 +100,7 @@ def list_status_updates(
     operation_id="status-updates-get",
     responses=responses(401, 403, 404, 422),
 )
-def get_status_update(update_id: RecordId, session: SessionDep, _actor: Reader) -> StatusUpdateRead:
+def get_status_update(update_id: IdPath, session: SessionDep, _actor: Reader) -> StatusUpdateRead:
     """Read one status update (where a posted update's ``Location`` points)."""
     return StatusUpdateRead.model_validate(service.get_update(session, update_id))
 
@@ -110,7 +111,7 @@ def get_status_update(update_id: RecordId, session: SessionDep, _actor: Reader) 
     responses=responses(401, 403, 404, 422),
 )
 def get_assessment_by_id(
-    assessment_id: RecordId, session: SessionDep, _actor: Reader
+    assessment_id: IdPath, session: SessionDep, _actor: Reader
 ) -> AssessmentRead:
     """Read one assessment by its id alone (as the change feed names it)."""
     return AssessmentRead.model_validate(service.get_assessment_by_id(session, assessment_id))
@@ -122,7 +123,7 @@ def get_assessment_by_id(
     responses=responses(401, 403, 404, 422),
 )
 def list_assessments(
-    commitment_id: CommitmentId,
+    commitment_id: IdPath,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -131,10 +132,8 @@ def list_assessments(
 ) -> Page[AssessmentRead]:
     """The alliance's assessments of a commitment, newest first (sort: assessed_at, id)."""
     rows, next_cursor = service.list_assessments(session, commitment_id=commitment_id, page=page)
-    link_next(request, response, next_cursor)
-    return Page[AssessmentRead](
-        items=[AssessmentRead.model_validate(a) for a in rows], next_cursor=next_cursor
-    )
+    items = [AssessmentRead.model_validate(a) for a in rows]
+    return page_of(request, response, items, next_cursor)
 
 
 @router.get(
@@ -143,7 +142,7 @@ def list_assessments(
     responses=responses(401, 403, 404, 422),
 )
 def get_assessment(
-    commitment_id: CommitmentId, assessment_id: RecordId, session: SessionDep, _actor: Reader
+    commitment_id: IdPath, assessment_id: IdPath, session: SessionDep, _actor: Reader
 ) -> AssessmentRead:
     """Read one assessment of a commitment (where a posted assessment's ``Location`` points)."""
     return AssessmentRead.model_validate(
@@ -158,7 +157,7 @@ def get_assessment(
     responses=responses(401, 403, 404, 409, 422),
 )
 def post_assessment(
-    commitment_id: CommitmentId,
+    commitment_id: IdPath,
     body: AssessmentCreate,
     session: SessionDep,
     actor: Assessor,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 
-from vpitracker.csvout import CSV_RESPONSE, wants_csv
-from vpitracker.deps import AsOf, CommitmentFiltersDep, ReportReader, SettingsDep, StreamOpener
+from vpitracker.csvout import CSV_RESPONSE
+from vpitracker.deps import CommitmentFiltersDep, OptionalId, ReportReader, StreamOpener
 from vpitracker.errors import responses
-from vpitracker.kernel.clock import Clock
 from vpitracker.reports import service
 from vpitracker.reports.schemas import (
     CommitmentReportRow,
@@ -17,11 +16,10 @@ from vpitracker.reports.schemas import (
     StatusHistoryRow,
 )
 from vpitracker.reports.streaming import stream
+from vpitracker.resources import ClockDep, Csv
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-Csv = Annotated[bool, Depends(wants_csv)]
 RESPONSES = {**responses(401, 403, 422, 429), **CSV_RESPONSE}
-OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
 
 @router.get(
@@ -32,15 +30,13 @@ OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 )
 def commitments_report(
     request: Request,
-    settings: SettingsDep,
+    clock: ClockDep,
     actor: ReportReader,
     opener: StreamOpener,
     csv: Csv,
     filters: CommitmentFiltersDep,
-    as_of: AsOf = None,
 ) -> Any:
     """One row per commitment: derived state, ministry codes and names (unpaginated)."""
-    clock = Clock.at(as_of, settings.stale_after_days)
     return stream(request, actor, opener, lambda d: service.commitments(d, clock, filters), csv)
 
 
@@ -52,14 +48,12 @@ def commitments_report(
 )
 def recommendations_report(
     request: Request,
-    settings: SettingsDep,
+    clock: ClockDep,
     actor: ReportReader,
     opener: StreamOpener,
     csv: Csv,
-    as_of: AsOf = None,
 ) -> Any:
     """One row per recommendation with its implementation state (unpaginated)."""
-    clock = Clock.at(as_of, settings.stale_after_days)
     return stream(request, actor, opener, lambda d: service.recommendations(d, clock), csv)
 
 
@@ -71,16 +65,14 @@ def recommendations_report(
 )
 def status_history_report(
     request: Request,
-    settings: SettingsDep,
+    clock: ClockDep,
     actor: ReportReader,
     opener: StreamOpener,
     csv: Csv,
     ministry_id: OptionalId = None,
     commitment_id: OptionalId = None,
-    as_of: AsOf = None,
 ) -> Any:
     """One row per status update, oldest first (unpaginated)."""
-    clock = Clock.at(as_of, settings.stale_after_days)
     return stream(
         request,
         actor,

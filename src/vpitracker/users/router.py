@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from vpitracker.deps import IfMatch, PageDep, Secretariat, SessionDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import User
-from vpitracker.pagination import Page, link_next
+from vpitracker.pagination import Page
+from vpitracker.resources import IdPath, etagged, page_of
 from vpitracker.users import service
 from vpitracker.users.schemas import UserCreate, UserRead, UserUpdate
-from vpitracker.versioning import etag
 from vpitracker.vocab import Role
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _read(session: SessionDep, response: Response, user: User) -> UserRead:
-    response.headers["ETag"] = etag(user.version)
-    return service.read(session, user)
+    return etagged(response, user.version, service.read(session, user))
 
 
 @router.get("", operation_id="users-list", responses=responses(401, 403, 422))
@@ -38,8 +36,7 @@ def list_users(
 ) -> Page[UserRead]:
     """List user accounts (sort: id, email)."""
     items, next_cursor = service.list_users(session, role=role, is_active=is_active, q=q, page=page)
-    link_next(request, response, next_cursor)
-    return Page[UserRead](items=items, next_cursor=next_cursor)
+    return page_of(request, response, items, next_cursor)
 
 
 @router.post(
@@ -59,7 +56,7 @@ def create_user(
 
 @router.get("/{user_id}", operation_id="users-get", responses=responses(401, 403, 404, 422))
 def get_user(
-    user_id: UserId, session: SessionDep, _actor: Secretariat, response: Response
+    user_id: IdPath, session: SessionDep, _actor: Secretariat, response: Response
 ) -> UserRead:
     """Read one user account."""
     return _read(session, response, service.get(session, user_id))
@@ -71,7 +68,7 @@ def get_user(
     responses=responses(401, 403, 404, 409, 412, 422, 428),
 )
 def update_user(
-    user_id: UserId,
+    user_id: IdPath,
     body: UserUpdate,
     session: SessionDep,
     actor: Secretariat,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
@@ -21,6 +21,7 @@ from vpitracker.kernel.filters import CommitmentFilters
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reports import service as reports_service
 from vpitracker.reports.streaming import stream as stream_report
+from vpitracker.resources import IdPath
 from vpitracker.types import IsoDate
 from vpitracker.vocab import (
     ASSESSOR_ROLES,
@@ -35,7 +36,6 @@ from vpitracker.web import session as cookies
 from vpitracker.web.pages import Page, PageDep, PageError, PageRoute, redirect, render, secure
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MULTI = frozenset({"evidence_url", "evidence_title"})
 _as_of = TypeAdapter(IsoDate)
 
@@ -200,7 +200,7 @@ def _commitment_page(
 
 
 @router.get("/commitments/{commitment_id}")
-def commitment(commitment_id: RecordId, page: PageDep, session: SessionDep) -> Response:
+def commitment(commitment_id: IdPath, page: PageDep, session: SessionDep) -> Response:
     """One commitment: what was promised, and the government's and alliance's voices."""
     return _commitment_page(page, session, commitment_id)
 
@@ -228,7 +228,7 @@ def _post_form(
 
 @router.post("/commitments/{commitment_id}/status-updates")
 def post_status_update(
-    commitment_id: RecordId, page: PageDep, session: SessionDep, fields: FormFields
+    commitment_id: IdPath, page: PageDep, session: SessionDep, fields: FormFields
 ) -> Response:
     """The update form: the same service, rules and audit event as the API."""
     _check_csrf(page, fields)
@@ -242,7 +242,7 @@ def post_status_update(
 
 @router.post("/commitments/{commitment_id}/assessments")
 def post_assessment(
-    commitment_id: RecordId, page: PageDep, session: SessionDep, fields: FormFields
+    commitment_id: IdPath, page: PageDep, session: SessionDep, fields: FormFields
 ) -> Response:
     """The assessment form (members and the secretariat)."""
     _check_csrf(page, fields)
@@ -256,7 +256,7 @@ def post_assessment(
 
 @router.get("/ministries/{ministry_id}")
 def ministry(
-    ministry_id: RecordId, page: PageDep, session: SessionDep, cursor: str | None = None
+    ministry_id: IdPath, page: PageDep, session: SessionDep, cursor: str | None = None
 ) -> Response:
     """A ministry's scorecard row and its commitments."""
     page.require_reader()

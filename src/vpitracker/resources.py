@@ -1,0 +1,76 @@
+"""What every resource's routes do, written once (docs/architecture.md, "Adding a resource").
+
+The HTTP floor between the request dependencies (``deps``) and the routers: the
+id in a path, the clock a read is computed at, the ``ETag`` of a versioned
+record, a page with its ``Link`` header, and a JSON-or-CSV answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Path, Request, Response
+from pydantic import BaseModel
+
+from vpitracker.csvout import columns_of, csv_response, flatten, model_rows, wants_csv
+from vpitracker.deps import AsOf, SettingsDep
+from vpitracker.kernel.clock import Clock
+from vpitracker.pagination import Page, link_next
+from vpitracker.versioning import etag
+
+T = TypeVar("T")
+B = TypeVar("B", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+
+# A record's id in a path: a positive 32-bit integer, as every table's key is.
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def clock_as_of(settings: SettingsDep, as_of: AsOf = None) -> Clock:
+    """The moment derived state is computed for: now, or the end of ``as_of``."""
+    return Clock.at(as_of, settings.stale_after_days)
+
+
+def clock_now(settings: SettingsDep) -> Clock:
+    """Now, for routes that take no ``as_of`` (a write answers with the state it made)."""
+    return Clock.at(None, settings.stale_after_days)
+
+
+ClockDep = Annotated[Clock, Depends(clock_as_of)]
+NowDep = Annotated[Clock, Depends(clock_now)]
+Csv = Annotated[bool, Depends(wants_csv)]
+
+
+def etagged(response: Response, version: int, body: B) -> B:
+    """``body`` with the record's ``ETag`` (its version) on ``response``."""
+    response.headers["ETag"] = etag(version)
+    return body
+
+
+def page_of(
+    request: Request, response: Response, items: Sequence[T], next_cursor: str | None
+) -> Page[T]:
+    """One page of a listing, with the ``Link: rel="next"`` header when there is more."""
+    link_next(request, response, next_cursor)
+    return Page(items=list(items), next_cursor=next_cursor)
+
+
+def json_or_csv(
+    result: B,
+    csv: bool,
+    filename: str,
+    *,
+    row: type[R] | None = None,
+    items: Iterable[R] = (),
+) -> B | Response:
+    """``result`` as JSON, or as CSV (``filename.csv``) when the request asked (``Csv``).
+
+    The CSV has one line per ``items`` with the columns of ``row``; without ``row``,
+    ``result`` itself is the one line.
+    """
+    if not csv:
+        return result
+    if row is None:
+        return csv_response(columns_of(type(result)), [flatten(result.model_dump())], filename)
+    return csv_response(columns_of(row), model_rows(items), filename)
