@@ -14,6 +14,7 @@ from httpx import Response
 from sqlmodel import Session
 
 from tests.assertions import problem
+from tests.conftest import test_settings
 from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_user
 from vpitracker.config import Settings
@@ -132,6 +133,42 @@ class TestWalkWhileInserting:
         rest = client.get(url, headers=headers)
         assert [m["kind"] for m in rest.json()["items"]] == ["county"]
         assert next_link(rest) is None
+
+
+def forged_host_link(client: TestClient, session: Session, settings: Settings) -> str:
+    """The next link of a listing asked for with a forged Host header; it names no such host."""
+    headers = auth(settings, make_user(session))
+    for _ in range(3):
+        make_ministry(session)
+    r = client.get("/v1/ministries?limit=2&sort=-id", headers={**headers, "Host": "evil.example"})
+    assert r.status_code == 200, r.text
+    assert "evil.example" not in r.headers["Link"]
+    url = next_link(r)
+    assert url is not None
+    assert "sort=-id" in url
+    return url
+
+
+class TestLinkTarget:
+    def test_without_a_public_url_it_is_a_relative_reference(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        url = forged_host_link(client, session, settings)
+        assert url.startswith("/v1/ministries?")
+        # The relative reference works as is against the server.
+        assert client.get(url, headers=auth(settings, make_user(session))).status_code == 200
+
+
+class TestLinkTargetWithAPublicUrl:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return test_settings(public_url="https://vpi.example.org/")
+
+    def test_it_is_the_public_url_and_the_path(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        url = forged_host_link(client, session, settings)
+        assert url.startswith("https://vpi.example.org/v1/ministries?")
 
 
 class TestLimits:

@@ -17,14 +17,18 @@ from pydantic import BaseModel
 from vpitracker.i18n import N_, gettext, negotiate
 from vpitracker.jsonutil import iso_z
 
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of these as a formula: the ASCII signs,
+# their full-width forms (which some spreadsheets fold to ASCII), and "|" (DDE in some).
+FORMULA_START = (
+    "=", "+", "-", "@", "\t", "\r", "|",
+    "\uff1d", "\uff0b", "\uff0d", "\uff20",  # full-width = + - @
+)  # fmt: skip
 LIST_SEPARATOR = "; "
 
 
 def neutralize(text: str) -> str:
     """Prefix a quote so the cell is read as text, never as a formula (OWASP)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def cell(value: Any) -> str:

@@ -153,7 +153,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
-    """Set ``Link: <...>; rel="next"`` when there is a next page."""
+    """Set ``Link: <...>; rel="next"`` when there is a next page.
+
+    The target is never built from the request's ``Host`` header (a client or a proxy
+    may forge it): it is ``VPI_PUBLIC_URL`` plus the path when that is set, else a
+    relative reference (RFC 8288 resolves it against the request's own URL).
+    """
     if next_cursor:
         url = request.url.include_query_params(cursor=next_cursor)
-        response.headers["Link"] = f'<{url}>; rel="next"'
+        target = f"{url.path}?{url.query}"
+        public_url = request.app.state.settings.public_url
+        if public_url:
+            target = public_url.rstrip("/") + target
+        response.headers["Link"] = f'<{target}>; rel="next"'

@@ -300,9 +300,65 @@ class TestWhoReads:
         for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
             r = feed.client.get("/v1/changes", params={"cursor": cursor}, headers=headers)
             assert r.status_code == 200, r.text
-            # Creating the key is itself a change, after the ministry.
-            assert changes(r.json())[0] == created
-            assert changes(r.json())[1][2] == "api_key.created"
+            # Creating the key is a change too, but not to the public record: hidden.
+            assert changes(r.json()) == [created]
+
+    def test_users_and_keys_are_in_the_secretariats_feed_only(
+        self, feed: Feed, session: Session, settings: Settings
+    ) -> None:
+        cursor = feed.head()
+        _, before = feed.ministry()
+        user = feed.post(
+            "/v1/users",
+            {
+                "email": "feed.reader@example.org",
+                "full_name": "Feed Reader",
+                "role": "viewer",
+                "password": "a long and unusual passphrase 7",
+            },
+        )
+        key = feed.post("/v1/api-keys", {"name": "feed key"})
+        _, after = feed.ministry()
+        hidden = [("user", str(user["id"]), "user.created"), ("api_key", str(key["id"]))]
+
+        as_secretariat = feed.client.get(
+            "/v1/changes", params={"cursor": cursor}, headers=feed.admin
+        ).json()
+        assert changes(as_secretariat)[0] == before
+        assert changes(as_secretariat)[1] == hidden[0]
+        assert changes(as_secretariat)[2][:2] == hidden[1]
+        assert changes(as_secretariat)[3] == after
+        readers = {
+            "viewer": headers_as(session, settings, "viewer"),
+            "alliance_member": feed.reader,
+            "api key": {"X-API-Key": make_api_key(session, feed.secretariat)},
+        }
+        for who, headers in readers.items():
+            r = feed.client.get("/v1/changes", params={"cursor": cursor}, headers=headers)
+            assert r.status_code == 200, (who, r.text)
+            assert changes(r.json()) == [before, after], who
+
+    def test_a_reader_moves_past_hidden_changes_without_stalling(
+        self, feed: Feed, session: Session
+    ) -> None:
+        cursor = feed.head()
+        _, created = feed.ministry()
+        for _ in range(3):  # three api_key.created events: hidden from the reader
+            make_api_key(session, feed.secretariat)
+        head = session.exec(select(AuditEvent.seq).order_by(col(AuditEvent.seq).desc())).first()
+
+        seen: list[Change] = []
+        page = feed.poll(cursor, limit=1)
+        for _ in range(5):
+            seen += changes(page)
+            if not page["items"]:
+                break
+            page = feed.poll(page["next_cursor"], limit=1)
+
+        assert seen == [created]
+        # Past the hidden tail, not stuck before it.
+        assert int(page["next_cursor"]) == head
+        assert feed.poll(page["next_cursor"])["items"] == []
 
     def test_anonymous_callers_are_refused(self, feed: Feed) -> None:
         problem(feed.client.get("/v1/changes"), 401)

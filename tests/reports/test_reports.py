@@ -344,6 +344,26 @@ class TestCsv:
         # Commas, quotes and a line break survive the round trip through the csv module.
         assert csv_update["summary"] == '\'-1 day late, "as promised", then\nstalled'
 
+    def test_full_width_signs_and_a_leading_pipe_are_neutralized_too(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        # Spreadsheets fold the full-width = + - @ (U+FF1D...) to ASCII; some run "|" as DDE.
+        texts = ["\uff1dHYPERLINK(1)", "\uff0b1", "\uff0d1", "\uff20SUM(1)", "|calc!A1"]
+        scenario = make_scenario(session, 1, recommendations=0, commitments=0)
+        made = {
+            make_recommendation(session, title=text, source=text, provision_keys=["TIP-6"]).id: text
+            for text in texts
+        }
+        r = client.get(
+            "/v1/reports/recommendations",
+            params={"format": "csv"},
+            headers=auth(settings, scenario.member),
+        )
+        rows = {int(row["id"]): row for row in parse_csv(r)}
+
+        for rec_id, text in made.items():
+            assert (rows[rec_id]["title"], rows[rec_id]["source"]) == ("'" + text, "'" + text)
+
     def test_a_row_carries_the_commitments_derived_state(self, world: World) -> None:
         def row(**params: Any) -> dict[str, Any]:
             rows = world.json("/v1/reports/commitments", **params)

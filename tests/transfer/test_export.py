@@ -83,7 +83,7 @@ class TestExportFiles:
                 assert not any(c.startswith(("=", "+", "-", "@")) for c in record), record
 
     def test_a_text_that_starts_with_a_quote_survives_the_round_trip(self) -> None:
-        for text in ("'Quoted", "''", "'=x", "=x", "-", "plain", "'"):
+        for text in ("'Quoted", "''", "'=x", "=x", "-", "plain", "'", "\uff1dx", "|x", "'|x"):
             assert formats.unprotect(formats.protect(text)) == text
 
     def test_xlsx_is_one_workbook_with_a_sheet_per_kind(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 from sqlalchemy import func, insert, text, tuple_
 from sqlmodel import Session, col, select
@@ -71,13 +71,20 @@ NOT_CHANGES = ("user.login_failed",)
 
 
 def changes_after(
-    session: Session, *, after_seq: int, limit: int, up_to_seq: int | None = None
+    session: Session,
+    *,
+    after_seq: int,
+    limit: int,
+    up_to_seq: int | None = None,
+    entity_types: Collection[str] | None = None,
 ) -> Sequence[AuditEvent]:
     stmt = select(AuditEvent).where(
         AuditEvent.seq > after_seq, col(AuditEvent.action).not_in(NOT_CHANGES)
     )
     if up_to_seq is not None:
         stmt = stmt.where(AuditEvent.seq <= up_to_seq)
+    if entity_types is not None:
+        stmt = stmt.where(col(AuditEvent.entity_type).in_(sorted(entity_types)))
     return session.exec(stmt.order_by(col(AuditEvent.seq)).limit(limit)).all()
 
 

@@ -149,14 +149,18 @@ changes_router = APIRouter(prefix="/v1/changes", tags=["changes"])
 @changes_router.get("", operation_id="changes-list", responses=responses(401, 403, 422))
 def list_changes(
     session: SessionDep,
-    _actor: Reader,
+    actor: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=20, pattern=r"^[0-9]+$", description="From next_cursor")
     ] = None,
 ) -> ChangeFeed:
-    """Changes after the cursor, oldest first; poll again with next_cursor (never null)."""
-    events, position = service.changes(session, cursor=cursor, limit=limit)
+    """Changes after the cursor, oldest first; poll again with next_cursor (never null).
+
+    Only the secretariat sees changes to users and API keys; everyone else the public
+    record's (ministries, provisions, recommendations, commitments, updates, assessments).
+    """
+    events, position = service.changes(session, actor, cursor=cursor, limit=limit)
     return ChangeFeed(
         items=[
             Change(

@@ -209,14 +209,24 @@ def list_events(
 
 
 def changes(
-    session: Session, *, cursor: str | None, limit: int
+    session: Session, actor: Actor, *, cursor: str | None, limit: int
 ) -> tuple[Sequence[AuditEvent], int]:
-    """Changes after the cursor, oldest first, and the position to poll from next."""
+    """Changes ``actor`` may see after the cursor, oldest first, and where to poll next.
+
+    Outside the secretariat only the public record's changes (no users, keys or
+    sign-ins); the position still moves past the hidden ones, so a poll never stalls.
+    """
     after = _after(cursor)
     # The head is read first and bounds the read: under READ COMMITTED a change committed
     # in between is above it, so next_cursor cannot jump over a change never delivered.
     head = repository.head_seq(session)
-    events = repository.changes_after(session, after_seq=after, limit=limit, up_to_seq=head)
+    events = repository.changes_after(
+        session,
+        after_seq=after,
+        limit=limit,
+        up_to_seq=head,
+        entity_types=transparency.visible_entity_types(actor),
+    )
     if len(events) == limit:
         return events, events[-1].seq
     # Nothing more to read now: resume after everything seen so far.

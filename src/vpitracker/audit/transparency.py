@@ -160,10 +160,17 @@ def consistency(session: Session, first: int, second: int) -> list[bytes]:
     return _resolve(session, merkle.consistency_plan(first, second), second)
 
 
+def visible_entity_types(actor: Actor) -> frozenset[EntityType] | None:
+    """The entity types whose events ``actor`` may read: None for all (the secretariat)."""
+    if actor.kind == "user" and actor.role is Role.secretariat:
+        return None
+    return PUBLIC_ENTITY_TYPES
+
+
 def public_event(session: Session, actor: Actor, seq: int) -> AuditEvent:
     """One event; outside the secretariat only events about the public record."""
     event = repository.event(session, seq)
-    secretariat = actor.kind == "user" and actor.role is Role.secretariat
-    if event is None or (not secretariat and event.entity_type not in PUBLIC_ENTITY_TYPES):
+    visible = visible_entity_types(actor)
+    if event is None or (visible is not None and event.entity_type not in visible):
         raise NotFound("No public audit event %(seq)s", seq=seq)
     return event

@@ -17,14 +17,13 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from vpitracker.csvout import LIST_SEPARATOR, cell, neutralize
+from vpitracker.csvout import FORMULA_START, LIST_SEPARATOR, cell, neutralize
 
 MAX_ROWS = 50_000
 MAX_COLUMNS = 100
 # An .xlsx is a zip: refuse one that would inflate past this (a "zip bomb").
 MAX_XLSX_UNCOMPRESSED = 200 * 1024 * 1024
 _XLSX_MAGIC = b"PK\x03\x04"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class FileProblem(Exception):
@@ -48,7 +47,7 @@ def protect(text: str) -> str:
 
 def unprotect(text: str) -> str:
     """Take off the quote that :func:`protect` (or a spreadsheet user) put in front."""
-    if len(text) > 1 and text[0] == "'" and text[1] in (*_FORMULA_START, "'"):
+    if len(text) > 1 and text[0] == "'" and text[1] in (*FORMULA_START, "'"):
         return text[1:]
     return text
 
