@@ -21,6 +21,7 @@ from vpitracker.errors import Forbidden, Unauthorized
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.credentials import actor_from_api_key, actor_from_token
 from vpitracker.kernel.filters import CommitmentFilters
+from vpitracker.limits import raise_deferred
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from vpitracker.types import IsoDate
 from vpitracker.vocab import (
@@ -184,9 +185,30 @@ def get_optional_actor(
     return _actor_for(credential, session, settings)
 
 
-def get_current_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
+def _signed_in(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
     if actor is None:
         raise Unauthorized("Sign in: send a bearer token")
+    return actor
+
+
+SignedIn = Annotated[Actor, Depends(_signed_in)]
+
+
+# Every dependency that decides who may call a route ends with raise_deferred():
+# input problems found before the route ran (limits.py) come after 401 and 403.
+
+
+def get_current_actor(request: Request, actor: SignedIn) -> Actor:
+    """Any caller with credentials in headers: a person or an API key."""
+    raise_deferred(request)
+    return actor
+
+
+def get_person(request: Request, actor: SignedIn) -> Actor:
+    """A signed-in person: an API key is read-only and gets 403."""
+    if actor.kind != "user":
+        raise Forbidden("API keys are read-only; sign in as a person to do this")
+    raise_deferred(request)
     return actor
 
 
@@ -212,10 +234,12 @@ def get_report_actor(
     send Basic credentials only after a challenge.
     """
     try:
-        return _report_actor(request, session, settings)
+        actor = _report_actor(request, session, settings)
     except Unauthorized as exc:
         exc.headers["WWW-Authenticate"] += ', Basic realm="vpitracker"'
         raise
+    raise_deferred(request)
+    return actor
 
 
 def _report_actor(request: Request, session: Session, settings: Settings) -> Actor:
@@ -228,24 +252,28 @@ def _report_actor(request: Request, session: Session, settings: Settings) -> Act
 
 
 def get_log_reader(
-    actor: Annotated[Actor | None, Depends(get_optional_actor)], settings: SettingsDep
+    request: Request,
+    actor: Annotated[Actor | None, Depends(get_optional_actor)],
+    settings: SettingsDep,
 ) -> Actor:
     """Readers of the verifiable log: any credentials in headers, or anyone if public."""
-    if actor is not None:
-        return actor
-    if settings.public_read:
-        return Actor(kind="anonymous", id=0, role=Role.viewer)
-    raise Unauthorized("Sign in: send a bearer token or an API key")
+    if actor is None:
+        if not settings.public_read:
+            raise Unauthorized("Sign in: send a bearer token or an API key")
+        actor = Actor(kind="anonymous", id=0, role=Role.viewer)
+    raise_deferred(request)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(get_current_actor)]
+Person = Annotated[Actor, Depends(get_person)]
 LogReader = Annotated[Actor, Depends(get_log_reader)]
 
 
-def require_role(*roles: Role) -> Callable[[Actor], Actor]:
+def require_role(*roles: Role) -> Callable[..., Actor]:
     allowed = frozenset(roles)
 
-    def check(actor: CurrentActor) -> Actor:
+    def check(request: Request, actor: SignedIn) -> Actor:
         if actor.role not in allowed or (actor.kind != "user"):
             raise Forbidden(
                 "This needs the role %(roles)s; you are %(role)s",
@@ -254,6 +282,7 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
                 roles=", ".join(sorted(allowed)),
                 role=actor.role,
             )
+        raise_deferred(request)
         return actor
 
     return check

@@ -20,7 +20,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from vpitracker.deps import CurrentActor, SessionDep, SettingsDep
+from vpitracker.deps import SessionDep, SettingsDep, SignedIn
 from vpitracker.errors import Conflict, Invalid
 from vpitracker.models import IdempotencyRecord, utcnow
 
@@ -100,7 +100,7 @@ def _answer(existing: IdempotencyRecord, fingerprint: str) -> None:
 
 def idempotency(
     session: SessionDep,
-    actor: CurrentActor,
+    actor: SignedIn,
     settings: SettingsDep,
     fingerprint: Annotated[str, Depends(_fingerprint)],
     idempotency_key: Annotated[

@@ -135,8 +135,9 @@ def test_no_accept_language_is_english(
 def test_problems_answered_before_any_route_follow_the_language_too(
     client: TestClient,
 ) -> None:
-    # The request limits answer from middleware, before the app's handlers run.
-    en, sw = both(client, "GET", "/v1/ministries?q=a%00b", 422)
+    # The request limits answer from middleware, before the app's handlers run (on the
+    # pages; on the API a NUL waits for the credential checks, then is the same 422).
+    en, sw = both(client, "GET", "/commitments?q=a%00b", 422)
     assert en["detail"] == "NUL characters are not allowed in URLs"
     assert sw["detail"] == "Herufi za NUL haziruhusiwi katika anwani za URL"
     assert sw["title"] == "Maudhui hayawezi kushughulikiwa"

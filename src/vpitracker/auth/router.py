@@ -8,7 +8,14 @@ from fastapi import APIRouter, Form, Request, Response
 
 from vpitracker.auth import service
 from vpitracker.auth.schemas import Me, MeUpdate, TokenResponse
-from vpitracker.deps import CurrentActor, IfMatch, ReadFirstSessionDep, SessionDep, SettingsDep
+from vpitracker.deps import (
+    CurrentActor,
+    IfMatch,
+    Person,
+    ReadFirstSessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from vpitracker.errors import responses
 from vpitracker.versioning import etag
 
@@ -45,7 +52,7 @@ def me(actor: CurrentActor, session: SessionDep, response: Response) -> Me:
 @router.patch("/me", operation_id="auth-me-update", responses=responses(401, 403, 412, 422, 428))
 def update_me(
     body: MeUpdate,
-    actor: CurrentActor,
+    actor: Person,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
@@ -60,7 +67,7 @@ def update_me(
     status_code=204,
     responses=responses(401, 403),
 )
-def sign_out_everywhere(actor: CurrentActor, session: SessionDep) -> Response:
+def sign_out_everywhere(actor: Person, session: SessionDep) -> Response:
     """End every session of your account: all tokens issued so far stop working."""
     service.sign_out_everywhere(session, actor)
     return Response(status_code=204)
