@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,8 +53,16 @@ def pg_conninfo(dbname: str) -> str:
     return f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={dbname} connect_timeout=5"
 
 
+# Several checkouts on one PostgreSQL server each keep their own bench databases:
+# VPI_BENCH_DB_SUFFIX=x names them vpi_bench_<size>_x.
+SUFFIX_ENV = "VPI_BENCH_DB_SUFFIX"
+
+
 def database_for(kind: DbKind, size_name: str) -> BenchDatabase:
-    name = f"vpi_bench_{size_name.lower()}"
+    suffix = os.environ.get(SUFFIX_ENV, "").strip().lower()
+    if suffix and not suffix.replace("_", "").isalnum():
+        raise ValueError(f"{SUFFIX_ENV} takes letters, digits and underscores")
+    name = f"vpi_bench_{size_name.lower()}" + (f"_{suffix}" if suffix else "")
     if kind is DbKind.sqlite:
         path = RESULTS_DIR / f"{name}.db"
         return BenchDatabase(kind, name, f"sqlite:///{path}", sqlite_path=path)

@@ -22,6 +22,7 @@ from bench.machine import app_fingerprint, describe, loadavg
 from bench.report import render_run
 from bench.server import (
     SECRETARIAT_EMAIL,
+    SECRETARIAT_PASSWORD,
     create_secretariat,
     new_secret_key,
     serve,
@@ -29,6 +30,7 @@ from bench.server import (
 )
 from bench.sizes import SIZES
 from vpitracker import migrate
+from vpitracker.auth.passwords import hash_password
 from vpitracker.db import make_engine
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
@@ -56,8 +58,14 @@ class RunOptions:
     only: str | None = None
 
 
-# Four callers at once stream the largest report (all status updates) in each format.
-MEMORY_REPORTS = (("/v1/reports/status-history", "json"), ("/v1/reports/status-history", "csv"))
+# Four callers at once stream the largest report (all status updates) in each format,
+# then the commitments report (whose rows all wait for the derived state).
+MEMORY_REPORTS = (
+    ("/v1/reports/status-history", "json"),
+    ("/v1/reports/status-history", "csv"),
+    ("/v1/reports/commitments", "json"),
+    ("/v1/reports/commitments", "csv"),
+)
 
 
 def _log(message: str) -> None:
@@ -134,10 +142,17 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 
 def _secretariat_id(engine: Engine, env: dict[str, str]) -> int:
-    with engine.connect() as conn:
+    """The bench's secretariat: created through the CLI, or (a reused database) given
+    the current bench password, which an earlier version of the bench may not have used."""
+    with engine.begin() as conn:
         existing = conn.execute(
             text("SELECT id FROM user_account WHERE email = :email"), {"email": SECRETARIAT_EMAIL}
         ).scalar()
+        if existing is not None:
+            conn.execute(
+                text("UPDATE user_account SET password_hash = :hash WHERE id = :id"),
+                {"hash": hash_password(SECRETARIAT_PASSWORD), "id": existing},
+            )
     return int(existing) if existing is not None else create_secretariat(env)
 
 

@@ -38,7 +38,7 @@ class Listed:
 def _with_lists(
     owner: Any, columns: list[Any], lists: list[Listed], dialect: str
 ) -> tuple[list[Any], list[tuple[Any, Any]]]:
-    """Columns with each list in place of its name, and the joins they need.
+    """Columns with each list in place of its name (``''`` when empty), and the joins.
 
     PostgreSQL aggregates each list once over the whole link table (a hash
     aggregate) and joins it: no work per report row. SQLite aggregates per row
@@ -62,7 +62,8 @@ def _with_lists(
                 .subquery(f"{listed.name}_lists")
             )
             joins.append((grouped, grouped.c.owner == owner))
-            by_name[listed.name] = grouped.c.joined.label(listed.name)
+            # An owner with no items has no row to join: an empty list, as text.
+            by_name[listed.name] = func.coalesce(grouped.c.joined, "").label(listed.name)
         else:
             items = (
                 listed.items.where(listed.items.selected_columns.owner == owner)
@@ -71,7 +72,9 @@ def _with_lists(
                 .subquery(f"{listed.name}_items")
             )
             agg: ColumnElement[Any] = func.group_concat(items.c.value, LIST_SEPARATOR)
-            by_name[listed.name] = select(agg).scalar_subquery().label(listed.name)
+            by_name[listed.name] = func.coalesce(select(agg).scalar_subquery(), "").label(
+                listed.name
+            )
     return [by_name.get(c, c) if isinstance(c, str) else c for c in columns], joins
 
 

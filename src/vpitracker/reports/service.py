@@ -40,10 +40,6 @@ Opener = Callable[[], AbstractContextManager[Connection]]
 Fix = Callable[[Any], Any]
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _flag(value: Any) -> bool:
     # SQLite answers the derived flags as 0/1.
     return bool(value)
@@ -63,27 +59,18 @@ class Report:
     # Per column, a function applied to the database value (None: taken as it is).
     fixes: tuple[Fix | None, ...]
 
-    def batches(self, connection: Connection) -> Generator[list[tuple[Any, ...]]]:
-        """The report's rows as value tuples, ``BATCH_ROWS`` at a time, from a cursor."""
+    def batches(self, connection: Connection) -> Generator[Sequence[Sequence[Any]]]:
+        """The report's rows as the database gave them (``fixes`` not yet applied),
+        ``BATCH_ROWS`` at a time, from a cursor."""
         result = connection.execute(
             self.statement, execution_options={"stream_results": True, "yield_per": BATCH_ROWS}
         )
-        return self._fixed(result)
+        return self._partitions(result)
 
-    def _fixed(self, result: Any) -> Generator[list[tuple[Any, ...]]]:
-        fixes = [(i, fix) for i, fix in enumerate(self.fixes) if fix is not None]
+    @staticmethod
+    def _partitions(result: Any) -> Generator[Sequence[Sequence[Any]]]:
         try:
-            for partition in result.partitions():
-                if not fixes:
-                    yield [tuple(row) for row in partition]
-                    continue
-                out = []
-                for row in partition:
-                    values = list(row)
-                    for i, fix in fixes:
-                        values[i] = fix(values[i])
-                    out.append(tuple(values))
-                yield out
+            yield from result.partitions()
         finally:
             result.close()
 
@@ -104,14 +91,10 @@ def commitments(dialect: str, clock: Clock, filters: CommitmentFilters) -> Repor
         "commitments",
         columns,
         repository.commitments(counted, dialect),
-        _fixes(
-            columns,
-            supporting_ministry_codes=_text,
-            recommendation_codes=_text,
-            contested=_flag,
-            overdue=_flag,
-            stale=_flag,
-        ),
+        # PostgreSQL answers the flags as booleans already.
+        _fixes(columns, contested=_flag, overdue=_flag, stale=_flag)
+        if dialect == "sqlite"
+        else _fixes(columns),
     )
 
 
@@ -126,13 +109,7 @@ def recommendations(dialect: str, clock: Clock) -> Report:
         "recommendations",
         columns,
         repository.recommendations(recs, commitments_then, dialect),
-        _fixes(
-            columns,
-            provision_keys=_text,
-            clusters=_text,
-            instruments=_text,
-            commitments=_text,
-        ),
+        _fixes(columns),
     )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
 import json
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from datetime import date, datetime
+from json.encoder import encode_basestring  # the C escape json.dumps uses
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -14,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from vpitracker.csvout import csv_lines
+from vpitracker.csvout import cell, header_row, neutralize
+from vpitracker.jsonutil import iso_z
 from vpitracker.kernel.actor import Actor
-from vpitracker.reports.service import Opener, Report, ReportSlots
+from vpitracker.reports.service import Fix, Opener, Report, ReportSlots
 
 
 def _json_value(value: Any) -> str:
@@ -28,31 +33,128 @@ def _json_value(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# Any value the column fast paths below do not know: the general encoder, as the
+# whole array once was.
 _encode = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_value
 ).encode
 
+Cells = Callable[[Sequence[Any]], Iterable[str]]
+
+
+# ISO 8601 text has nothing to escape in JSON.
+def _json_datetime(value: datetime) -> str:
+    return '"' + value.isoformat().replace("+00:00", "Z") + '"'
+
+
+# Report dates repeat (commitments share a few hundred committed and due dates); the
+# cache is C code, so a repeated date costs no Python call.
+@functools.lru_cache(maxsize=4096)
+def _json_date(value: date) -> str:
+    return '"' + value.isoformat() + '"'
+
+
+@functools.lru_cache(maxsize=4096)
+def _csv_date(value: date) -> str:
+    return value.isoformat()
+
+
+# Exact types only (a subclass, e.g. an enum, takes the general encoder). Each is the
+# text json.JSONEncoder writes for that value; most are C functions, so a column of
+# one type is encoded without a Python call per cell.
+_JSON_CELL: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,
+    int: int.__repr__,
+    bool: {True: "true", False: "false"}.__getitem__,
+    type(None): {None: "null"}.__getitem__,
+    datetime: _json_datetime,
+    date: _json_date,
+}
+_CSV_CELL: dict[type, Callable[[Any], str]] = {
+    str: neutralize,
+    int: int.__repr__,
+    bool: {True: "true", False: "false"}.__getitem__,
+    type(None): {None: ""}.__getitem__,
+    datetime: iso_z,
+    date: _csv_date,
+}
+
+
+def _cells(by_type: dict[type, Callable[[Any], str]], fallback: Callable[[Any], str]) -> Cells:
+    """A column's values to their cell texts: one function over the column when the
+    column holds one known type, else chosen per value."""
+    get = by_type.get
+
+    def cells(column: Sequence[Any]) -> Iterable[str]:
+        kinds = set(map(type, column))
+        if len(kinds) == 1:
+            one = get(kinds.pop())
+            if one is not None:
+                return map(one, column)
+        return [get(type(v), fallback)(v) for v in column]
+
+    return cells
+
+
+_json_cells = _cells(_JSON_CELL, _encode)
+_csv_cells = _cells(_CSV_CELL, cell)
+
+
+def _columns_of(batch: Sequence[Sequence[Any]], fixes: Sequence[Fix | None]) -> list[Any]:
+    """The batch column by column, each column's fix applied."""
+    # Rows of one result have one length; strict would only cost a check per row.
+    columns: list[Any] = list(zip(*batch))  # noqa: B905
+    for i, fix in enumerate(fixes):
+        if fix is not None:
+            columns[i] = list(map(fix, columns[i]))
+    return columns
+
 
 def json_chunks(
-    columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]
+    columns: Sequence[str],
+    batches: Iterable[Sequence[Sequence[Any]]],
+    fixes: Sequence[Fix | None] = (),
 ) -> Generator[bytes]:
-    """One JSON array of objects, keys in column order, one chunk per batch."""
+    """One JSON array of objects, keys in column order, one chunk per batch.
+
+    The text is exactly what ``json.JSONEncoder`` writes for the list of row dicts
+    (compact separators, no ASCII escaping): each row is a template with the keys
+    already written, filled with the cells encoded a column at a time.
+    """
+    fixes = tuple(fixes) or (None,) * len(columns)
+    template = (
+        "{" + ",".join(encode_basestring(c).replace("%", "%%") + ":%s" for c in columns) + "}"
+    )
+    fill = template.__mod__
     yield b"["
     separator = ""
     for batch in batches:
         if batch:
-            text = _encode([dict(zip(columns, row, strict=True)) for row in batch])
-            yield (separator + text[1:-1]).encode()
+            cells = [_json_cells(column) for column in _columns_of(batch, fixes)]
+            yield (separator + ",".join(map(fill, zip(*cells, strict=True)))).encode()
             separator = ","
     yield b"]"
 
 
 def csv_chunks(
-    columns: Sequence[str], batches: Iterable[list[tuple[Any, ...]]]
+    columns: Sequence[str],
+    batches: Iterable[Sequence[Sequence[Any]]],
+    fixes: Sequence[Fix | None] = (),
 ) -> Generator[bytes]:
-    rows = (row for batch in batches for row in batch)
-    for text in csv_lines(columns, rows):
-        yield text.encode()
+    """The header row at once (before the first fetch), then one chunk per batch."""
+    fixes = tuple(fixes) or (None,) * len(columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header_row(columns))
+    yield buffer.getvalue().encode()
+    for batch in batches:
+        if not batch:
+            continue
+        buffer.seek(0)
+        buffer.truncate()
+        cells = [_csv_cells(column) for column in _columns_of(batch, fixes)]
+        writer.writerows(zip(*cells, strict=True))
+        yield buffer.getvalue().encode()
 
 
 class ReportResponse(StreamingResponse):
@@ -82,13 +184,13 @@ def respond(report: Report, opener: Opener, release: Callable[[], None], *, csv:
         stack.close()
         raise
     if csv:
-        body = csv_chunks(report.columns, batches)
+        body = csv_chunks(report.columns, batches, report.fixes)
         kwargs: dict[str, Any] = {
             "media_type": "text/csv; charset=utf-8",
             "headers": {"Content-Disposition": f'attachment; filename="{report.name}.csv"'},
         }
     else:
-        body = json_chunks(report.columns, batches)
+        body = json_chunks(report.columns, batches, report.fixes)
         kwargs = {"media_type": "application/json"}
 
     def close() -> None:
