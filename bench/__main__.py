@@ -142,5 +142,53 @@ def pages(
     typer.echo(markdown(rows))
 
 
+@app.command()
+def floor(
+    size: Annotated[
+        str, typer.Option(help="Which loaded database (a `run` left it): S, M or L")
+    ] = "M",
+    db: Annotated[DbKind, typer.Option(help="sqlite or postgres")] = DbKind.postgres,
+    clients: Annotated[int, typer.Option(min=1, max=64, help="Concurrent HTTP clients")] = 8,
+    seconds: Annotated[
+        float, typer.Option(min=1, help="Seconds of load per server per endpoint")
+    ] = 10.0,
+    url: Annotated[
+        list[str] | None,
+        typer.Option(help="Endpoints to compare (default: the list pages and progress)"),
+    ] = None,
+) -> None:
+    """The API against a bare Starlette app running the same captured SQL (framework floor)."""
+    from bench.capture import InProcessApp
+    from bench.databases import RESULTS_DIR
+    from bench.floor import FLOOR_URLS, markdown, measure
+    from bench.machine import loadavg
+    from bench.runner import TOKEN_MINUTES, _secretariat_id
+    from bench.server import new_secret_key, serve, server_env
+    from vpitracker.db import make_engine
+
+    target = database_for(db, size.upper())
+    engine = make_engine(target.url)
+    env = server_env(target.url, new_secret_key())
+    env["VPI_ACCESS_TOKEN_EXPIRE_MINUTES"] = TOKEN_MINUTES
+    try:
+        _secretariat_id(engine, env)
+    finally:
+        engine.dispose()
+    started = loadavg()
+    in_process = InProcessApp(target.url, env)
+    try:
+        with serve(env, RESULTS_DIR / "floor-api.server.log") as server:
+            rows = measure(
+                target, in_process, server.url, server.token(), urls=tuple(url or FLOOR_URLS),
+                clients=clients, seconds=seconds, log_dir=RESULTS_DIR,
+            )  # fmt: skip
+    finally:
+        in_process.close()
+    ended = loadavg()
+    load = f"{started[0]:.1f} at start, {ended[0]:.1f} at end" if started and ended else "-"
+    typer.echo(f"Size {size.upper()} on {db.value} (`{target.name}`).")
+    typer.echo(markdown(rows, clients, seconds, load))
+
+
 if __name__ == "__main__":
     app()

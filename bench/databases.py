@@ -36,11 +36,14 @@ class BenchDatabase:
     def pg_conninfo(self) -> str:
         return pg_conninfo(self.name)
 
-    def raw_connect(self) -> Any:
-        """A plain DBAPI connection (sqlite3 / psycopg), configured as the app's engine is."""
+    def raw_connect(self, *, any_thread: bool = False) -> Any:
+        """A plain DBAPI connection (sqlite3 / psycopg), configured as the app's engine is;
+        ``any_thread``: a pool's, used by one thread at a time but not always the same."""
         if self.kind is DbKind.sqlite:
             assert self.sqlite_path is not None
-            conn = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=30)
+            conn = sqlite3.connect(
+                self.sqlite_path, isolation_level=None, timeout=30, check_same_thread=not any_thread
+            )
             # The same per-connection pragmas as vpitracker.db's SQLite recipe.
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
