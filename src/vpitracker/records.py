@@ -1,15 +1,49 @@
-"""Edits and archiving shared by every editable record."""
+"""Reads, edits and archiving shared by every editable record (services' floor).
+
+A service's ``get`` is ``or_404(repository.get(...), "No thing with id %(id)s", ...)``,
+its PATCH starts with ``patch_changes`` and ends with ``apply_changes``: the
+rules each resource adds stand between them. Archiving, which audits, is in
+``audited`` (this module stays below ``audit``, which notifications import).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from vpitracker.errors import Conflict
+from vpitracker.errors import Conflict, Invalid, NotFound
 from vpitracker.jsonutil import plain
 from vpitracker.models import Versioned, utcnow
+from vpitracker.versioning import check_if_match
+
+R = TypeVar("R")
+
+
+def or_404(row: R | None, message: str, **params: Any) -> R:
+    """``row``, or 404 with ``message`` (a detail template) when there is none."""
+    if row is None:
+        raise NotFound(message, **params)
+    return row
+
+
+def patch_changes(
+    row: Versioned, if_match: str | None, data: BaseModel, *, not_null: Iterable[str]
+) -> dict[str, Any]:
+    """The fields a PATCH sets (``exclude_unset``), checked before any rule reads them.
+
+    428/412 unless ``If-Match`` names ``row``'s version; 422 when a field of
+    ``not_null`` is sent as null.
+    """
+    check_if_match(if_match, row.version)
+    changes = data.model_dump(exclude_unset=True)
+    for field in not_null:
+        if field in changes and changes[field] is None:
+            raise Invalid("%(field)s cannot be null", loc=["body", field], field=field)
+    return changes
 
 
 def apply_changes(row: Versioned, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,10 +10,11 @@ from sqlalchemy import Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
+from vpitracker.audited import archive as archive_record
 from vpitracker.commitments import repository
 from vpitracker.commitments.repository import CommitmentWithState
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
-from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters
@@ -22,16 +23,13 @@ from vpitracker.ministries import service as ministries_service
 from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
 from vpitracker.pagination import PageRequest
 from vpitracker.recommendations import service as recommendations_service
-from vpitracker.records import apply_changes, flush_unique
-from vpitracker.versioning import check_if_match
+from vpitracker.records import apply_changes, flush_unique, or_404, patch_changes
 from vpitracker.vocab import EntityType
 
 
 def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment:
     commitment = repository.get(session, commitment_id, for_update=for_update)
-    if commitment is None:
-        raise NotFound("No commitment with id %(id)s", id=commitment_id)
-    return commitment
+    return or_404(commitment, "No commitment with id %(id)s", id=commitment_id)
 
 
 def _to_reads(session: Session, rows: Sequence[CommitmentWithState]) -> list[CommitmentRead]:
@@ -57,9 +55,11 @@ def _to_reads(session: Session, rows: Sequence[CommitmentWithState]) -> list[Com
 
 def read(session: Session, commitment_id: int, clock: Clock) -> tuple[CommitmentRead, int]:
     """The commitment with its derived state, and its version (for the ETag)."""
-    row = repository.get_with_state(session, commitment_id, clock)
-    if row is None:
-        raise NotFound("No commitment with id %(id)s", id=commitment_id)
+    row = or_404(
+        repository.get_with_state(session, commitment_id, clock),
+        "No commitment with id %(id)s",
+        id=commitment_id,
+    )
     return _to_reads(session, [row])[0], row.commitment.version
 
 
@@ -139,11 +139,7 @@ def update(
 ) -> Commitment:
     """Apply a PATCH guarded by ``If-Match``."""
     commitment = get(session, commitment_id, for_update=True)
-    check_if_match(if_match, commitment.version)
-    changes = data.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None:
-            raise Invalid("%(field)s cannot be null", loc=["body", field], field=field)
+    changes = patch_changes(commitment, if_match, data, not_null=CommitmentUpdate.model_fields)
     if "code" in changes and changes["code"] != commitment.code:
         if repository.by_code(session, changes["code"]) is not None:
             raise Conflict("A commitment with code %(code)r already exists", code=changes["code"])
@@ -189,12 +185,7 @@ def update(
 def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
     """Archive (never delete); archiving twice changes nothing."""
     commitment = get(session, commitment_id, for_update=True)
-    if commitment.archived_at is None:
-        changed = apply_changes(commitment, {"archived_at": utcnow()})
-        session.flush()
-        audit.record(
-            session, actor, "commitment.archived", EntityType.commitment, commitment_id, changed
-        )
+    archive_record(session, actor, EntityType.commitment, commitment, commitment_id)
     return commitment
 
 

@@ -7,23 +7,21 @@ from collections.abc import Iterable
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.audited import archive as archive_record
+from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.ministries import repository
 from vpitracker.ministries.schemas import MinistryCreate, MinistryUpdate
-from vpitracker.models import Ministry, utcnow
+from vpitracker.models import Ministry
 from vpitracker.pagination import PageRequest
-from vpitracker.records import apply_changes, flush_unique
-from vpitracker.versioning import check_if_match
+from vpitracker.records import apply_changes, flush_unique, or_404, patch_changes
 from vpitracker.vocab import EntityType
 
 
 def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Ministry:
     ministry = repository.get(session, ministry_id, for_update=for_update)
-    if ministry is None:
-        raise NotFound("No ministry with id %(id)s", id=ministry_id)
-    return ministry
+    return or_404(ministry, "No ministry with id %(id)s", id=ministry_id)
 
 
 def list_ministries(
@@ -75,11 +73,7 @@ def update(
 ) -> Ministry:
     """Apply a PATCH guarded by ``If-Match``."""
     ministry = get(session, ministry_id, for_update=True)
-    check_if_match(if_match, ministry.version)
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("code", "name", "kind"):
-        if required in changes and changes[required] is None:
-            raise Invalid("%(field)s cannot be null", loc=["body", required], field=required)
+    changes = patch_changes(ministry, if_match, data, not_null=("code", "name", "kind"))
     if "code" in changes and changes["code"] != ministry.code:
         if repository.by_code(session, changes["code"]) is not None:
             raise Conflict("A ministry with code %(code)r already exists", code=changes["code"])
@@ -95,8 +89,5 @@ def update(
 def archive(session: Session, actor: Actor, ministry_id: int) -> Ministry:
     """Archive (never delete); archiving twice changes nothing."""
     ministry = get(session, ministry_id, for_update=True)
-    if ministry.archived_at is None:
-        changed = apply_changes(ministry, {"archived_at": utcnow()})
-        session.flush()
-        audit.record(session, actor, "ministry.archived", EntityType.ministry, ministry_id, changed)
+    archive_record(session, actor, EntityType.ministry, ministry, ministry_id)
     return ministry

@@ -7,22 +7,19 @@ from collections.abc import Iterable
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
-from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Provision
 from vpitracker.pagination import PageRequest
 from vpitracker.provisions import repository
 from vpitracker.provisions.schemas import ProvisionCreate, ProvisionUpdate
-from vpitracker.records import apply_changes, flush_unique
-from vpitracker.versioning import check_if_match
+from vpitracker.records import apply_changes, flush_unique, or_404, patch_changes
 from vpitracker.vocab import EntityType, Instrument
 
 
 def get(session: Session, key: str, *, for_update: bool = False) -> Provision:
     provision = repository.get(session, key, for_update=for_update)
-    if provision is None:
-        raise NotFound("No provision with key %(key)r", key=key)
-    return provision
+    return or_404(provision, "No provision with key %(key)r", key=key)
 
 
 def list_provisions(
@@ -63,11 +60,7 @@ def update(
 ) -> Provision:
     """Correct a provision (e.g. its cluster); needs ``If-Match``."""
     provision = get(session, key, for_update=True)
-    check_if_match(if_match, provision.version)
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("instrument", "article", "title"):
-        if required in changes and changes[required] is None:
-            raise Invalid("%(field)s cannot be null", loc=["body", required], field=required)
+    changes = patch_changes(provision, if_match, data, not_null=("instrument", "article", "title"))
     changed = apply_changes(provision, changes)
     if changed:
         session.flush()

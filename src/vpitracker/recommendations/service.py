@@ -8,6 +8,7 @@ from sqlalchemy import Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
+from vpitracker.audited import archive as archive_record
 from vpitracker.errors import Conflict, Invalid, NotFound
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
@@ -22,16 +23,13 @@ from vpitracker.recommendations.schemas import (
     RecommendationRead,
     RecommendationUpdate,
 )
-from vpitracker.records import apply_changes, flush_unique
-from vpitracker.versioning import check_if_match
+from vpitracker.records import apply_changes, flush_unique, or_404, patch_changes
 from vpitracker.vocab import EntityType
 
 
 def get(session: Session, recommendation_id: int, *, for_update: bool = False) -> Recommendation:
     rec = repository.get(session, recommendation_id, for_update=for_update)
-    if rec is None:
-        raise NotFound("No recommendation with id %(id)s", id=recommendation_id)
-    return rec
+    return or_404(rec, "No recommendation with id %(id)s", id=recommendation_id)
 
 
 def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]) -> None:
@@ -111,6 +109,18 @@ def create(session: Session, actor: Actor, data: RecommendationCreate) -> Recomm
     return rec
 
 
+_NOT_NULL = (
+    "code",
+    "title",
+    "text",
+    "source",
+    "raised_by",
+    "provision_keys",
+    "priority",
+    "government_response",
+)
+
+
 def update(
     session: Session,
     actor: Actor,
@@ -120,20 +130,7 @@ def update(
 ) -> Recommendation:
     """Apply a PATCH guarded by ``If-Match``."""
     rec = get(session, recommendation_id, for_update=True)
-    check_if_match(if_match, rec.version)
-    changes = data.model_dump(exclude_unset=True)
-    for field in (
-        "code",
-        "title",
-        "text",
-        "source",
-        "raised_by",
-        "provision_keys",
-        "priority",
-        "government_response",
-    ):
-        if field in changes and changes[field] is None:
-            raise Invalid("%(field)s cannot be null", loc=["body", field], field=field)
+    changes = patch_changes(rec, if_match, data, not_null=_NOT_NULL)
     if "code" in changes and changes["code"] != rec.code:
         if repository.by_code(session, changes["code"]) is not None:
             raise Conflict(
@@ -166,15 +163,5 @@ def update(
 def archive(session: Session, actor: Actor, recommendation_id: int) -> Recommendation:
     """Archive (never delete); archiving twice changes nothing."""
     rec = get(session, recommendation_id, for_update=True)
-    if rec.archived_at is None:
-        changed = apply_changes(rec, {"archived_at": utcnow()})
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "recommendation.archived",
-            EntityType.recommendation,
-            recommendation_id,
-            changed,
-        )
+    archive_record(session, actor, EntityType.recommendation, rec, recommendation_id)
     return rec

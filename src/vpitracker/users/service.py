@@ -9,15 +9,14 @@ from sqlmodel import Session
 from vpitracker.audit import service as audit
 from vpitracker.auth import service as auth_service
 from vpitracker.auth.passwords import hash_password, weakness
-from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel.actor import Actor
 from vpitracker.ministries import service as ministries_service
 from vpitracker.models import User, utcnow
 from vpitracker.pagination import PageRequest
-from vpitracker.records import apply_changes, flush_unique
+from vpitracker.records import apply_changes, flush_unique, or_404, patch_changes
 from vpitracker.users import repository
 from vpitracker.users.schemas import UserCreate, UserRead, UserUpdate
-from vpitracker.versioning import check_if_match
 from vpitracker.vocab import EntityType, Role
 
 _SECRET_FIELDS = frozenset({"password_hash"})
@@ -25,9 +24,7 @@ _SECRET_FIELDS = frozenset({"password_hash"})
 
 def get(session: Session, user_id: int, *, for_update: bool = False) -> User:
     user = repository.get(session, user_id, for_update=for_update)
-    if user is None:
-        raise NotFound("No user with id %(id)s", id=user_id)
-    return user
+    return or_404(user, "No user with id %(id)s", id=user_id)
 
 
 def to_read(user: User, ministry_ids: list[int]) -> UserRead:
@@ -109,11 +106,12 @@ def update(
 ) -> User:
     """Edit an account; nobody changes their own role or deactivates themselves."""
     user = get(session, user_id, for_update=True)
-    check_if_match(if_match, user.version)
-    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
-    for required in ("email", "full_name", "role", "is_active", "password", "ministry_ids"):
-        if required in changes and changes[required] is None:
-            raise Invalid("%(field)s cannot be null", loc=["body", required], field=required)
+    changes = patch_changes(
+        user,
+        if_match,
+        data,
+        not_null=("email", "full_name", "role", "is_active", "password", "ministry_ids"),
+    )
     if user_id == actor.id and actor.kind == "user":
         if "role" in changes and changes["role"] != user.role:
             raise Invalid("You cannot change your own role", loc=["body", "role"])
