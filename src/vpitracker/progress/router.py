@@ -46,11 +46,7 @@ def summary(
 ) -> Summary | Response:
     """Counts by reported status and verdict, overdue, stale, contested, completion."""
     result = service.summary(
-        session,
-        clock,
-        ministry_id=ministry_id,
-        cluster=cluster,
-        instrument=instrument,
+        session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
     )
     return json_or_csv(result, csv, "summary")
 
@@ -72,11 +68,7 @@ def ministries(
 ) -> MinistryScorecard | Response:
     """The scorecard: one row per ministry (commitments led, status counts, last update)."""
     result = service.ministries(
-        session,
-        clock,
-        ministry_id=ministry_id,
-        cluster=cluster,
-        instrument=instrument,
+        session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
     )
     return json_or_csv(result, csv, "ministries", row=MinistryRow, items=result.items)
 
@@ -96,12 +88,7 @@ def clusters(
     instrument: Instrument | None = None,
 ) -> ClusterFigures | Response:
     """Figures per UNTOC review cluster."""
-    result = service.clusters(
-        session,
-        clock,
-        ministry_id=ministry_id,
-        instrument=instrument,
-    )
+    result = service.clusters(session, clock, ministry_id=ministry_id, instrument=instrument)
     return json_or_csv(result, csv, "clusters", row=ClusterRow, items=result.items)
 
 
@@ -120,12 +107,7 @@ def instruments(
     cluster: ClusterFilter = None,
 ) -> InstrumentFigures | Response:
     """Figures per instrument (UNTOC and its three Protocols)."""
-    result = service.instruments(
-        session,
-        clock,
-        ministry_id=ministry_id,
-        cluster=cluster,
-    )
+    result = service.instruments(session, clock, ministry_id=ministry_id, cluster=cluster)
     return json_or_csv(result, csv, "instruments", row=InstrumentRow, items=result.items)
 
 
