@@ -131,6 +131,53 @@ def router_violations(graph: dict[str, set[str]]) -> list[str]:
     return wrong
 
 
+# The shared floors below the domains (docs/architecture.md), lowest first: a floor
+# imports no domain package and no floor of its own rank or higher. ``audited`` is
+# the one floor above ``audit`` (it records the archive it makes).
+FLOORS = {
+    "vpitracker.kernel": 0,
+    "vpitracker.records": 1,
+    "vpitracker.deps": 1,
+    "vpitracker.audited": 2,
+    "vpitracker.resources": 2,
+}
+FLOOR_MAY_USE = {"vpitracker.audited": {"vpitracker.audit"}}
+# What only the HTTP side (routers, pages, the command line) may import.
+HTTP_FLOOR = {"vpitracker.deps", "vpitracker.resources"}
+
+
+def domain_packages(graph: dict[str, set[str]]) -> set[str]:
+    """Sub-packages with a service or a router: the domains the floors sit under."""
+    return {
+        package_of(m) for m in graph if m.count(".") == 2 and layer_of(m) in {"service", "router"}
+    }
+
+
+def floor_violations(graph: dict[str, set[str]]) -> list[str]:
+    packages = package_graph(graph)
+    domains = domain_packages(graph)
+    wrong: list[str] = []
+    for floor, rank in FLOORS.items():
+        for target in sorted(packages.get(floor, ())):
+            if target in FLOOR_MAY_USE.get(floor, set()):
+                continue
+            if target in domains or FLOORS.get(target, -1) >= rank:
+                wrong.append(f"{floor} imports {target}")
+    return wrong
+
+
+def http_floor_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Services and repositories never reach up to request dependencies or routers."""
+    wrong: list[str] = []
+    for source, targets in sorted(graph.items()):
+        if layer_of(source) not in {"service", "repository"}:
+            continue
+        for target in sorted(targets):
+            if package_of(target) in HTTP_FLOOR or layer_of(target) == "router":
+                wrong.append(f"{source} imports {target}")
+    return wrong
+
+
 class TestReader:
     """The reader finds the imports the checks rest on, so an empty graph cannot pass."""
 
@@ -162,6 +209,23 @@ class TestReader:
         assert cycles(package_graph(graph)) == [["vpitracker.a", "vpitracker.b"]]
         assert router_violations(graph) == ["vpitracker.a.router imports vpitracker.a.repository"]
 
+    def test_finds_a_floor_reaching_up_and_a_service_reaching_for_http(self) -> None:
+        graph = {
+            "vpitracker.kernel.clock": {"vpitracker.records", "vpitracker.errors"},
+            "vpitracker.records": {"vpitracker.a.service"},
+            "vpitracker.audited": {"vpitracker.audit.service", "vpitracker.records"},
+            "vpitracker.audit.service": set(),
+            "vpitracker.a.service": {"vpitracker.resources"},
+            "vpitracker.a.router": {"vpitracker.a.service"},
+            "vpitracker.resources": {"vpitracker.deps", "vpitracker.kernel.clock"},
+            "vpitracker.deps": set(),
+        }
+        assert floor_violations(graph) == [
+            "vpitracker.kernel imports vpitracker.records",
+            "vpitracker.records imports vpitracker.a",
+        ]
+        assert http_floor_violations(graph) == ["vpitracker.a.service imports vpitracker.resources"]
+
 
 class TestLayers:
     """No package imports one that imports it back, and routers talk to services only."""
@@ -176,3 +240,9 @@ class TestLayers:
     def test_routers_import_services_only(self, kind: str) -> None:
         wrong = [line for line in router_violations(module_graph()) if line.endswith(kind)]
         assert wrong == []
+
+    def test_floors_import_only_floors_below_them(self) -> None:
+        assert floor_violations(module_graph()) == []
+
+    def test_services_and_repositories_stay_below_http(self) -> None:
+        assert http_floor_violations(module_graph()) == []
