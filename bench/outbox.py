@@ -3,7 +3,7 @@
 ``python -m bench.outbox --db sqlite|postgres [--posts 400]`` makes a fresh small
 database, then posts status updates in-process (one transaction each, through
 ``vpitracker.db.unit_of_work`` and ``vpitracker.reporting.service.post_update``, as
-the POST does). "Without" replaces ``vpitracker.notifications.outbox.from_audit``
+the POST does). "Without" replaces ``vpitracker.outbox.service.from_audit``
 with a no-op; the two modes alternate in ten rounds, swapping which goes first.
 Loopback only; results go to stdout as Markdown.
 """
@@ -25,7 +25,7 @@ from vpitracker import migrate
 from vpitracker.db import make_engine, unit_of_work
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Commitment, Ministry, User, utcnow
-from vpitracker.notifications import outbox
+from vpitracker.outbox import service as outbox
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reporting.schemas import StatusUpdateCreate
 from vpitracker.vocab import ReportedStatus, Role

@@ -41,8 +41,8 @@ class Resource:
     create_body: Callable[[Session], dict[str, Any]]
     # Two valid PATCH bodies: the first is accepted, the second then refused.
     changes: tuple[dict[str, Any], dict[str, Any]]
-    # The entity type in the audit log (None: its writes are not audited).
-    entity: str | None
+    # The entity type in the audit log: every write to every resource is audited.
+    entity: str
     # A unique field, a stored value and the value sent that collides with it (users'
     # emails collide in any case), and whether PATCH may change that field.
     unique: tuple[str, str, str] | None = None
@@ -173,7 +173,7 @@ RESOURCES = [
         make=make_webhook,
         create_body=lambda _: {"url": "https://93.184.215.14/in", "events": ["ping"]},
         changes=({"description": "Second"}, {"events": ["commitment.created"]}),
-        entity=None,  # subscriptions are not in the audit log
+        entity="webhook_subscription",
         removal="delete",
         readers="secretariat",
     ),
@@ -256,8 +256,6 @@ class Context:
         return [str(item[self.resource.ident]) for item in r.json()["items"]]
 
     def audited(self, action: str, row_key: str) -> None:
-        if self.resource.entity is None:
-            return
         event = last_event(self.session)
         assert (event.action, event.entity_type, event.entity_id) == (
             f"{self.resource.entity}.{action}",

@@ -25,6 +25,7 @@ from vpitracker.config import Settings
 from vpitracker.vocab import Role
 
 ARCHIVABLE = [r for r in RESOURCES if r.removal == "archive"]
+DELETABLE = [r for r in RESOURCES if r.removal == "delete"]
 
 
 def cases(operations: Callable[[Resource], list[Operation]]) -> list[Any]:
@@ -140,6 +141,20 @@ def test_archive_hides_a_row_from_lists_unless_asked_and_is_audited_once(
         again = send(ctx.client, resource, "archive", resource.key(row), ctx.sec)
         assert again.status_code == 200, again.text
         assert again.json()["archived_at"] == r.json()["archived_at"]
+
+
+@pytest.mark.parametrize("resource", DELETABLE, ids=str)
+def test_delete_removes_the_row_and_is_audited_once(
+    make_context: ContextMaker, resource: Resource
+) -> None:
+    ctx = make_context(resource.name)
+    row = resource.make(ctx.session)
+    before = ctx.counts()
+    r = send(ctx.client, resource, "delete", resource.key(row), ctx.sec)
+    assert r.status_code == 204, r.text
+    assert ctx.counts() == (before[0] - 1, *before[1:-1], before[-1] + 1)
+    ctx.audited("deleted", resource.key(row))
+    problem(send(ctx.client, resource, "get", resource.key(row), ctx.sec), 404)
 
 
 @pytest.mark.parametrize("resource", ARCHIVABLE, ids=str)

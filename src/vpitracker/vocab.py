@@ -102,6 +102,22 @@ class EntityType(StrEnum):
     assessment = "assessment"
     user = "user"
     api_key = "api_key"
+    webhook_subscription = "webhook_subscription"
+
+
+# Events about the public record. Users, API keys, sign-ins and webhook subscriptions
+# stay the secretariat's: the change feed and the verifiable log's events show them to
+# nobody else, and they raise no notification.
+PUBLIC_ENTITY_TYPES = frozenset(
+    {
+        EntityType.ministry,
+        EntityType.provision,
+        EntityType.recommendation,
+        EntityType.commitment,
+        EntityType.status_update,
+        EntityType.assessment,
+    }
+)
 
 
 # English labels of every vocabulary, for people (GET /v1/vocabulary, CSV headers,

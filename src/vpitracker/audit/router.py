@@ -157,8 +157,9 @@ def list_changes(
 ) -> ChangeFeed:
     """Changes after the cursor, oldest first; poll again with next_cursor (never null).
 
-    Only the secretariat sees changes to users and API keys; everyone else the public
-    record's (ministries, provisions, recommendations, commitments, updates, assessments).
+    Only the secretariat sees changes to users, API keys and webhook subscriptions;
+    everyone else the public record's (ministries, provisions, recommendations,
+    commitments, updates, assessments).
     """
     events, position = service.changes(session, actor, cursor=cursor, limit=limit)
     return ChangeFeed(

@@ -15,7 +15,7 @@ from vpitracker.audit import repository, transparency
 from vpitracker.jsonutil import canonical, iso_z, plain
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
-from vpitracker.notifications import outbox
+from vpitracker.outbox import service as outbox
 from vpitracker.vocab import EntityType
 
 GENESIS_HASH = "0" * 64
@@ -55,14 +55,19 @@ def record(
     entity_type: EntityType,
     entity_id: int | str,
     data: dict[str, Any],
+    *,
+    actor_type: str = "anonymous",
 ) -> AuditEvent:
-    """Append one event to the chain in the caller's transaction."""
+    """Append one event to the chain in the caller's transaction.
+
+    Without an actor, ``actor_type`` says who wrote (``anonymous``, the ``worker``).
+    """
     repository.lock_chain(session)
     last = repository.head(session)
     event = AuditEvent(
         seq=(last[0] + 1) if last else 1,
         at=utcnow(),
-        actor_type=actor.kind if actor else "anonymous",
+        actor_type=actor.kind if actor else actor_type,
         actor_id=actor.id if actor else None,
         actor_role=actor.role.value if actor else None,
         action=action,

@@ -13,19 +13,8 @@ from vpitracker.config import Environment, Settings
 from vpitracker.errors import Invalid, NotFound, Unavailable
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import AuditEvent
-from vpitracker.vocab import EntityType, Role
+from vpitracker.vocab import PUBLIC_ENTITY_TYPES, EntityType, Role
 
-# Events about the public record; users, keys and sign-ins stay the secretariat's.
-PUBLIC_ENTITY_TYPES = frozenset(
-    {
-        EntityType.ministry,
-        EntityType.provision,
-        EntityType.recommendation,
-        EntityType.commitment,
-        EntityType.status_update,
-        EntityType.assessment,
-    }
-)
 # Development only: a generated key is kept here (the working directory) across restarts.
 DEV_KEY_FILE = Path("vpitracker-log.key")
 

@@ -26,7 +26,7 @@ from vpitracker.db import unit_of_work
 from vpitracker.models import MailMessage, OutboxEvent, User, WebhookSubscription, utcnow
 from vpitracker.notifications import metrics, repository
 from vpitracker.notifications.delivery import retry_delay
-from vpitracker.notifications.events import EventType, parse_list
+from vpitracker.outbox.events import EventType, parse_list
 
 logger = logging.getLogger("vpitracker.notifications")
 _ = i18n.N_

@@ -28,22 +28,6 @@ from vpitracker.models import (
 from vpitracker.pagination import PageRequest, paginate
 
 
-def chain_head(session: Session) -> tuple[int, str] | None:
-    row = session.execute(
-        select(col(AuditEvent.seq), col(AuditEvent.hash))
-        .order_by(col(AuditEvent.seq).desc())
-        .limit(1)
-    ).first()
-    return (int(row[0]), str(row[1])) if row else None
-
-
-def supporting(session: Session, commitment_id: int) -> list[int]:
-    stmt = select(col(CommitmentSupport.ministry_id)).where(
-        col(CommitmentSupport.commitment_id) == commitment_id
-    )
-    return list(session.execute(stmt).scalars())
-
-
 def try_lock(session: Session, key: int) -> bool:
     """A transaction-scoped PostgreSQL advisory lock; SQLite's single writer is one already."""
     if not is_postgres(session):

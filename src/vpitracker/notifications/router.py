@@ -72,12 +72,12 @@ def update_webhook(
     body: WebhookUpdate,
     session: SessionDep,
     settings: SettingsDep,
-    _actor: Secretariat,
+    actor: Secretariat,
     response: Response,
     if_match: IfMatch = None,
 ) -> WebhookRead:
     """Edit a subscription (``active=true`` re-enables it); needs ``If-Match``."""
-    sub = service.update(session, settings, subscription_id, body, if_match)
+    sub = service.update(session, settings, actor, subscription_id, body, if_match)
     return etagged(response, sub.version, service.read(sub))
 
 
@@ -87,9 +87,9 @@ def update_webhook(
     status_code=204,
     responses=responses(401, 403, 404, 422),
 )
-def delete_webhook(subscription_id: IdPath, session: SessionDep, _actor: Secretariat) -> Response:
+def delete_webhook(subscription_id: IdPath, session: SessionDep, actor: Secretariat) -> Response:
     """Delete a subscription; its pending deliveries are dropped."""
-    service.delete(session, subscription_id)
+    service.delete(session, actor, subscription_id)
     return Response(status_code=204)
 
 
@@ -102,10 +102,10 @@ def rotate_secret(
     subscription_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
-    _actor: Secretariat,
+    actor: Secretariat,
 ) -> WebhookWithSecret:
     """Replace the signing secret; the new one is shown this once."""
-    sub, secret = service.rotate(session, settings, subscription_id)
+    sub, secret = service.rotate(session, settings, actor, subscription_id)
     return service.with_secret(sub, secret)
 
 
@@ -115,9 +115,9 @@ def rotate_secret(
     status_code=202,
     responses=responses(401, 403, 404, 422),
 )
-def ping_webhook(subscription_id: IdPath, session: SessionDep, _actor: Secretariat) -> DeliveryRead:
+def ping_webhook(subscription_id: IdPath, session: SessionDep, actor: Secretariat) -> DeliveryRead:
     """Queue a signed ``ping`` event to this subscription."""
-    return service.ping(session, subscription_id)
+    return service.ping(session, actor, subscription_id)
 
 
 @router.get(
@@ -148,7 +148,7 @@ def retry_delivery(
     subscription_id: IdPath,
     delivery_id: IdPath,
     session: SessionDep,
-    _actor: Secretariat,
+    actor: Secretariat,
 ) -> DeliveryRead:
     """Send a delivery again at the worker's next pass."""
-    return service.retry(session, subscription_id, delivery_id)
+    return service.retry(session, actor, subscription_id, delivery_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from vpitracker.notifications.events import EventType
+from vpitracker.outbox.events import EventType
 from vpitracker.types import NO_SPACE, Id, RequestModel, ShortText
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_SPACE)]

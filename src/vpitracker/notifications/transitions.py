@@ -15,9 +15,10 @@ from vpitracker.config import Settings
 from vpitracker.db import unit_of_work
 from vpitracker.jsonutil import plain
 from vpitracker.models import NotifiedTransition, utcnow
-from vpitracker.notifications import outbox, repository
-from vpitracker.notifications.events import EventType
+from vpitracker.notifications import repository
 from vpitracker.notifications.repository import OpenCommitment
+from vpitracker.outbox import service as outbox
+from vpitracker.outbox.events import EventType
 
 SCAN_LOCK = 0x5650_4902
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlmodel import Session
 
+from vpitracker.audit import service as audit
 from vpitracker.config import Settings
 from vpitracker.errors import Invalid, NotFound
+from vpitracker.jsonutil import plain
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Ministry, WebhookDelivery, WebhookSubscription, utcnow
-from vpitracker.notifications import addresses, outbox, repository, signing
-from vpitracker.notifications.events import EventType, parse_list
+from vpitracker.notifications import addresses, repository, signing
 from vpitracker.notifications.schemas import (
     DeliveryRead,
     WebhookCreate,
@@ -20,9 +21,51 @@ from vpitracker.notifications.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
+from vpitracker.outbox import service as outbox
+from vpitracker.outbox.events import EventType, parse_list
 from vpitracker.pagination import PageRequest
 from vpitracker.records import apply_changes
 from vpitracker.versioning import check_if_match
+from vpitracker.vocab import EntityType
+
+# Never in the audit log: the secret, even encrypted, and the worker's lease.
+_NOT_AUDITED = frozenset({"secret_encrypted", "lease_until"})
+_LISTS = ("events", "ministry_ids")
+
+
+def _audit(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    sub: WebhookSubscription,
+    data: dict[str, Any],
+) -> None:
+    """One ``webhook_subscription.<action>`` event (secretariat-only, notifies nobody)."""
+    assert sub.id is not None
+    assert not _NOT_AUDITED & data.keys()
+    audit.record(
+        session,
+        actor,
+        f"webhook_subscription.{action}",
+        EntityType.webhook_subscription,
+        sub.id,
+        data,
+        actor_type="worker",
+    )
+
+
+def _snapshot(sub: WebhookSubscription) -> dict[str, Any]:
+    """The subscription as audited: every column but the secret, lists as lists."""
+    row = audit.snapshot(sub, exclude=_NOT_AUDITED)
+    return {**row, **{k: parse_list(row[k]) for k in _LISTS}}
+
+
+def _readable(changed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A PATCH's changes with the stored JSON lists shown as lists."""
+    return {
+        k: {side: parse_list(v) for side, v in d.items()} if k in _LISTS else d
+        for k, d in changed.items()
+    }
 
 
 def _check_url(url: str, settings: Settings) -> None:
@@ -79,6 +122,7 @@ def create(
     )
     session.add(sub)
     session.flush()
+    _audit(session, actor, "created", sub, _snapshot(sub))
     return sub, secret
 
 
@@ -99,6 +143,7 @@ def list_subscriptions(
 def update(
     session: Session,
     settings: Settings,
+    actor: Actor,
     subscription_id: int,
     data: WebhookUpdate,
     if_match: str | None,
@@ -120,29 +165,48 @@ def update(
         changes["ministry_ids"] = json.dumps(sorted(set(changes["ministry_ids"])))
     if changes.get("active") is True and not sub.active:
         changes.update(disabled_at=None, disabled_reason=None, failure_count=0)
-    apply_changes(sub, changes)
+    changed = apply_changes(sub, changes)
     session.flush()
+    if changed:
+        _audit(session, actor, "updated", sub, _readable(changed))
     return sub
 
 
-def delete(session: Session, subscription_id: int) -> None:
-    """Remove a subscription; its pending deliveries go with it."""
-    session.delete(get(session, subscription_id))
+def delete(session: Session, actor: Actor, subscription_id: int) -> None:
+    """Remove a subscription; its pending deliveries go with it. The audit keeps its last state."""
+    sub = get(session, subscription_id)
+    last = _snapshot(sub)
+    session.delete(sub)
     session.flush()
+    _audit(session, actor, "deleted", sub, last)
 
 
 def rotate(
-    session: Session, settings: Settings, subscription_id: int
+    session: Session, settings: Settings, actor: Actor, subscription_id: int
 ) -> tuple[WebhookSubscription, str]:
-    """A new signing secret; the old one stops working at once."""
+    """A new signing secret; the old one stops working at once. The audit says only that."""
     sub = get(session, subscription_id)
     secret = signing.new_secret()
     apply_changes(sub, {"secret_encrypted": signing.encrypt(settings.secret_key, secret)})
     session.flush()
+    _audit(session, actor, "secret_rotated", sub, {"secret": {"old": "***", "new": "***"}})
     return sub, secret
 
 
-def ping(session: Session, subscription_id: int) -> DeliveryRead:
+def disable(session: Session, sub: WebhookSubscription, reason: str) -> None:
+    """Switch a failing subscription off (the worker's write, audited as the worker's)."""
+    fields = ("active", "disabled_at", "disabled_reason")
+    before = {f: plain(getattr(sub, f)) for f in fields}
+    sub.active = False
+    sub.disabled_at = utcnow()
+    sub.disabled_reason = reason[:500]
+    sub.version += 1
+    session.flush()
+    changed = audit.diff(before, {f: plain(getattr(sub, f)) for f in fields})
+    _audit(session, None, "disabled", sub, changed)
+
+
+def ping(session: Session, actor: Actor, subscription_id: int) -> DeliveryRead:
     """Queue a ``ping`` for this subscription only; the worker sends it."""
     sub = get(session, subscription_id)
     assert sub.id is not None
@@ -153,6 +217,9 @@ def ping(session: Session, subscription_id: int) -> DeliveryRead:
     session.add(delivery)
     event.dispatched_at = utcnow()
     session.flush()
+    _audit(
+        session, actor, "pinged", sub, {"delivery_id": delivery.id, "event_id": event_id(event.id)}
+    )
     return delivery_read(delivery)
 
 
@@ -186,7 +253,7 @@ def list_deliveries(
     return [delivery_read(r) for r in rows], next_cursor
 
 
-def retry(session: Session, subscription_id: int, delivery_id: int) -> DeliveryRead:
+def retry(session: Session, actor: Actor, subscription_id: int, delivery_id: int) -> DeliveryRead:
     """Send this delivery again at the next worker pass (even if it was delivered)."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != subscription_id:
@@ -195,9 +262,19 @@ def retry(session: Session, subscription_id: int, delivery_id: int) -> DeliveryR
             delivery=delivery_id,
             id=subscription_id,
         )
+    fields = ("delivered_at", "failed_at", "next_attempt_at")
+    before = {f: plain(getattr(delivery, f)) for f in fields}
     delivery.delivered_at = None
     delivery.failed_at = None
     delivery.next_attempt_at = utcnow()
     session.add(delivery)
     session.flush()
+    changed = audit.diff(before, {f: plain(getattr(delivery, f)) for f in fields})
+    _audit(
+        session,
+        actor,
+        "delivery_retried",
+        get(session, subscription_id),
+        {"delivery_id": delivery_id, **changed},
+    )
     return delivery_read(delivery)

@@ -28,9 +28,10 @@ from vpitracker.notifications import (
     repository,
     signing,
     transitions,
+    webhooks,
 )
-from vpitracker.notifications.events import parse_list
 from vpitracker.notifications.webhooks import event_id
+from vpitracker.outbox.events import parse_list
 
 logger = logging.getLogger("vpitracker.notifications")
 
@@ -207,10 +208,7 @@ class Worker:
         row.next_attempt_at = now + timedelta(seconds=delay)
 
     def _disable(self, session: Session, sub: WebhookSubscription, reason: str) -> None:
-        sub.active = False
-        sub.disabled_at = utcnow()
-        sub.disabled_reason = reason[:500]
-        sub.version += 1
+        webhooks.disable(session, sub, reason)
         mail.subscription_disabled(session, self.settings, sub)
 
     def run_once(self) -> int:

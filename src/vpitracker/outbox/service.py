@@ -9,8 +9,9 @@ from sqlmodel import Session
 
 from vpitracker.jsonutil import canonical, iso_z
 from vpitracker.models import AuditEvent, Commitment, OutboxEvent, utcnow
-from vpitracker.notifications import repository
-from vpitracker.notifications.events import EventType, types_for
+from vpitracker.outbox import repository
+from vpitracker.outbox.events import EventType, types_for
+from vpitracker.vocab import PUBLIC_ENTITY_TYPES
 
 
 def body(event_type: EventType, data: dict[str, Any]) -> str:
@@ -47,7 +48,12 @@ def head_data(session: Session) -> dict[str, Any]:
 
 
 def from_audit(session: Session, event: AuditEvent) -> None:
-    """Queue the events an audited write raises (none for most writes)."""
+    """Queue the events an audited write raises (none for most writes).
+
+    Only changes to the public record notify: never one to a user, key or subscription.
+    """
+    if event.entity_type not in PUBLIC_ENTITY_TYPES:
+        return
     data = json.loads(event.data)
     types = types_for(event.action, data)
     if not types:

@@ -1,0 +1,24 @@
+"""Queries the outbox needs to queue an event."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from vpitracker.models import AuditEvent, CommitmentSupport
+
+
+def chain_head(session: Session) -> tuple[int, str] | None:
+    row = session.execute(
+        select(col(AuditEvent.seq), col(AuditEvent.hash))
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(1)
+    ).first()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def supporting(session: Session, commitment_id: int) -> list[int]:
+    stmt = select(col(CommitmentSupport.ministry_id)).where(
+        col(CommitmentSupport.commitment_id) == commitment_id
+    )
+    return list(session.execute(stmt).scalars())
