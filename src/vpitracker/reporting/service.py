@@ -14,6 +14,7 @@ from vpitracker.errors import Conflict, Forbidden, Invalid, NotFound
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
 from vpitracker.pagination import PageRequest
+from vpitracker.records import or_404
 from vpitracker.reporting import repository
 from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate, evidence_rows
 from vpitracker.vocab import EntityType, Role
@@ -166,16 +167,12 @@ def _append(
 
 def get_update(session: Session, update_id: int) -> StatusUpdate:
     update = repository.get_update(session, update_id)
-    if update is None:
-        raise NotFound("No status update with id %(id)s", id=update_id)
-    return update
+    return or_404(update, "No status update with id %(id)s", id=update_id)
 
 
 def get_assessment_by_id(session: Session, assessment_id: int) -> Assessment:
     assessment = repository.get_assessment(session, assessment_id)
-    if assessment is None:
-        raise NotFound("No assessment with id %(id)s", id=assessment_id)
-    return assessment
+    return or_404(assessment, "No assessment with id %(id)s", id=assessment_id)
 
 
 def get_assessment(session: Session, commitment_id: int, assessment_id: int) -> Assessment:
