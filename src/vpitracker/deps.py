@@ -8,11 +8,18 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, NamedTuple
 
-from fastapi import Depends, Header, Query, Request
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi import Depends, Header, Query, Request, Security
+from fastapi.security import (
+    APIKeyHeader,
+    APIKeyQuery,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    OAuth2PasswordBearer,
+)
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
 from vpitracker import replicas
 from vpitracker.config import Settings
@@ -33,10 +40,65 @@ from vpitracker.vocab import (
     Role,
 )
 
-# Declared for the OpenAPI document (the Authorize button in /docs); the
-# credentials themselves are read by _credentials() below.
-_bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+# Security schemes for the OpenAPI document only (they never read the request:
+# _credentials() reads every credential, with one rule). Each dependency that
+# decides who may call a route (a gate, below) names the schemes it takes with
+# Security(...), so every operation's ``security`` is derived from its own
+# dependencies and says exactly what works there.
+
+
+class _Bearer(OAuth2PasswordBearer):
+    async def __call__(self, _request: HTTPConnection) -> str | None:
+        return None
+
+
+class _KeyHeader(APIKeyHeader):
+    async def __call__(self, _request: HTTPConnection) -> str | None:
+        return None
+
+
+class _KeyQuery(APIKeyQuery):
+    async def __call__(self, _request: HTTPConnection) -> str | None:
+        return None
+
+
+class _Basic(HTTPBasic):
+    async def __call__(self, _request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        return None
+
+
+_bearer = _Bearer(
+    tokenUrl="/v1/auth/token",
+    scheme_name="Bearer",
+    description="A signed-in person's token from POST /v1/auth/token",
+)
+_key_header = _KeyHeader(
+    name="X-API-Key", scheme_name="ApiKeyHeader", description="A read-only API key"
+)
+_key_query = _KeyQuery(
+    name="api_key",
+    scheme_name="ApiKeyQuery",
+    description="A read-only API key in the URL, for tools that cannot send headers",
+)
+_basic = _Basic(
+    scheme_name="Basic",
+    realm="vpitracker",
+    description="A read-only API key as the password (any user name), for tools that "
+    "send credentials only after a challenge",
+)
+_BASIC_CHALLENGE = ', Basic realm="vpitracker"'
+# The schemes of a gate that takes API keys in headers, besides the person's token.
+BearerOnly = Annotated[None, Security(_bearer)]
+KeyHeader = Annotated[None, Security(_key_header)]
+KeyQuery = Annotated[None, Security(_key_query)]
+BasicKey = Annotated[None, Security(_basic)]
+
+
+def _header_schemes(_t: BearerOnly, _k: KeyHeader, _b: BasicKey) -> None:
+    """The schemes of a gate that reads: the token, and an API key in a header."""
+
+
+HeaderSchemes = Annotated[None, Depends(_header_schemes)]
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -170,13 +232,8 @@ def _actor_for(credential: _Credential, session: Session, settings: Settings) ->
     return actor_from_api_key(session, credential.secret)
 
 
-def get_optional_actor(
-    request: Request,
-    session: AuthSessionDep,
-    settings: SettingsDep,
-    _token: Annotated[str | None, Depends(_bearer)] = None,
-    _key: Annotated[str | None, Depends(_api_key_header)] = None,
-) -> Actor | None:
+def _authenticate(request: Request, session: Session, settings: Settings) -> Actor | None:
+    """The caller named by the credential in the headers, or None without one."""
     credential = _credentials(request)
     if credential is None:
         return None
@@ -185,7 +242,14 @@ def get_optional_actor(
     return _actor_for(credential, session, settings)
 
 
-def _signed_in(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
+def _offering_basic(exc: Unauthorized) -> Unauthorized:
+    """The 401 of a gate that takes Basic also offers it, for tools that wait for a challenge."""
+    exc.headers["WWW-Authenticate"] += _BASIC_CHALLENGE
+    return exc
+
+
+def _signed_in(request: Request, session: AuthSessionDep, settings: SettingsDep) -> Actor:
+    actor = _authenticate(request, session, settings)
     if actor is None:
         raise Unauthorized("Sign in: send a bearer token")
     return actor
@@ -194,17 +258,41 @@ def _signed_in(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> A
 SignedIn = Annotated[Actor, Depends(_signed_in)]
 
 
-# Every dependency that decides who may call a route ends with raise_deferred():
-# input problems found before the route ran (limits.py) come after 401 and 403.
+# The gates: the dependencies that decide who may call a route. Each declares the
+# schemes it takes (Security) and ends with raise_deferred(): input problems found
+# before the route ran (limits.py) come after 401 and 403.
 
 
-def get_current_actor(request: Request, actor: SignedIn) -> Actor:
-    """Any caller with credentials in headers: a person or an API key."""
+def _read_gate(request: Request, find: Callable[[], Actor]) -> Actor:
+    """The caller ``find`` names; its 401 also offers Basic, as every reading gate takes it."""
+    try:
+        actor = find()
+    except Unauthorized as exc:
+        raise _offering_basic(exc) from None
     raise_deferred(request)
     return actor
 
 
-def get_person(request: Request, actor: SignedIn) -> Actor:
+def _or_anonymous(actor: Actor | None, settings: Settings) -> Actor:
+    """Readers of progress, reports and the log: anyone, if public (``VPI_PUBLIC_READ``)."""
+    if actor is not None:
+        return actor
+    if settings.public_read:
+        return Actor(kind="anonymous", id=0, role=Role.viewer)
+    raise Unauthorized("Sign in: send a bearer token or an API key")
+
+
+def get_current_actor(
+    request: Request,
+    session: AuthSessionDep,
+    settings: SettingsDep,
+    _schemes: HeaderSchemes,
+) -> Actor:
+    """Any caller with credentials in headers: a person or an API key."""
+    return _read_gate(request, lambda: _signed_in(request, session, settings))
+
+
+def get_person(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
     """A signed-in person: an API key is read-only and gets 403."""
     if actor.kind != "user":
         raise Forbidden("API keys are read-only; sign in as a person to do this")
@@ -216,53 +304,29 @@ def get_report_actor(
     request: Request,
     session: AuthSessionDep,
     settings: SettingsDep,
-    _token: Annotated[str | None, Depends(_bearer)] = None,
-    _key: Annotated[str | None, Depends(_api_key_header)] = None,
-    # Declared for the OpenAPI document; read by _credentials() with the others. No
-    # max_length: a key too long to be one is a 401, like any unknown key.
-    _api_key: Annotated[
-        str | None,
-        Query(
-            alias="api_key",
-            description="A read-only API key (for tools that cannot send headers)",
-        ),
-    ] = None,
+    _schemes: HeaderSchemes,
+    _q: KeyQuery,
 ) -> Actor:
-    """Readers of progress and reports: also ``?api_key=`` and, if enabled, anonymous.
+    """Readers of progress and reports: also ``?api_key=`` and, if enabled, anonymous."""
 
-    Their 401 also offers Basic (the API key as password), for dashboard tools that
-    send Basic credentials only after a challenge.
-    """
-    try:
-        actor = _report_actor(request, session, settings)
-    except Unauthorized as exc:
-        exc.headers["WWW-Authenticate"] += ', Basic realm="vpitracker"'
-        raise
-    raise_deferred(request)
-    return actor
+    def find() -> Actor:
+        credential = _credentials(request)
+        found = None if credential is None else _actor_for(credential, session, settings)
+        return _or_anonymous(found, settings)
 
-
-def _report_actor(request: Request, session: Session, settings: Settings) -> Actor:
-    credential = _credentials(request)
-    if credential is not None:
-        return _actor_for(credential, session, settings)
-    if settings.public_read:
-        return Actor(kind="anonymous", id=0, role=Role.viewer)
-    raise Unauthorized("Sign in: send a bearer token or an API key")
+    return _read_gate(request, find)
 
 
 def get_log_reader(
     request: Request,
-    actor: Annotated[Actor | None, Depends(get_optional_actor)],
+    session: AuthSessionDep,
     settings: SettingsDep,
+    _schemes: HeaderSchemes,
 ) -> Actor:
     """Readers of the verifiable log: any credentials in headers, or anyone if public."""
-    if actor is None:
-        if not settings.public_read:
-            raise Unauthorized("Sign in: send a bearer token or an API key")
-        actor = Actor(kind="anonymous", id=0, role=Role.viewer)
-    raise_deferred(request)
-    return actor
+    return _read_gate(
+        request, lambda: _or_anonymous(_authenticate(request, session, settings), settings)
+    )
 
 
 CurrentActor = Annotated[Actor, Depends(get_current_actor)]
@@ -273,7 +337,7 @@ LogReader = Annotated[Actor, Depends(get_log_reader)]
 def require_role(*roles: Role) -> Callable[..., Actor]:
     allowed = frozenset(roles)
 
-    def check(request: Request, actor: SignedIn) -> Actor:
+    def check(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
         if actor.role not in allowed or (actor.kind != "user"):
             raise Forbidden(
                 "This needs the role %(roles)s; you are %(role)s",
