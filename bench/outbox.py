@@ -38,7 +38,7 @@ PG_NAME = "vpi_bench_outbox"
 @contextmanager
 def outbox_disabled() -> Iterator[None]:
     original = outbox.from_audit
-    outbox.from_audit = lambda *_a, **_k: None  # type: ignore[assignment]
+    outbox.from_audit = lambda *_a, **_k: None
     try:
         yield
     finally:
@@ -65,6 +65,7 @@ def measure(url: str, *, posts: int, rounds: int = 10, warmup: int = 20) -> dict
                     password_hash="x")  # fmt: skip
         session.add_all([ministry, user])
         session.flush()
+        assert ministry.id is not None
         commitments = [
             Commitment(
                 code=f"B-{i}",

@@ -6,17 +6,15 @@ from typing import Any
 
 from httpx import Response
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from vpitracker.models import AuditEvent
 
 
 def row_counts(session: Session, *models: type[SQLModel]) -> tuple[int, ...]:
     """Rows in each table of ``models`` and, last, in audit_event."""
-    return tuple(
-        session.exec(select(func.count()).select_from(model)).one()
-        for model in (*models, AuditEvent)
-    )
+    counted: tuple[type[SQLModel], ...] = (*models, AuditEvent)
+    return tuple(session.exec(select(func.count()).select_from(model)).one() for model in counted)
 
 
 def problem(response: Response, status: int) -> dict[str, Any]:
@@ -35,7 +33,7 @@ def problem(response: Response, status: int) -> dict[str, Any]:
 
 def last_event(session: Session) -> AuditEvent:
     """The newest audit event."""
-    event = session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()  # type: ignore[union-attr]
+    event = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc())).first()
     assert event is not None, "no audit event"
     return event
 

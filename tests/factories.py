@@ -10,7 +10,7 @@ import importlib
 import itertools
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -46,6 +46,17 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_n)}"
 
 
+class Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def pk(row: Stored) -> int:
+    """The id of a row already written (models type ``id`` as optional until then)."""
+    assert row.id is not None, row
+    return row.id
+
+
 def make_ministry(session: Session, **fields: Any) -> Ministry:
     values: dict[str, Any] = {"code": unique("M"), "name": unique("Ministry "), "kind": "ministry"}
     values.update(fields)
@@ -74,7 +85,7 @@ def make_user(
     session.add(user)
     session.commit()
     for ministry in ministries or []:
-        session.add(UserMinistry(user_id=user.id, ministry_id=ministry.id))
+        session.add(UserMinistry(user_id=pk(user), ministry_id=pk(ministry)))
     session.commit()
     return user
 
@@ -95,7 +106,7 @@ def make_recommendation(
     session.add(rec)
     session.commit()
     for key in provision_keys or []:
-        session.add(RecommendationProvision(recommendation_id=rec.id, provision_key=key))
+        session.add(RecommendationProvision(recommendation_id=pk(rec), provision_key=key))
     session.commit()
     return rec
 
@@ -122,9 +133,11 @@ def make_commitment(
     session.add(commitment)
     session.commit()
     for ministry in supporting or []:
-        session.add(CommitmentSupport(commitment_id=commitment.id, ministry_id=ministry.id))
+        session.add(CommitmentSupport(commitment_id=pk(commitment), ministry_id=pk(ministry)))
     for rec in recommendations or []:
-        session.add(CommitmentRecommendation(commitment_id=commitment.id, recommendation_id=rec.id))
+        session.add(
+            CommitmentRecommendation(commitment_id=pk(commitment), recommendation_id=pk(rec))
+        )
     session.commit()
     return commitment
 
@@ -142,12 +155,12 @@ def make_update(
     """A status update row written directly (no audit event; the newest-update cache is
     rebuilt as after a bulk load): for derived-state tests."""
     update = StatusUpdate(
-        commitment_id=commitment.id,
+        commitment_id=pk(commitment),
         ministry_id=fields.pop("ministry_id", commitment.lead_ministry_id),
         status=status,
         progress_percent=progress,
         summary=fields.pop("summary", "Progress report"),
-        reported_by=by.id,
+        reported_by=pk(by),
         reported_at=at,
         **fields,
     )
@@ -170,11 +183,11 @@ def make_assessment(
 ) -> Assessment:
     """An assessment row written directly (no audit event): for derived-state tests."""
     assessment = Assessment(
-        commitment_id=commitment.id,
+        commitment_id=pk(commitment),
         verdict=verdict,
         assessed_status=assessed_status,
         rationale=fields.pop("rationale", "The alliance's view"),
-        assessed_by=by.id,
+        assessed_by=pk(by),
         assessed_at=at,
         **fields,
     )

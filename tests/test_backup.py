@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,7 +20,6 @@ from sqlalchemy.engine import make_url
 
 from tests import live
 from tests.factories import status_update_body
-from vpitracker import backup as backup_module
 from vpitracker.audit import service as audit_service
 from vpitracker.backup import BackupError, backup
 from vpitracker.db import make_engine, normalize_url, unit_of_work
@@ -194,7 +194,7 @@ class TestBackupRefusals:
     def test_a_missing_pg_dump_is_reported_clearly(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(backup_module.shutil, "which", lambda _name: None)
+        monkeypatch.setattr(shutil, "which", lambda _name: None)
         with pytest.raises(BackupError, match="pg_dump is not installed"):
             backup("postgresql+psycopg://postgres@127.0.0.1:5432/vpi", tmp_path / "b.dump")
         assert list(tmp_path.iterdir()) == []

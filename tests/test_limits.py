@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func
@@ -42,7 +44,7 @@ class TestBodies:
     ) -> None:
         before = _counts(session)
 
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks() -> Iterator[bytes]:
             for _ in range(300):
                 yield b"x" * 4096
 

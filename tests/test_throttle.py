@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -90,7 +88,7 @@ class TestAddressThrottle:
 @pytest.mark.server
 class TestAcrossProcesses:
     @pytest.fixture
-    def env(self, scratch_database_url: str) -> Iterator[dict[str, str]]:
+    def env(self, scratch_database_url: str) -> dict[str, str]:
         return prepare(scratch_database_url)
 
     def test_limit_holds_across_two_server_processes(self, env: dict[str, str]) -> None:

@@ -80,7 +80,10 @@ class TestForgedTokens:
         self, client: TestClient, session: Session, forge: str
     ) -> None:
         officer = make_user(session, Role.government_officer)
-        sign = lambda claims, key=TEST_SECRET: jwt.encode(claims, key, algorithm="HS256")  # noqa: E731
+
+        def sign(claims: dict[str, Any], key: str = TEST_SECRET) -> str:
+            return str(jwt.encode(claims, key, algorithm="HS256"))
+
         now = datetime.now(UTC)
         tokens = {
             "alg_none": _b64({"alg": "none", "typ": "JWT"}) + "."

@@ -196,14 +196,18 @@ class TestMe:
         sub, role = str(user.id), user.role
         future = int(user.created_at.timestamp()) + 3600
         if defect == "unsigned":
-            claims = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": sub}
+            claims: dict[str, Any] = {
+                "iss": settings.jwt_issuer,
+                "aud": settings.jwt_audience,
+                "sub": sub,
+            }
             token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({**claims, 'role': role})}."
         elif defect == "tampered_payload":
             header, _, signature = forged_token(settings, sub=sub, role=role).split(".")
             promoted = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": sub}
             token = f"{header}.{b64({**promoted, 'role': 'secretariat'})}.{signature}"
         else:
-            claims: dict[str, Any] = {
+            variants: dict[str, dict[str, Any]] = {
                 "unknown_user": {"sub": "987654", "role": role},
                 "non_numeric_sub": {"sub": "me", "role": role},
                 "missing_sub": {"sub": None, "role": role},
@@ -213,7 +217,8 @@ class TestMe:
                 "missing_audience": {"sub": sub, "role": role, "aud": None},
                 "not_yet_valid": {"sub": sub, "role": role, "nbf": future},
                 "other_algorithm": {"sub": sub, "role": role},
-            }[defect]
+            }
+            claims = variants[defect]
             signer = (
                 settings.model_copy(update={"jwt_algorithm": "HS512"})
                 if defect == "other_algorithm"

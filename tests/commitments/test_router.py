@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from tests.assertions import assert_unchanged, last_event, problem, row_counts
 from tests.credentials import auth
-from tests.factories import make_commitment, make_ministry, make_recommendation, make_user
+from tests.factories import make_commitment, make_ministry, make_recommendation, make_user, pk
 from tests.resources import ContextMaker
 from vpitracker.config import Settings
 from vpitracker.models import (
@@ -61,9 +61,9 @@ class TestCreateCommitment:
         body = r.json()
         assert r.headers["Location"] == f"/v1/commitments/{body['id']}"
         assert r.headers["ETag"] == '"v1"'
-        assert body["recommendation_ids"] == sorted([r1.id, r2.id])
+        assert body["recommendation_ids"] == sorted([pk(r1), pk(r2)])
         assert body["lead_ministry_id"] == lead.id
-        assert body["supporting_ministry_ids"] == sorted([s1.id, s2.id])
+        assert body["supporting_ministry_ids"] == sorted([pk(s1), pk(s2)])
         assert (body["committed_on"], body["due_date"]) == ("2026-02-01", "2030-06-30")
         derived = {
             k: body[k]
@@ -87,8 +87,8 @@ class TestCreateCommitment:
         event = last_event(session)
         assert (event.action, event.entity_id) == ("commitment.created", str(body["id"]))
         data = json.loads(event.data)
-        assert data["supporting_ministry_ids"] == sorted([s1.id, s2.id])
-        assert data["recommendation_ids"] == sorted([r1.id, r2.id])
+        assert data["supporting_ministry_ids"] == sorted([pk(s1), pk(s2)])
+        assert data["recommendation_ids"] == sorted([pk(r1), pk(r2)])
 
     def test_committed_on_defaults_to_today_and_is_not_stale(
         self, client: TestClient, session: Session, settings: Settings
@@ -127,23 +127,21 @@ class TestCreateCommitment:
         lead = make_ministry(session)
         archived = make_ministry(session, archived_at=utcnow())
         old_rec = make_recommendation(session, archived_at=utcnow())
-        body = new_body(
-            lead,
-            **{
-                "lead_also_supporting": {"supporting_ministry_ids": [lead.id]},
-                "unknown_lead": {"lead_ministry_id": 987654},
-                "archived_lead": {"lead_ministry_id": archived.id},
-                "unknown_supporting": {"supporting_ministry_ids": [987654]},
-                "archived_recommendation": {"recommendation_ids": [old_rec.id]},
-                "unknown_recommendation": {"recommendation_ids": [987654]},
-                "due_before_committed": {"committed_on": "2026-05-01", "due_date": "2026-04-30"},
-                "due_in_the_past": {"due_date": "2001-01-01"},
-                "bad_date": {"due_date": "2030-02-30"},
-                "zero_id": {"lead_ministry_id": 0},
-                "derived_field": {"reported_status": "completed"},
-                "unknown_field": {"budget": 100},
-            }[case],
-        )
+        changes: dict[str, dict[str, Any]] = {
+            "lead_also_supporting": {"supporting_ministry_ids": [lead.id]},
+            "unknown_lead": {"lead_ministry_id": 987654},
+            "archived_lead": {"lead_ministry_id": archived.id},
+            "unknown_supporting": {"supporting_ministry_ids": [987654]},
+            "archived_recommendation": {"recommendation_ids": [old_rec.id]},
+            "unknown_recommendation": {"recommendation_ids": [987654]},
+            "due_before_committed": {"committed_on": "2026-05-01", "due_date": "2026-04-30"},
+            "due_in_the_past": {"due_date": "2001-01-01"},
+            "bad_date": {"due_date": "2030-02-30"},
+            "zero_id": {"lead_ministry_id": 0},
+            "derived_field": {"reported_status": "completed"},
+            "unknown_field": {"budget": 100},
+        }
+        body = new_body(lead, **changes[case])
         with ctx.unchanged():
             assert problem(ctx.post(body), 422)["errors"][0]["loc"] == loc
 
@@ -309,15 +307,15 @@ class TestUpdateCommitment:
         c = make_commitment(
             session, lead=lead, supporting=[support], committed_on=date(2026, 1, 1), title="Kept"
         )
-        body = {
+        changes: dict[str, dict[str, Any]] = {
             "null_title": {"title": None},
             "lead_also_supporting": {"lead_ministry_id": support.id},
             "due_before_committed": {"due_date": "2025-12-31"},
             "archived_lead": {"lead_ministry_id": archived.id},
             "unknown_field": {"archived_at": None},
-        }[case]
+        }
         with ctx.unchanged(c):
-            assert problem(ctx.patch(c, body), 422)["errors"][0]["loc"] == loc
+            assert problem(ctx.patch(c, changes[case]), 422)["errors"][0]["loc"] == loc
 
 
 class TestCommitmentAccess:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,5 +46,5 @@ def compiled(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
-def key(message_id: str | tuple[str, ...]) -> str:
+def key(message_id: str | Sequence[str]) -> str:
     return message_id if isinstance(message_id, str) else message_id[0]

@@ -6,13 +6,14 @@ from sqlmodel import Session
 
 from tests.factories import make_user
 from vpitracker.config import Settings
+from vpitracker.models import MailMessage
 from vpitracker.notifications import mail
 from vpitracker.vocab import Role
 
 RATIONALE = "The report says completed, but no regulations were gazetted."
 
 
-def disputed(session: Session, settings: Settings, language: str) -> mail.MailMessage:
+def disputed(session: Session, settings: Settings, language: str) -> MailMessage:
     user = make_user(session, Role.government_officer, language=language)
     context = {"code": "VPI-C-01", "rationale": RATIONALE, "link": None}
     return mail.render(settings, user, "disputed", "The alliance disputes {code}", context)

@@ -15,7 +15,7 @@ from vpitracker.vocab import Role
 def _stored_text(session: Session) -> str:
     """Every value of every row of every table, as one string."""
     session.expire_all()
-    parts = []
+    parts: list[str] = []
     for table in SQLModel.metadata.sorted_tables:
         for row in session.execute(select(table)).all():
             parts.extend(str(value) for value in row)

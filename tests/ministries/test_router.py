@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tests.assertions import last_event, problem
 from tests.credentials import auth
@@ -41,7 +41,7 @@ class TestCreateMinistry:
         assert r.headers["Location"] == f"/v1/ministries/{body['id']}"
         assert r.headers["ETag"] == '"v1"'
         assert body["code"] == "MOI"
-        event = session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()  # type: ignore[union-attr]
+        event = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc())).first()
         assert event is not None
         assert (event.action, event.entity_id, event.actor_id) == (
             "ministry.created",

@@ -483,7 +483,7 @@ class TestClustersAndInstruments:
     ) -> None:
         scenario, ref, api = world
         at = Moment.of(as_of)
-        cases = [
+        cases: list[dict[str, Any]] = [
             {},
             *({"ministry_id": m.id} for m in scenario.ministries),
             *({"instrument": i} for i in INSTRUMENTS),
@@ -500,7 +500,7 @@ class TestClustersAndInstruments:
     ) -> None:
         scenario, ref, api = world
         at = Moment.of(as_of)
-        cases = [
+        cases: list[dict[str, Any]] = [
             {},
             *({"ministry_id": m.id} for m in scenario.ministries),
             *({"cluster": n} for n in CLUSTER_NAMES),

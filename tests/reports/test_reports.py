@@ -14,7 +14,7 @@ from httpx import Response
 from sqlmodel import Session
 
 from tests.credentials import auth
-from tests.factories import make_assessment, make_recommendation, make_update
+from tests.factories import make_assessment, make_recommendation, make_update, pk
 from tests.scenarios import Scenario, make_scenario
 from vpitracker.config import Settings
 from vpitracker.models import Commitment
@@ -464,12 +464,12 @@ class TestCommitmentFilters:
     def test_structural_filters_select_the_expected_commitments(self, world: World) -> None:
         s = world.s
         live = [c for c in [*s.commitments, world.formula] if c.archived_at is None]
-        supporting = {**s.supporting, world.formula_id: [m.id for m in s.ministries[1:3]]}
+        supporting = {**s.supporting, world.formula_id: [pk(m) for m in s.ministries[1:3]]}
         rec_links = {
             **s.rec_links,
-            world.formula_id: [world.formula_rec.id, s.recommendations[0].id],
+            world.formula_id: [pk(world.formula_rec), pk(s.recommendations[0])],
         }
-        keys = {**s.rec_provisions, world.formula_rec.id: ["UNTOC-5", "TIP-6", "FIREARMS-8"]}
+        keys = {**s.rec_provisions, pk(world.formula_rec): ["UNTOC-5", "TIP-6", "FIREARMS-8"]}
 
         def provisions(c: Commitment) -> list[Any]:
             return [s.provisions[k] for r in rec_links[c.id or 0] for k in keys[r]]
@@ -556,7 +556,7 @@ class TestProgressCsv:
         self, world: World, figures: str, params: dict[str, str]
     ) -> None:
         items = world.json(f"/v1/progress/{figures}", **params)["items"]
-        by_param = parse_csv(world.get(f"/v1/progress/{figures}", format="csv", **params))
+        by_param = parse_csv(world.get(f"/v1/progress/{figures}", None, format="csv", **params))
         by_accept = parse_csv(
             world.get(f"/v1/progress/{figures}", headers={"Accept": "text/csv"}, **params)
         )

@@ -119,6 +119,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    assert user.id is not None
     for ministry_id in ministry_ids or []:
         session.add(UserMinistry(user_id=user.id, ministry_id=ministry_id))
     session.flush()

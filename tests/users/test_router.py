@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from tests.assertions import assert_unchanged, last_event, problem, row_counts
 from tests.credentials import auth
-from tests.factories import PASSWORD, make_ministry, make_user
+from tests.factories import PASSWORD, make_ministry, make_user, pk
 from tests.resources import ContextMaker
 from vpitracker.auth.passwords import verify_password
 from vpitracker.config import Settings
@@ -51,7 +51,7 @@ class TestCreateUser:
         assert body["email"] == "focal.point@interior.go.ke"
         assert (body["role"], body["ministry_ids"], body["is_active"]) == (
             "government_officer",
-            sorted([m1.id, m2.id]),
+            sorted([pk(m1), pk(m2)]),
             True,
         )
         assert not {"password", "password_hash"} & set(body)
@@ -63,7 +63,7 @@ class TestCreateUser:
         event = last_event(session)
         assert (event.action, event.entity_id) == ("user.created", str(body["id"]))
         assert "password" not in event.data
-        assert json.loads(event.data)["ministry_ids"] == sorted([m1.id, m2.id])
+        assert json.loads(event.data)["ministry_ids"] == sorted([pk(m1), pk(m2)])
 
     def test_the_new_user_can_sign_in(
         self, client: TestClient, session: Session, settings: Settings
@@ -102,22 +102,21 @@ class TestCreateUser:
         ctx = make_context("users")
         session = ctx.session
         ministry = make_ministry(session)
-        body = new_body(
-            **{
-                "officer_without_ministry": {"role": "government_officer"},
-                "officer_with_unknown_ministry": {
-                    "role": "government_officer",
-                    "ministry_ids": [987654],
-                },
-                "member_with_ministry": {"ministry_ids": [ministry.id]},
-                "secretariat_with_ministry": {"role": "secretariat", "ministry_ids": [ministry.id]},
-                "short_password": {"password": "123456789"},
-                "bad_email": {"email": "not-an-email"},
-                "unknown_role": {"role": "admin"},
-                "password_hash_field": {"password_hash": "$argon2id$..."},
-                "missing_password": {},
-            }[case]
-        )
+        changes: dict[str, dict[str, Any]] = {
+            "officer_without_ministry": {"role": "government_officer"},
+            "officer_with_unknown_ministry": {
+                "role": "government_officer",
+                "ministry_ids": [987654],
+            },
+            "member_with_ministry": {"ministry_ids": [ministry.id]},
+            "secretariat_with_ministry": {"role": "secretariat", "ministry_ids": [ministry.id]},
+            "short_password": {"password": "123456789"},
+            "bad_email": {"email": "not-an-email"},
+            "unknown_role": {"role": "admin"},
+            "password_hash_field": {"password_hash": "$argon2id$..."},
+            "missing_password": {},
+        }
+        body = new_body(**changes[case])
         if case == "missing_password":
             del body["password"]
         with ctx.unchanged():

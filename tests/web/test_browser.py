@@ -21,6 +21,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    Dialog,
     Page,
     expect,
     sync_playwright,
@@ -277,7 +278,12 @@ def test_user_text_is_shown_as_text(context: BrowserContext, api: httpx.Client) 
     assert created.status_code == 201, created.text
     page = context.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     sign_in(page, SECRETARIAT)
     page.goto(f"/commitments/{created.json()['id']}")
     assert "<script>alert('x')</script> title" in page.get_by_role("heading", level=1).inner_text()

@@ -45,7 +45,7 @@ def page_routes() -> list[str]:
         f"{method} {route.path}"
         for route in router.routes
         if isinstance(route, PageRoute)
-        for method in route.methods
+        for method in route.methods or ()
     )
 
 
