@@ -19,7 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from tests.factories import auth, make_scenario
+from tests.credentials import auth
+from tests.scenarios import make_scenario
 from vpitracker.config import Settings
 from vpitracker.kernel.clock import Clock
 from vpitracker.progress import repository, service
