@@ -74,7 +74,7 @@ def test_two_credentials_are_one_401_naming_both(
         headers += h
         params += q
 
-    body = problem(client.get(path, headers=headers, params=params), 401)
+    body = problem(client.get(path, headers=headers, params=tuple(params)), 401)
 
     assert body["type"] == "https://vpitracker.org/problems/unauthorized"
     assert "one credential" in body["detail"], body
@@ -92,7 +92,7 @@ def test_each_credential_alone_still_reads_a_report(
     # The control for the test above: each credential on its own is a good one.
     headers, params = callers.credential(place, True)
 
-    r = client.get("/v1/progress/summary", headers=headers, params=params)
+    r = client.get("/v1/progress/summary", headers=headers, params=tuple(params))
 
     assert r.status_code == 200, r.text
 

@@ -129,7 +129,7 @@ def test_csv_writes_a_plain_enum_by_its_value() -> None:
 
 def test_odd_column_names_and_empty_reports() -> None:
     columns = ("per%cent", 'quote"d', "ünï")
-    rows = [[(1, "a", None)], [(2, "%s", "b")]]
+    rows: list[list[tuple[int, str, str | None]]] = [[(1, "a", None)], [(2, "%s", "b")]]
     fixes = (None, None, None)
     for new, old in ((json_chunks, old_json_chunks), (csv_chunks, old_csv_chunks)):
         assert b"".join(new(columns, rows, fixes)) == b"".join(old(columns, rows, fixes))

@@ -351,7 +351,9 @@ class TestCsv:
         texts = ["\uff1dHYPERLINK(1)", "\uff0b1", "\uff0d1", "\uff20SUM(1)", "|calc!A1"]
         scenario = make_scenario(session, 1, recommendations=0, commitments=0)
         made = {
-            make_recommendation(session, title=text, source=text, provision_keys=["TIP-6"]).id: text
+            pk(
+                make_recommendation(session, title=text, source=text, provision_keys=["TIP-6"])
+            ): text
             for text in texts
         }
         r = client.get(
