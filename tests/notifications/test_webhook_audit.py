@@ -10,10 +10,12 @@ neither the change feed nor the verifiable log's events show them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import Session, col, func, select
 
 from tests.assertions import last_event, problem
@@ -25,7 +27,6 @@ from tests.notifications.receiver import Receiver
 from vpitracker.audit import service as audit
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, OutboxEvent, User, WebhookSubscription
-from vpitracker.notifications import webhooks
 from vpitracker.vocab import Role
 
 URL = "https://93.184.215.14/in"
@@ -216,8 +217,8 @@ class TestEveryWriteIsAudited:
             real(*args, **kwargs)
             raise RuntimeError("the transaction fails after the audit event")
 
-        monkeypatch.setattr(webhooks.audit, "record", record_then_fail)
-        call = {
+        monkeypatch.setattr(audit, "record", record_then_fail)  # the module webhooks calls
+        calls: dict[str, Callable[[], Response]] = {
             "create": lambda: sec.client.post(
                 "/v1/webhooks", json={"url": URL, "events": ["ping"]}, headers=sec.headers
             ),
@@ -225,8 +226,8 @@ class TestEveryWriteIsAudited:
                 f"/v1/webhooks/{sid}/rotate-secret", headers=sec.headers
             ),
             "delete": lambda: sec.client.delete(f"/v1/webhooks/{sid}", headers=sec.headers),
-        }[operation]
-        assert call().status_code == 500
+        }
+        assert calls[operation]().status_code == 500
         monkeypatch.undo()
         session.expire_all()
         after = (
