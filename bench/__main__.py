@@ -49,6 +49,9 @@ def run(
     only: Annotated[
         str | None, typer.Option(help="Time only the read endpoints whose URL matches this regex")
     ] = None,
+    memory: Annotated[
+        bool, typer.Option(help="Measure server memory under four parallel report streams")
+    ] = True,
 ) -> None:
     """Load a fresh database of SIZE and time the API against raw SQL and the audit chain."""
     # A plain `kill` still stops the server subprocess (finally blocks run on SystemExit).
@@ -71,6 +74,7 @@ def run(
             workers=workers,
             reuse_db=reuse_db,
             only=only,
+            memory=memory,
         )
     )
 

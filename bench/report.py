@@ -216,6 +216,19 @@ def render_run(result: dict[str, Any]) -> str:
         errors = {**seq["errors"], **conc["errors"]}
         if errors:
             out.append(f"HTTP errors: {errors}.")
+        out.append(
+            f"Server: `vpitracker serve --workers {opts.get('server_workers', 1)}`, "
+            f"{conc['threads']} concurrent clients for the concurrent posts."
+        )
+    verify = result.get("chain_verify")
+    if verify:
+        out += [
+            "",
+            f"Audit chain after the run's writes: ok={verify.get('ok')}, "
+            f"{verify.get('checked', '?')} events checked"
+            + (f" ({verify['detail']})" if verify.get("detail") else "")
+            + ".",
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -23,6 +23,7 @@ from bench.report import render_run
 from bench.server import (
     SECRETARIAT_EMAIL,
     SECRETARIAT_PASSWORD,
+    cli,
     create_secretariat,
     new_secret_key,
     serve,
@@ -56,6 +57,7 @@ class RunOptions:
     workers: int
     reuse_db: bool
     only: str | None = None
+    memory: bool = True
 
 
 # Four callers at once stream the largest report (all status updates) in each format,
@@ -154,6 +156,15 @@ def _secretariat_id(engine: Engine, env: dict[str, str]) -> int:
                 {"hash": hash_password(SECRETARIAT_PASSWORD), "id": existing},
             )
     return int(existing) if existing is not None else create_secretariat(env)
+
+
+def _verify(env: dict[str, str]) -> dict[str, Any]:
+    """``vpitracker audit verify`` on the database the run wrote to."""
+    try:
+        verdict: dict[str, Any] = json.loads(cli(env, "audit", "verify").strip().splitlines()[-1])
+    except (RuntimeError, ValueError, IndexError) as exc:
+        return {"ok": False, "detail": str(exc)[:500]}
+    return verdict
 
 
 def _prepare(opts: RunOptions, db: BenchDatabase, engine: Engine) -> dict[str, Any]:
@@ -276,7 +287,7 @@ def run(opts: RunOptions) -> tuple[dict[str, Any], Path]:
                     memory.measure(
                         server.url, server.token(), server.process.pid, path=path, fmt=fmt
                     )
-                    for path, fmt in MEMORY_REPORTS
+                    for path, fmt in (MEMORY_REPORTS if opts.memory else ())
                 ]
         finally:
             app.close()
@@ -287,6 +298,8 @@ def run(opts: RunOptions) -> tuple[dict[str, Any], Path]:
             "http": posts,
         }
         result["dataset"]["counts_after_writes"] = _counts(engine)
+        _log("verifying the audit chain after the writes")
+        result["chain_verify"] = _verify(env)
     finally:
         engine.dispose()
     result["machine"]["loadavg_at_end"] = loadavg()

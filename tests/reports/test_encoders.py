@@ -9,6 +9,7 @@ same from both.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum, IntEnum, StrEnum
@@ -190,3 +191,24 @@ def test_every_demo_report_encodes_as_before(demo_engine: Engine) -> None:
             assert b"".join(new(report.columns, batches, report.fixes)) == b"".join(
                 old(report.columns, batches, report.fixes)
             ), (report.name, new.__name__)
+
+
+def test_random_text_encodes_as_before() -> None:
+    rng = random.Random(16)
+    alphabet = ",\"\r\n\t =+-@;'\\%ab é✓"
+    rows = [
+        tuple("".join(rng.choice(alphabet) for _ in range(rng.randrange(6))) for _ in range(4))
+        for _ in range(2000)
+    ]
+    batches = [rows[:700], rows[700:]]
+    fixes = (None,) * 4
+    columns = ("a", "b", "c", "d")
+    for new, old in ((json_chunks, old_json_chunks), (csv_chunks, old_csv_chunks)):
+        assert b"".join(new(columns, batches, fixes)) == b"".join(old(columns, batches, fixes))
+
+
+def test_one_column_csv_keeps_empty_records() -> None:
+    batches = [[("",), ("x",), (None,), ("a,b",)]]
+    assert b"".join(csv_chunks(("only",), batches, (None,))) == b"".join(
+        old_csv_chunks(("only",), batches, (None,))
+    )

@@ -55,12 +55,26 @@ def actor_for_user_id(session: Session, user_id: int, credential_version: int) -
 
     Raises Unauthorized when the account is gone or deactivated, or when its
     credential version moved on since the credential was issued (password or role
-    changed, deactivated, or "sign out everywhere").
+    changed, deactivated, or "sign out everywhere"). One statement: the account and
+    its ministries together (every signed-in request runs it).
     """
-    user = session.get(User, user_id)
+    rows = session.exec(
+        select(User, UserMinistry.ministry_id)
+        .outerjoin(UserMinistry, col(UserMinistry.user_id) == col(User.id))
+        .where(col(User.id) == user_id)
+        .order_by(col(UserMinistry.ministry_id))
+    ).all()
+    user = rows[0][0] if rows else None
     if user is None or not user.is_active or user.credential_version != credential_version:
         raise Unauthorized("The sign-in is no longer valid: sign in again")
-    return actor_for_user(session, user)
+    assert user.id is not None
+    return Actor(
+        kind="user",
+        id=user.id,
+        role=Role(user.role),
+        ministry_ids=frozenset(m for _, m in rows if m is not None),
+        email=user.email,
+    )
 
 
 def actor_from_token(session: Session, settings: Settings, token: str) -> Actor:

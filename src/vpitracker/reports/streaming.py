@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from vpitracker.csvout import cell, header_row, neutralize
+from vpitracker.csvout import FORMULA_START, cell, header_row, neutralize
 from vpitracker.jsonutil import iso_z
 from vpitracker.kernel.actor import Actor
 from vpitracker.reports.service import Fix, Opener, Report, ReportSlots
@@ -136,25 +136,53 @@ def json_chunks(
     yield b"]"
 
 
+# What csv.writer (QUOTE_MINIMAL, "\r\n" lines) quotes a field for.
+_FORMULA_FIRST = frozenset(FORMULA_START)
+# Types whose cell text never holds a delimiter, quote or line break.
+_UNQUOTED = frozenset({int, bool, type(None), datetime, date})
+
+
+def _csv_column(column: Sequence[Any]) -> Iterable[str]:
+    """A column's CSV fields: the cell texts (formula-safe), quoted as csv.writer does."""
+    kinds = set(map(type, column))
+    if kinds <= _UNQUOTED:
+        return _csv_cells(column)
+    if kinds == {str}:
+        # Inline, so a text cell costs no Python call: csvout.neutralize's rule.
+        texts = [("'" + v) if v[:1] in _FORMULA_FIRST else v for v in column]
+    else:
+        texts = list(_csv_cells(column))
+    return [
+        ('"' + t.replace('"', '""') + '"')
+        if ("," in t or '"' in t or "\n" in t or "\r" in t)
+        else t
+        for t in texts
+    ]
+
+
 def csv_chunks(
     columns: Sequence[str],
     batches: Iterable[Sequence[Sequence[Any]]],
     fixes: Sequence[Fix | None] = (),
 ) -> Generator[bytes]:
-    """The header row at once (before the first fetch), then one chunk per batch."""
+    """The header row at once (before the first fetch), then one chunk per batch.
+
+    The text is exactly what ``csv.writer`` writes for ``csvout.cell`` of each value;
+    fields are quoted and joined a column at a time instead of field by field.
+    """
     fixes = tuple(fixes) or (None,) * len(columns)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header_row(columns))
+    csv.writer(buffer, lineterminator="\r\n").writerow(header_row(columns))
     yield buffer.getvalue().encode()
     for batch in batches:
         if not batch:
             continue
-        buffer.seek(0)
-        buffer.truncate()
-        cells = [_csv_cells(column) for column in _columns_of(batch, fixes)]
-        writer.writerows(zip(*cells, strict=True))
-        yield buffer.getvalue().encode()
+        fields = [_csv_column(column) for column in _columns_of(batch, fixes)]
+        lines = list(map(",".join, zip(*fields, strict=True)))
+        if len(columns) == 1:
+            # csv.writer quotes a record that is one empty field, else it would be no line.
+            lines = [line or '""' for line in lines]
+        yield ("\r\n".join(lines) + "\r\n").encode()
 
 
 class ReportResponse(StreamingResponse):
