@@ -224,8 +224,9 @@ def render_run(result: dict[str, Any]) -> str:
     if verify:
         out += [
             "",
-            f"Audit chain after the run's writes: ok={verify.get('ok')}, "
-            f"{verify.get('checked', '?')} events checked"
+            f"Audit verify after the run's writes: ok={verify.get('ok')}, "
+            f"{verify.get('checked', '?')} events checked, first bad seq "
+            f"{verify.get('first_bad_seq')}"
             + (f" ({verify['detail']})" if verify.get("detail") else "")
             + ".",
         ]
