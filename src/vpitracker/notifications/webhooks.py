@@ -24,8 +24,7 @@ from vpitracker.notifications.schemas import (
 from vpitracker.outbox import service as outbox
 from vpitracker.outbox.events import EventType, parse_list
 from vpitracker.pagination import PageRequest
-from vpitracker.records import apply_changes
-from vpitracker.versioning import check_if_match
+from vpitracker.records import apply_changes, or_404, patch_changes
 from vpitracker.vocab import EntityType
 
 # Never in the audit log: the secret, even encrypted, and the worker's lease.
@@ -128,9 +127,7 @@ def create(
 
 def get(session: Session, subscription_id: int) -> WebhookSubscription:
     sub = session.get(WebhookSubscription, subscription_id)
-    if sub is None:
-        raise NotFound("No webhook subscription with id %(id)s", id=subscription_id)
-    return sub
+    return or_404(sub, "No webhook subscription with id %(id)s", id=subscription_id)
 
 
 def list_subscriptions(
@@ -150,12 +147,7 @@ def update(
 ) -> WebhookSubscription:
     """Apply a PATCH guarded by ``If-Match``; ``active=true`` re-enables and clears the failure."""
     sub = get(session, subscription_id)
-    check_if_match(if_match, sub.version)
-    changes: dict[str, Any] = {}
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
-            raise Invalid("%(field)s cannot be null", loc=["body", field], field=field)
-        changes[field] = value
+    changes = patch_changes(sub, if_match, data, not_null=WebhookUpdate.model_fields)
     if "url" in changes:
         _check_url(changes["url"], settings)
     if "events" in changes:
