@@ -142,6 +142,30 @@ def make_commitment(
     return commitment
 
 
+def record_created(session: Session, *rows: Ministry | Commitment) -> None:
+    """Append the creation events the API would have written for these factory rows.
+
+    Verification compares every ministry and commitment with its events: a test that
+    expects the chain to verify over factory rows records them first.
+    """
+    from vpitracker.audit import service as audit_service
+    from vpitracker.commitments import repository as commitments_repository
+    from vpitracker.vocab import EntityType
+
+    for row in rows:
+        assert row.id is not None
+        data = audit_service.snapshot(row)
+        entity_type = EntityType.ministry
+        if isinstance(row, Commitment):
+            entity_type = EntityType.commitment
+            recs, support = commitments_repository.links(session, [row.id])
+            data |= {"recommendation_ids": recs[row.id], "supporting_ministry_ids": support[row.id]}
+        audit_service.record(
+            session, None, f"{entity_type.value}.created", entity_type, row.id, data
+        )
+    session.commit()
+
+
 def make_update(
     session: Session,
     commitment: Commitment,

@@ -154,6 +154,7 @@ def audit_verify(
 ) -> None:
     """Recompute the audit chain; exit 1 and name the first bad seq when it is broken."""
     from vpitracker.audit import service as audit_service
+    from vpitracker.audit.schemas import VerifyResult
     from vpitracker.db import open_session
 
     from_seq = expected_hash = None
@@ -169,17 +170,7 @@ def audit_verify(
         result = audit_service.verify(
             session, from_seq=from_seq, expected_hash=expected_hash, progress=progress
         )
-    typer.echo(
-        json.dumps(
-            {
-                "ok": result.ok,
-                "checked": result.checked,
-                "head": {"seq": result.head_seq, "hash": result.head_hash},
-                "first_bad_seq": result.first_bad_seq,
-                "detail": result.detail,
-            }
-        )
-    )
+    typer.echo(json.dumps(VerifyResult.of(result).model_dump(mode="json")))
     if not result.ok:
         raise typer.Exit(1)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
@@ -37,7 +38,7 @@ from vpitracker.audit.service import compute_hash
 from vpitracker.cli import app as cli
 from vpitracker.config import Environment, Settings
 from vpitracker.main import create_app
-from vpitracker.models import AuditEvent, utcnow
+from vpitracker.models import AuditEvent, Commitment, Ministry, utcnow
 from vpitracker.vocab import Role
 
 
@@ -45,6 +46,8 @@ from vpitracker.vocab import Role
 class History:
     """What a short oversight cycle wrote through the API."""
 
+    lead_id: int
+    recommendation_id: int
     commitment_id: int
     first_update_id: int
     second_update_id: int
@@ -52,11 +55,13 @@ class History:
 
 
 def write_history(client: TestClient, session: Session, settings: Settings) -> History:
-    """A ministry, a commitment, two updates, an assessment and one more ministry."""
+    """Two ministries, a recommendation, a commitment, two updates, an assessment, a ministry.
+
+    Every record is written over the API, so an event covers each (the users are not
+    among the records verification compares).
+    """
     sec = make_user(session, Role.secretariat)
     member = make_user(session, Role.alliance_member)
-    lead = make_ministry(session)
-    officer = make_user(session, Role.government_officer, ministries=[lead])
 
     def created(path: str, body: dict[str, Any], headers: dict[str, str]) -> int:
         r = client.post(path, json=body, headers=headers)
@@ -65,8 +70,22 @@ def write_history(client: TestClient, session: Session, settings: Settings) -> H
         return new_id
 
     sec_headers = auth(settings, sec)
-    created(
+    lead_id = created(
         "/v1/ministries", {"code": unique("T"), "name": "Interior", "kind": "ministry"}, sec_headers
+    )
+    officer = make_user(
+        session, Role.government_officer, ministries=[session.get_one(Ministry, lead_id)]
+    )
+    recommendation_id = created(
+        "/v1/recommendations",
+        {
+            "code": unique("VPI-T-"),
+            "title": "Protect victims",
+            "text": "Open shelters in every county",
+            "source": "VPI Kenya",
+            "provision_keys": ["TIP-6"],
+        },
+        sec_headers,
     )
     commitment_id = created(
         "/v1/commitments",
@@ -74,7 +93,8 @@ def write_history(client: TestClient, session: Session, settings: Settings) -> H
             "code": unique("T-C-"),
             "title": "Protect victims of trafficking",
             "description": "Open two shelters",
-            "lead_ministry_id": lead.id,
+            "lead_ministry_id": lead_id,
+            "recommendation_ids": [recommendation_id],
             "due_date": "2030-01-31",
             "indicator": "Shelters open",
         },
@@ -91,7 +111,10 @@ def write_history(client: TestClient, session: Session, settings: Settings) -> H
     created(
         "/v1/ministries", {"code": unique("T"), "name": "Labour", "kind": "ministry"}, sec_headers
     )
-    return History(commitment_id, first, second, assessment)
+    return History(lead_id, recommendation_id, commitment_id, first, second, assessment)
+
+
+HISTORY_EVENTS = 7
 
 
 def posted_seq(session: Session, entity_type: str, entity_id: int) -> int:
@@ -146,7 +169,7 @@ class TestTamperedRecords:
         result = verify(client, settings, session)
 
         assert result["ok"] is True, result
-        assert result["checked"] == result["head"]["seq"] == 6
+        assert result["checked"] == result["head"]["seq"] == HISTORY_EVENTS
 
     @pytest.mark.parametrize(
         ("column", "value"), [("summary", "x"), ("progress_percent", 95), ("status", "completed")]
@@ -202,16 +225,37 @@ class TestTamperedRecords:
         expected = posted_seq(session, "assessment", history.assessment_id)
         caught_at(verify(client, settings, session), expected)
 
-    def test_a_status_update_no_event_covers_is_caught(
+    def test_a_status_update_no_event_covers_is_caught_at_the_end_of_the_chain(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
-        write_history(client, session, settings)
-        commitment = make_commitment(session, lead=make_ministry(session))
+        history = write_history(client, session, settings)
+        commitment = session.get_one(Commitment, history.commitment_id)
 
-        # Inserted behind the API's back: no event records it.
-        make_update(session, commitment, by=make_user(session), at=utcnow())
+        # Inserted behind the API's back: no event records it, none came after it.
+        row = make_update(session, commitment, by=make_user(session), at=utcnow())
 
-        assert verify(client, settings, session)["ok"] is False
+        result = verify(client, settings, session)
+        caught_at(result, HISTORY_EVENTS + 1)
+        assert (result["entity_type"], result["entity_id"]) == ("status_update", str(row.id))
+
+    def test_a_status_update_no_event_covers_is_caught_before_the_next_one_posted(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        history = write_history(client, session, settings)
+        commitment = session.get_one(Commitment, history.commitment_id)
+        row = make_update(session, commitment, by=make_user(session), at=utcnow())
+        lead = session.get_one(Ministry, history.lead_id)
+        officer = make_user(session, Role.government_officer, ministries=[lead])
+        later = client.post(
+            f"/v1/commitments/{commitment.id}/status-updates",
+            json=status_update_body(),
+            headers=auth(settings, officer),
+        )
+        assert later.status_code == 201, later.text
+
+        result = verify(client, settings, session)
+        caught_at(result, posted_seq(session, "status_update", later.json()["id"]))
+        assert (result["entity_type"], result["entity_id"]) == ("status_update", str(row.id))
 
     def test_the_earliest_of_several_edits_is_reported(
         self, client: TestClient, session: Session, settings: Settings
@@ -250,6 +294,146 @@ class TestTamperedRecords:
         tamper(session, "DELETE FROM status_update WHERE id = :i", i=history.second_update_id)
 
         caught_at(verify(client, settings, session), assessment_seq)
+
+
+def newest_seq(session: Session, entity_type: str, entity_id: object) -> int:
+    """The seq of the newest event about this record."""
+    stmt = select(func.max(AuditEvent.seq)).where(
+        AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id)
+    )
+    return int(session.exec(stmt).one())
+
+
+def named(result: dict[str, Any], entity_type: str, entity_id: object) -> None:
+    assert (result["entity_type"], result["entity_id"]) == (entity_type, str(entity_id)), result
+
+
+class TestTamperedRecordsAtTheEdges:
+    """Ministries, recommendations, commitments and provisions against their events."""
+
+    def test_a_renamed_ministry_is_caught_at_its_newest_event(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        history = write_history(client, session, settings)
+        # An edit over the API first: the newest event is a change, not the creation.
+        r = client.patch(
+            f"/v1/ministries/{history.lead_id}",
+            json={"name": "Interior and National Administration"},
+            headers={**auth(settings, make_user(session, Role.secretariat)), "If-Match": '"v1"'},
+        )
+        assert r.status_code == 200, r.text
+        assert verify(client, settings, session)["ok"] is True
+
+        tamper(session, "UPDATE ministry SET name = 'Treasury' WHERE id = :i", i=history.lead_id)
+
+        result = verify(client, settings, session)
+        caught_at(result, newest_seq(session, "ministry", history.lead_id))
+        named(result, "ministry", history.lead_id)
+        assert "name" in result["detail"]
+
+    @pytest.mark.parametrize(
+        ("table", "column", "value"),
+        [
+            ("commitment", "title", "A smaller promise"),
+            ("commitment", "due_date", "2045-01-31"),
+            ("commitment", "archived_at", "2030-01-01 00:00:00"),
+            ("recommendation", "text", "Nothing needed"),
+            ("recommendation", "government_response", "rejected"),
+        ],
+    )
+    def test_an_edited_commitment_or_recommendation_is_caught_naming_it(
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        table: str,
+        column: str,
+        value: str,
+    ) -> None:
+        history = write_history(client, session, settings)
+        row_id = history.commitment_id if table == "commitment" else history.recommendation_id
+
+        tamper(session, f"UPDATE {table} SET {column} = :v WHERE id = :i", v=value, i=row_id)
+
+        result = verify(client, settings, session)
+        caught_at(result, newest_seq(session, table, row_id))
+        named(result, table, row_id)
+        assert column in result["detail"]
+
+    def test_a_removed_link_is_caught_at_the_commitment(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        history = write_history(client, session, settings)
+
+        tamper(
+            session,
+            "DELETE FROM commitment_recommendation WHERE commitment_id = :i",
+            i=history.commitment_id,
+        )
+
+        result = verify(client, settings, session)
+        caught_at(result, newest_seq(session, "commitment", history.commitment_id))
+        named(result, "commitment", history.commitment_id)
+        assert "recommendation_ids" in result["detail"]
+
+    def test_a_ministry_no_event_covers_is_caught_before_the_next_one_created(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        write_history(client, session, settings)
+        hidden = make_ministry(session)  # behind the API's back
+        r = client.post(
+            "/v1/ministries",
+            json={"code": unique("T"), "name": "Health", "kind": "ministry"},
+            headers=auth(settings, make_user(session, Role.secretariat)),
+        )
+        assert r.status_code == 201, r.text
+
+        result = verify(client, settings, session)
+        caught_at(result, newest_seq(session, "ministry", r.json()["id"]))
+        named(result, "ministry", hidden.id)
+
+    def test_a_commitment_no_event_covers_is_caught_past_the_head(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        history = write_history(client, session, settings)
+        hidden = make_commitment(session, lead=session.get_one(Ministry, history.lead_id))
+
+        result = verify(client, settings, session)
+        caught_at(result, HISTORY_EVENTS + 1)
+        named(result, "commitment", hidden.id)
+
+    def test_an_edited_catalogue_provision_is_caught(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        write_history(client, session, settings)
+
+        tamper(session, "UPDATE provision SET title = 'Nothing' WHERE key = 'TIP-6'")
+
+        result = verify(client, settings, session)
+        caught_at(result, HISTORY_EVENTS + 1)
+        named(result, "provision", "TIP-6")
+
+    def test_the_earliest_edit_wins_across_kinds(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        history = write_history(client, session, settings)
+        recommendation_seq = newest_seq(session, "recommendation", history.recommendation_id)
+        assert recommendation_seq < posted_seq(session, "status_update", history.second_update_id)
+
+        tamper(
+            session,
+            "UPDATE status_update SET summary = 'x' WHERE id = :i",
+            i=history.second_update_id,
+        )
+        tamper(
+            session,
+            "UPDATE recommendation SET title = 'x' WHERE id = :i",
+            i=history.recommendation_id,
+        )
+
+        result = verify(client, settings, session)
+        caught_at(result, recommendation_seq)
+        named(result, "recommendation", history.recommendation_id)
 
 
 class TestTamperedEvents:
@@ -361,6 +545,12 @@ class TestTamperedEvents:
             )
             prev_hash = event.hash
 
+        # …and the row too, so what the events record and what the table holds agree.
+        tamper(
+            session,
+            "UPDATE commitment SET title = 'A smaller promise' WHERE id = :i",
+            i=session.exec(select(AuditEvent.entity_id).where(AuditEvent.seq == seq)).one(),
+        )
         assert verify(client, settings, session)["ok"] is True
         r = client.get(
             "/v1/audit/verify",
@@ -374,11 +564,11 @@ class TestTamperedEvents:
 # uncommitted transaction, so it is tried on a database file of its own.
 
 
-@pytest.fixture
-def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A migrated SQLite file the CLI is pointed at, with a short history written to it."""
-    path = tmp_path / "cli.db"
-    url = f"sqlite:///{path}"
+@contextmanager
+def cli_pointed_at(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TestClient, Session, Settings]]:
+    """A migrated database at ``url`` that the CLI reads, the app on it, and a session."""
     monkeypatch.setenv("VPI_ENV", Environment.development.value)
     monkeypatch.setenv("VPI_DATABASE_URL", url)
     config.get_settings.cache_clear()
@@ -386,14 +576,24 @@ def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     engine = db.make_engine(url)
     migrate.upgrade(engine)
     settings = Settings(env=Environment.test, secret_key=TEST_SECRET, database_url=url)
-    with Session(engine, expire_on_commit=False) as session:
-        with TestClient(create_app(settings, engine=engine)) as client:
-            write_history(client, session, settings)
-    yield path
-    db.get_engine().dispose()
-    db.get_engine.cache_clear()
-    config.get_settings.cache_clear()
-    engine.dispose()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            with TestClient(create_app(settings, engine=engine)) as client:
+                yield client, session, settings
+    finally:
+        db.get_engine().dispose()
+        db.get_engine.cache_clear()
+        config.get_settings.cache_clear()
+        engine.dispose()
+
+
+@pytest.fixture
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A migrated SQLite file the CLI is pointed at, with a short history written to it."""
+    path = tmp_path / "cli.db"
+    with cli_pointed_at(f"sqlite:///{path}", monkeypatch) as (client, session, settings):
+        write_history(client, session, settings)
+        yield path
 
 
 def run_verify(*args: str) -> tuple[int, dict[str, Any]]:
@@ -417,7 +617,7 @@ class TestCliVerify:
         assert code == 0
         assert report["ok"] is True
         head = report["head"]
-        assert head["seq"] == 6
+        assert head["seq"] == HISTORY_EVENTS
         earlier = f"4:{self.hash_at(cli_database, 4)}"
         assert run_verify("--expected-head", earlier) == (0, report)
         assert run_verify("--expected-head", f"{head['seq']}:{head['hash']}")[0] == 0
@@ -463,3 +663,51 @@ class TestCliVerify:
     def hash_at(path: Path, seq: int) -> str:
         ((value,),) = sqlite_rows(path, "SELECT hash FROM audit_event WHERE seq = ?", seq)
         return str(value)
+
+
+class TestCliAndApiAgree:
+    """On a database of its own (SQLite or PostgreSQL): the CLI reads what was committed."""
+
+    @pytest.fixture
+    def committed(
+        self, scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[tuple[TestClient, Session, Settings]]:
+        with cli_pointed_at(scratch_database_url, monkeypatch) as committed:
+            yield committed
+
+    @pytest.mark.parametrize(
+        ("table", "column"),
+        [("commitment", "title"), ("ministry", "name"), ("recommendation", "text")],
+    )
+    def test_an_edited_record_is_named_alike(
+        self, committed: tuple[TestClient, Session, Settings], table: str, column: str
+    ) -> None:
+        client, session, settings = committed
+        history = write_history(client, session, settings)
+        row_id = {
+            "commitment": history.commitment_id,
+            "ministry": history.lead_id,
+            "recommendation": history.recommendation_id,
+        }[table]
+        assert run_verify() == (0, verify(client, settings, session))
+
+        tamper(session, f"UPDATE {table} SET {column} = 'edited in SQL' WHERE id = :i", i=row_id)
+
+        api = verify(client, settings, session)
+        code, cli_report = run_verify()
+        assert code == 1
+        assert cli_report == api
+        caught_at(api, newest_seq(session, table, row_id))
+        named(api, table, row_id)
+
+    def test_an_uncovered_row_is_named_alike(
+        self, committed: tuple[TestClient, Session, Settings]
+    ) -> None:
+        client, session, settings = committed
+        history = write_history(client, session, settings)
+        hidden = make_commitment(session, lead=session.get_one(Ministry, history.lead_id))
+
+        api = verify(client, settings, session)
+        assert run_verify() == (1, api)
+        caught_at(api, HISTORY_EVENTS + 1)
+        named(api, "commitment", hidden.id)

@@ -31,7 +31,7 @@ from tests.live import LiveServer, cli, prepare, serve, server_env
 from vpitracker.audit import merkle, note
 from vpitracker.audit.service import compute_hash
 from vpitracker.db import make_engine, normalize_url
-from vpitracker.models import AuditEvent, MerkleNode
+from vpitracker.models import AuditEvent, MerkleNode, Ministry
 
 pytestmark = pytest.mark.server
 
@@ -78,8 +78,17 @@ def rebuild_tree(session: Session) -> None:
 
 
 def remove_tail(url: str, keep: int) -> None:
+    """Delete the events after ``keep``, and the ministries they created, covering the tracks.
+
+    (Rows left without their events would fail ``vpitracker audit verify``.)
+    """
     engine = make_engine(url)
     with Session(engine) as s:
+        created = select(AuditEvent.entity_id).where(
+            col(AuditEvent.seq) > keep, AuditEvent.action == "ministry.created"
+        )
+        ids = [int(i) for i in s.exec(created).all()]
+        s.execute(delete(Ministry).where(col(Ministry.id).in_(ids)))
         s.execute(delete(AuditEvent).where(col(AuditEvent.seq) > keep))
         rebuild_tree(s)
         s.commit()

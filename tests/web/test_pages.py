@@ -17,7 +17,14 @@ from sqlmodel import Session, select
 
 from tests.assertions import last_event, row_counts
 from tests.conftest import test_settings
-from tests.factories import PASSWORD, make_assessment, make_commitment, make_ministry, make_user
+from tests.factories import (
+    PASSWORD,
+    make_assessment,
+    make_commitment,
+    make_ministry,
+    make_user,
+    record_created,
+)
 from vpitracker.auth import service as auth_service
 from vpitracker.auth.service import account_key
 from vpitracker.config import Environment, Settings
@@ -498,8 +505,9 @@ class TestPages:
         assert '<a href="https://example.org/report" rel="noopener noreferrer nofollow">' in html
 
     def test_audit_page_for_secretariat_and_members_only(
-        self, web: TestClient, world: dict[str, Any]
+        self, web: TestClient, world: dict[str, Any], session: Session
     ) -> None:
+        record_created(session, world["mine"], world["other"], world["own"], world["foreign"])
         sign_in(web, world["member"])
         r = web.get("/audit")
         assert r.status_code == 200
@@ -549,10 +557,11 @@ class TestPages:
 
     def test_audit_page_shows_the_signed_checkpoint_or_says_there_is_none(
         self, web: TestClient, client: TestClient, world: dict[str, Any], engine: Any,
-        settings: Settings,
+        settings: Settings, session: Session,
     ) -> None:  # fmt: skip
         from vpitracker.main import create_app
 
+        record_created(session, world["mine"], world["other"], world["own"], world["foreign"])
         sign_in(web, world["member"])
         html = web.get("/audit").text
         assert f'<pre class="note">{settings.log_origin}\n' in html

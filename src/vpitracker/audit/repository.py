@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import func, insert, text, tuple_
+from sqlalchemy import Integer, and_, cast, func, insert, or_, text, tuple_
 from sqlmodel import Session, col, select
 
 from vpitracker.db import is_postgres
@@ -64,6 +65,45 @@ def assessments_by_id(session: Session, ids: list[int]) -> dict[int, Assessment]
 
 def count_rows(session: Session, model: type[StatusUpdate] | type[Assessment]) -> int:
     return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+def row_ids(session: Session, model: type[StatusUpdate] | type[Assessment]) -> Iterator[int]:
+    """Every id of the table, ascending, streamed."""
+    stmt = select(col(model.id)).order_by(col(model.id)).execution_options(yield_per=5000)
+    for row_id in session.exec(stmt):
+        if row_id is not None:
+            yield row_id
+
+
+def _postings(entity_type: str, actions: tuple[str, ...]) -> Any:
+    return and_(
+        col(AuditEvent.entity_type) == entity_type,
+        or_(*(col(AuditEvent.action).endswith(a) for a in actions)),
+    )
+
+
+def posted_ids(session: Session, entity_type: str, actions: tuple[str, ...]) -> Iterator[int]:
+    """The ids the events of ``entity_type`` ending in one of ``actions`` name, ascending."""
+    entity_id = cast(AuditEvent.entity_id, Integer)
+    stmt = (
+        select(entity_id)
+        .where(_postings(entity_type, actions))
+        .order_by(entity_id)
+        .execution_options(yield_per=5000)
+    )
+    for (row_id,) in session.execute(stmt):
+        yield int(row_id)
+
+
+def first_posting_above(
+    session: Session, entity_type: str, actions: tuple[str, ...], row_id: int
+) -> int | None:
+    """The lowest seq of such an event naming an id above ``row_id``."""
+    stmt = select(func.min(AuditEvent.seq)).where(
+        _postings(entity_type, actions), cast(AuditEvent.entity_id, Integer) > row_id
+    )
+    seq = session.execute(stmt).scalar_one()
+    return None if seq is None else int(seq)
 
 
 # Sign-in failures are security events, not changes to records: the feed skips them.

@@ -16,7 +16,6 @@ from vpitracker.audit.schemas import (
     Change,
     ChangeFeed,
     ConsistencyProof,
-    Head,
     InclusionProof,
     VerifyResult,
 )
@@ -134,13 +133,7 @@ def verify(
     if (from_seq is None) != (expected_hash is None):
         raise Invalid("from_seq and expected_hash go together", loc=["query", "expected_hash"])
     result = service.verify(session, from_seq=from_seq, expected_hash=expected_hash)
-    return VerifyResult(
-        ok=result.ok,
-        checked=result.checked,
-        head=Head(seq=result.head_seq, hash=result.head_hash),
-        first_bad_seq=result.first_bad_seq,
-        detail=result.detail,
-    )
+    return VerifyResult.of(result)
 
 
 changes_router = APIRouter(prefix="/v1/changes", tags=["changes"])

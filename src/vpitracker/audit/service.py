@@ -12,6 +12,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel
 
 from vpitracker.audit import repository, transparency
+from vpitracker.audit.replay import Problem, Replay, earliest
 from vpitracker.jsonutil import canonical, iso_z, plain
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
@@ -19,6 +20,7 @@ from vpitracker.outbox import service as outbox
 from vpitracker.vocab import EntityType
 
 GENESIS_HASH = "0" * 64
+CoveredRows = Callable[[Session, list[int]], Mapping[int, SQLModel]]
 
 
 def snapshot(row: SQLModel, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -93,13 +95,17 @@ class Verification:
     head_hash: str
     first_bad_seq: int | None
     detail: str
+    # The record found there (None for the chain itself: a missing event, a cut tail).
+    entity_type: str | None = None
+    entity_id: str | None = None
 
 
 # Rows whose whole content the event that created them covers.
-_COVERED: dict[str, Callable[[Session, list[int]], Mapping[int, SQLModel]]] = {
-    EntityType.status_update.value: repository.status_updates_by_id,
-    EntityType.assessment.value: repository.assessments_by_id,
+_COVERED: dict[str, tuple[type[StatusUpdate] | type[Assessment], CoveredRows]] = {
+    EntityType.status_update.value: (StatusUpdate, repository.status_updates_by_id),
+    EntityType.assessment.value: (Assessment, repository.assessments_by_id),
 }
+_POSTED = (".posted", ".imported")
 
 
 def _broken_link(
@@ -108,34 +114,57 @@ def _broken_link(
     prev_hash: str,
     from_seq: int | None,
     expected_hash: str | None,
-) -> tuple[int, str] | None:
+) -> Problem | None:
     """Why ``event`` breaks the chain at this position, or None."""
     if event.seq != expected_seq:
-        return expected_seq, f"event {expected_seq} is missing"
+        return Problem(expected_seq, f"event {expected_seq} is missing")
+    about = (event.entity_type, event.entity_id)
     if event.prev_hash != prev_hash:
-        return event.seq, f"event {event.seq} does not link to its predecessor"
+        return Problem(event.seq, f"event {event.seq} does not link to its predecessor", *about)
     if compute_hash(prev_hash, event) != event.hash:
-        return event.seq, f"event {event.seq} was altered"
+        return Problem(event.seq, f"event {event.seq} was altered", *about)
     published = from_seq is not None and expected_hash is not None
     if published and event.seq == from_seq and event.hash != expected_hash:
-        return event.seq, f"event {event.seq} differs from the published head"
+        return Problem(event.seq, f"event {event.seq} differs from the published head", *about)
     return None
 
 
 def _first_bad_covered(
     session: Session, pending: dict[str, dict[int, AuditEvent]]
-) -> tuple[int, str] | None:
+) -> Problem | None:
     """The lowest seq whose covered status update or assessment was deleted or altered."""
-    found: list[tuple[int, str]] = []
+    found: Problem | None = None
     for entity_type, events in pending.items():
-        rows = _COVERED[entity_type](session, list(events))
+        rows = _COVERED[entity_type][1](session, list(events))
         for entity_id, event in events.items():
             row = rows.get(entity_id)
             if row is None:
-                found.append((event.seq, f"{entity_type} {entity_id} was deleted"))
+                why = f"{entity_type} {entity_id} was deleted (event {event.seq} posted it)"
             elif canonical(snapshot(row)) != canonical(json.loads(event.data)):
-                found.append((event.seq, f"{entity_type} {entity_id} was altered"))
-    return min(found, default=None)
+                why = f"{entity_type} {entity_id} differs from event {event.seq}, which posted it"
+            else:
+                continue
+            found = earliest(found, Problem(event.seq, why, entity_type, str(entity_id)))
+    return found
+
+
+def _first_uncovered(session: Session, entity_type: str, head_seq: int) -> Problem | None:
+    """The lowest-id status update or assessment no event posted, and where it shows.
+
+    Its seq is the first event that posts a higher id (ids are handed out in order, so
+    the row was written before it), else ``head_seq + 1``.
+    """
+    model = _COVERED[entity_type][0]
+    posted = repository.posted_ids(session, entity_type, _POSTED)
+    wanted = next(posted, None)
+    for row_id in repository.row_ids(session, model):
+        while wanted is not None and wanted < row_id:
+            wanted = next(posted, None)
+        if wanted != row_id:
+            seq = repository.first_posting_above(session, entity_type, _POSTED, row_id)
+            why = f"{entity_type} {row_id} exists, but no audit event covers it"
+            return Problem(seq or head_seq + 1, why, entity_type, str(row_id))
+    return None
 
 
 def verify(
@@ -145,15 +174,37 @@ def verify(
     expected_hash: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
-    """Recompute the chain from the stored rows and compare what it covers."""
+    """Recompute the chain, then compare every record it covers with its newest event.
+
+    One pass over the events in ``seq`` order (in batches): each link is checked, each
+    posted status update and assessment compared with the event that posted it, and
+    the events of ministries, provisions, recommendations and commitments replayed
+    (``replay.py``); then each of those tables is read once and compared with the
+    replayed state. The result names the earliest ``seq`` that does not hold and the
+    record there. Once the chain itself is broken (a missing or altered event, a cut
+    tail), that break is the answer: the state its events record cannot be trusted.
+    """
     prev_hash = GENESIS_HASH
     expected_seq = 1
     checked = 0
     head_seq, head_hash = 0, GENESIS_HASH
     covered_seen: dict[str, int] = dict.fromkeys(_COVERED, 0)
+    replayed = Replay()
+    found: Problem | None = None
 
-    def bad(seq: int, why: str) -> Verification:
-        return Verification(False, checked, head_seq, head_hash, seq, why)
+    def result(problem: Problem | None) -> Verification:
+        if problem is None:
+            return Verification(True, checked, head_seq, head_hash, None, "the chain verifies")
+        return Verification(
+            False,
+            checked,
+            head_seq,
+            head_hash,
+            problem.seq,
+            problem.detail,
+            problem.entity_type,
+            problem.entity_id,
+        )
 
     newest = repository.head(session) if progress is not None else None
     total = newest[0] if newest else 0
@@ -161,39 +212,33 @@ def verify(
         if progress is not None:
             progress(checked, total)
         pending: dict[str, dict[int, AuditEvent]] = {k: {} for k in _COVERED}
-        broken: tuple[int, str] | None = None
+        broken: Problem | None = None
         for event in batch:
             broken = _broken_link(event, expected_seq, prev_hash, from_seq, expected_hash)
             if broken is not None:
                 break
-            if event.entity_type in pending and event.action.endswith((".posted", ".imported")):
+            if event.entity_type in pending and event.action.endswith(_POSTED):
                 pending[event.entity_type][int(event.entity_id)] = event
+            replayed.apply(event)
             prev_hash = event.hash
             head_seq, head_hash = event.seq, event.hash
             expected_seq += 1
             checked += 1
         # Rows covered by earlier events of this batch come before a broken link.
-        covered = _first_bad_covered(session, pending) or broken
-        if covered is not None:
-            return bad(*covered)
+        found = earliest(found, _first_bad_covered(session, pending))
+        if broken is not None:
+            return result(earliest(found, broken))
         for entity_type, events in pending.items():
             covered_seen[entity_type] += len(events)
     if from_seq is not None and expected_hash is not None and head_seq < from_seq:
-        return bad(head_seq + 1, f"the chain ends before the published head {from_seq}")
-    for entity_type, model in (
-        (EntityType.status_update.value, StatusUpdate),
-        (EntityType.assessment.value, Assessment),
-    ):
-        if repository.count_rows(session, model) != covered_seen[entity_type]:
-            return Verification(
-                False,
-                checked,
-                head_seq,
-                head_hash,
-                None,
-                f"{entity_type} rows exist that no audit event covers",
-            )
-    return Verification(True, checked, head_seq, head_hash, None, "the chain verifies")
+        cut = Problem(head_seq + 1, f"the chain ends before the published head {from_seq}")
+        return result(earliest(found, cut))
+    for entity_type, (model, _) in _COVERED.items():
+        # A deleted row can hide an inserted one from the count: once anything is wrong,
+        # look for uncovered rows anyway (a pass over the ids; only when it fails).
+        if found is not None or repository.count_rows(session, model) != covered_seen[entity_type]:
+            found = earliest(found, _first_uncovered(session, entity_type, head_seq))
+    return result(earliest(found, replayed.compare(session, head_seq)))
 
 
 # A cursor past the last seq reads nothing; clamped so the query fits the 32-bit column.
