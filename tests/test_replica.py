@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from tests.conftest import database_url, test_settings
 from tests.credentials import auth
-from tests.factories import make_commitment, make_ministry, make_user
+from tests.factories import make_commitment, make_ministry, make_user, record_created
 from tests.live import free_port
 from vpitracker import migrate, replicas
 from vpitracker.db import make_engine, normalize_url
@@ -186,7 +186,9 @@ def test_dashboards_read_the_standby_and_everything_else_the_primary(
     with Session(primary, expire_on_commit=False) as s:
         ministry = make_ministry(s)
         secretariat = make_user(s, Role.secretariat)
-        old = make_commitment(s, lead=ministry).code
+        commitment = make_commitment(s, lead=ministry)
+        record_created(s, ministry, commitment)  # so that the chain verifies below
+        old = commitment.code
     standby.caught_up(primary)
     settings = test_settings(
         database_url=scratch_database_url,
