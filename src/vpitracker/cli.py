@@ -287,14 +287,15 @@ def import_(
 
     human = _wants_human(json_output)
     try:
-        table = transfer_service.read_file(kind, file.read_bytes(), file.name)
+        # Read and checked before the transaction: no lock is held while the file is read.
+        parsed = transfer_service.read_file(kind, file.read_bytes(), file.name, dry_run=dry_run)
         with (
             unit_of_work(open_engine(Need.migrated), write=not dry_run) as session,
             progress_bar(human and not dry_run, f"importing {kind.value}") as progress,
         ):
             actor = transfer_service.operator(session, as_email)
             report = transfer_service.run_import(
-                session, actor, kind, table, dry_run=dry_run, progress=progress
+                session, actor, parsed, dry_run=dry_run, progress=progress
             )
     except transfer_service.ImportRejected as exc:
         _print_import_report(exc.report, file.name, human)

@@ -92,18 +92,23 @@ def settings_message(exc: ValidationError) -> str:
     return f"configuration: {validation_message(exc)}"
 
 
-def database_url() -> str:
+def database_settings() -> DatabaseSettings:
     try:
-        return DatabaseSettings().database_url
+        return DatabaseSettings()
     except ValidationError as exc:
         raise CliError(settings_message(exc), 2) from None
+
+
+def database_url() -> str:
+    return database_settings().database_url
 
 
 def open_engine(need: Need) -> Engine:
     """The engine for ``VPI_DATABASE_URL``, after checks that give one clear line."""
     from vpitracker.db import make_engine, normalize_url
 
-    raw = database_url()
+    settings = database_settings()
+    raw = settings.database_url
     try:
         url = make_url(normalize_url(raw))
     except ArgumentError:
@@ -121,7 +126,7 @@ def open_engine(need: Need) -> Engine:
     if url.get_backend_name() == "sqlite":
         _check_sqlite_path(url.database, need)
     try:
-        engine = make_engine(raw)
+        engine = make_engine(raw, lock_timeout=settings.database_lock_timeout_seconds)
     except (NoSuchModuleError, ArgumentError) as exc:
         raise CliError(f"VPI_DATABASE_URL cannot be used: {exc}", 2) from None
     try:

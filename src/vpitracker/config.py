@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
 DEFAULT_DATABASE_URL = "sqlite:///./vpitracker.db"
+# How long a write waits for a lock held by another (SQLite's single writer, a
+# PostgreSQL lock) before it is refused with 503 and Retry-After.
+DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
+LockTimeout = Annotated[float, Field(gt=0, le=600)]
 
 
 class Environment(StrEnum):
@@ -27,6 +32,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     # A PostgreSQL streaming replica of database_url for dashboard reads (replicas.py).
     read_database_url: str | None = None
+    database_lock_timeout_seconds: LockTimeout = DEFAULT_LOCK_TIMEOUT_SECONDS
     secret_key: str = DEV_SECRET_KEY
     jwt_algorithm: str = "HS256"
     jwt_private_key: str | None = None
@@ -126,6 +132,7 @@ class DatabaseSettings(BaseSettings):
 
     env: Environment = Environment.production
     database_url: str = DEFAULT_DATABASE_URL
+    database_lock_timeout_seconds: LockTimeout = DEFAULT_LOCK_TIMEOUT_SECONDS
 
 
 @lru_cache

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from vpitracker.config import get_settings
+from vpitracker.config import DEFAULT_LOCK_TIMEOUT_SECONDS, get_settings
 from vpitracker.errors import AppError, Conflict, NotSaved, ServiceUnavailable
 
 WRITE_OPTIONS = {"vpi_write": True}
@@ -33,24 +33,32 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS, **kwargs: Any
+) -> Engine:
+    """``lock_timeout``: seconds a statement waits for a lock (SQLite's write lock, a
+    PostgreSQL row, table or advisory lock) before it fails; the client gets 503."""
     url = normalize_url(url)
+    milliseconds = max(1, round(lock_timeout * 1000))
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": lock_timeout},
+            **kwargs,
         )
-        _install_sqlite_recipe(engine)
+        _install_sqlite_recipe(engine, milliseconds)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {"options": f"-c lock_timeout={milliseconds}"}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
-def _install_sqlite_recipe(engine: Engine) -> None:
+def _install_sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -70,7 +78,8 @@ def is_postgres(session: Session) -> bool:
 
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(get_settings().database_url)
+    settings = get_settings()
+    return make_engine(settings.database_url, lock_timeout=settings.database_lock_timeout_seconds)
 
 
 def open_session(engine: Engine, *, write: bool) -> Session:
@@ -103,8 +112,18 @@ def _commit(session: Session) -> None:
         raise database_problem(exc) from exc
 
 
+def end_read(session: Session) -> None:
+    """End a read transaction early (before long work that needs no database).
+
+    Whatever it wrote on the way (an API key's last use) is committed; the
+    connection goes back to the pool. The session starts a new transaction if it
+    is used again.
+    """
+    _commit(session)
+
+
 def transaction(session: Session) -> Iterator[Session]:
-    """Commit on success, roll back on error. The only place that commits."""
+    """Commit on success, roll back on error. The only place that commits (with end_read)."""
     try:
         yield session
         _commit(session)

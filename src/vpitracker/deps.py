@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection
 
 from vpitracker import replicas
 from vpitracker.config import Settings
-from vpitracker.db import session_scope
+from vpitracker.db import end_read, session_scope
 from vpitracker.errors import Forbidden, Unauthorized
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.credentials import actor_from_api_key, actor_from_token
@@ -334,27 +334,53 @@ Person = Annotated[Actor, Depends(get_person)]
 LogReader = Annotated[Actor, Depends(get_log_reader)]
 
 
+def _with_role(request: Request, actor: Actor, allowed: frozenset[Role]) -> Actor:
+    if actor.role not in allowed or (actor.kind != "user"):
+        raise Forbidden(
+            "This needs the role %(roles)s; you are %(role)s",
+            # Role names are machine words, the same in every language: list
+            # them without an English conjunction.
+            roles=", ".join(sorted(allowed)),
+            role=actor.role,
+        )
+    raise_deferred(request)
+    return actor
+
+
 def require_role(*roles: Role) -> Callable[..., Actor]:
     allowed = frozenset(roles)
 
     def check(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
-        if actor.role not in allowed or (actor.kind != "user"):
-            raise Forbidden(
-                "This needs the role %(roles)s; you are %(role)s",
-                # Role names are machine words, the same in every language: list
-                # them without an English conjunction.
-                roles=", ".join(sorted(allowed)),
-                role=actor.role,
-            )
-        raise_deferred(request)
-        return actor
+        return _with_role(request, actor, allowed)
 
     return check
+
+
+def get_actor_before_work(
+    request: Request, session: ReadFirstSessionDep, settings: SettingsDep, _t: BearerOnly
+) -> Actor:
+    """The caller, checked in a read transaction that has ended when the route starts.
+
+    For routes that work long before they write (an import reads its file first):
+    they hold no transaction, lock or connection meanwhile, and open the request's
+    write transaction (``SessionDep``) only when they write.
+    """
+    actor = _signed_in(request, session, settings)
+    end_read(session)
+    return actor
+
+
+def _secretariat_before_work(
+    request: Request, actor: Annotated[Actor, Depends(get_actor_before_work)]
+) -> Actor:
+    return _with_role(request, actor, frozenset({Role.secretariat}))
 
 
 Reader = CurrentActor
 ReportReader = Annotated[Actor, Depends(get_report_actor)]
 Secretariat = Annotated[Actor, Depends(require_role(Role.secretariat))]
+# A secretariat user, checked before the route's long work (see get_actor_before_work).
+SecretariatBeforeWork = Annotated[Actor, Depends(_secretariat_before_work)]
 Assessor = Annotated[Actor, Depends(require_role(*ASSESSOR_ROLES))]
 Reporter = Annotated[Actor, Depends(require_role(*REPORTER_ROLES))]
 

@@ -69,10 +69,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     install_offline_docs(app)
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url)
+    lock_timeout = settings.database_lock_timeout_seconds
+    app.state.engine = engine or make_engine(settings.database_url, lock_timeout=lock_timeout)
     # Dashboard reads go to a streaming replica when one is configured (replicas.py).
     app.state.read_engine = (
-        make_engine(settings.read_database_url) if settings.read_database_url else app.state.engine
+        make_engine(settings.read_database_url, lock_timeout=lock_timeout)
+        if settings.read_database_url
+        else app.state.engine
     )
     app.state.report_slots = ReportSlots(settings.report_streams_per_caller)
     install_handlers(app)

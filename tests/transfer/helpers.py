@@ -65,8 +65,8 @@ def csv_file(kind: Kind, rows: list[dict[str, Any]], columns: list[str] | None =
 def run(
     session: Session, actor: Actor, kind: Kind, data: bytes, *, dry_run: bool = False
 ) -> ImportReport:
-    table = service.read_file(kind, data, "upload.csv")
-    return service.run_import(session, actor, kind, table, dry_run=dry_run)
+    parsed = service.read_file(kind, data, "upload.csv", dry_run=dry_run)
+    return service.run_import(session, actor, parsed, dry_run=dry_run)
 
 
 def ministry_row(code: str, **fields: Any) -> dict[str, Any]:

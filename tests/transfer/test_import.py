@@ -117,8 +117,8 @@ class TestGoodFiles:
         )
         buffer = io.BytesIO()
         workbook.save(buffer)
-        table = service.read_file(Kind.recommendations, buffer.getvalue(), "recs.xlsx")
-        report = service.run_import(session, operator, Kind.recommendations, table)
+        parsed = service.read_file(Kind.recommendations, buffer.getvalue(), "recs.xlsx")
+        report = service.run_import(session, operator, parsed)
         assert report.created == ["VPI-TIP-01"]
         rec = recommendations_repository.by_code(session, "VPI-TIP-01")
         assert rec is not None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from vpitracker.transfer.formats import Table
+from vpitracker.transfer.formats import Row
 from vpitracker.transfer.schemas import COLUMNS, ROW_MODELS, CellType, Kind, RowError, column_names
 
 
@@ -91,10 +91,10 @@ def letter(index: int) -> str:
     return name
 
 
-def check_header(kind: Kind, table: Table, errors: Errors) -> None:
+def check_header(kind: Kind, header: list[str], errors: Errors) -> None:
     known = {c.name for c in COLUMNS[kind]}
     seen: set[str] = set()
-    for i, name in enumerate(table.header, start=1):
+    for i, name in enumerate(header, start=1):
         if not name:
             errors.add(1, letter(i), "this column has no name")
         elif name in seen:
@@ -107,12 +107,14 @@ def check_header(kind: Kind, table: Table, errors: Errors) -> None:
             errors.add(1, column.name, "missing column")
 
 
-def parse_rows(kind: Kind, table: Table, errors: Errors) -> list[tuple[int, Any]]:
+def parse_rows(kind: Kind, rows: Iterable[Row], errors: Errors) -> list[tuple[int, Any]]:
+    """The rows' models, one row read and checked at a time (``rows`` may be streamed)."""
     model = ROW_MODELS[kind]
-    for number, index in table.stray_cells:
-        errors.add(number, letter(index), "a value in a column with no name")
     out: list[tuple[int, Any]] = []
-    for number, raw in table.rows:
+    for line in rows:
+        number, raw = line.number, line.cells
+        for index in line.stray:
+            errors.add(number, letter(index), "a value in a column with no name")
         values: dict[str, Any] = {}
         bad: set[str] = set()
         for column in COLUMNS[kind]:

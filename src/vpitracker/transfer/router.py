@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from vpitracker.deps import Secretariat, SessionDep, SettingsDep
+from vpitracker.deps import SecretariatBeforeWork, SessionDep, SettingsDep
 from vpitracker.errors import Invalid, responses
-from vpitracker.idempotency import Idempotency, idempotency
+from vpitracker.idempotency import idempotency
 from vpitracker.limits import MAX_UPLOAD_BYTES
 from vpitracker.transfer import service
 from vpitracker.transfer.schemas import ImportReport, Kind
@@ -54,27 +54,13 @@ async def read_upload(request: Request) -> Upload:
 UploadDep = Annotated[Upload, Depends(read_upload)]
 
 
-def import_idempotency(
-    request: Request,
-    session: SessionDep,
-    actor: Secretariat,
-    settings: SettingsDep,
-    upload: UploadDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=255,
-            description="Retry-safe key: the same key and file replay the first answer",
-        ),
-    ] = None,
-) -> Idempotency:
-    """The shared Idempotency-Key handling; the fingerprint covers ``dry_run`` and the file."""
+def _fingerprint(request: Request, upload: Upload) -> str:
+    """The idempotency fingerprint: ``dry_run`` and the file."""
     digest = hashlib.sha256(f"POST {request.url.path}?{request.url.query}\n".encode())
     # The file, not the raw body: clients pick a new multipart boundary on every retry.
     digest.update(f"{upload.filename}\n".encode())
     digest.update(upload.data)
-    return idempotency(session, actor, settings, digest.hexdigest(), idempotency_key)
+    return digest.hexdigest()
 
 
 _MULTIPART_BODY: dict[str, Any] = {
@@ -103,22 +89,34 @@ _MULTIPART_BODY: dict[str, Any] = {
 @router.post(
     "/{kind}",
     operation_id="imports-create",
-    responses=responses(401, 403, 409, 413, 422),
+    responses=responses(401, 403, 409, 413, 422, 503),
     openapi_extra=_MULTIPART_BODY,
 )
 def import_file(
+    request: Request,
     kind: Kind,
-    session: SessionDep,
-    actor: Secretariat,
+    actor: SecretariatBeforeWork,
     upload: UploadDep,
-    idem: Annotated[Idempotency, Depends(import_idempotency)],
+    session: SessionDep,
+    settings: SettingsDep,
     dry_run: Annotated[
         bool, Query(description="Check every row and report what would change; write nothing")
     ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            description="Retry-safe key: the same key and file replay the first answer",
+        ),
+    ] = None,
 ) -> ImportReport:
     """Import a CSV or XLSX file of one kind; any invalid row and nothing is written (422)."""
-    table = service.read_file(kind, upload.data, upload.filename)
-    report = service.run_import(session, actor, kind, table, dry_run=dry_run)
+    # Read and check the whole file first, in no transaction: on SQLite the write
+    # transaction below holds the database's only write lock, so it starts only now.
+    parsed = service.read_file(kind, upload.data, upload.filename, dry_run=dry_run)
+    idem = idempotency(session, actor, settings, _fingerprint(request, upload), idempotency_key)
+    report = service.run_import(session, actor, parsed, dry_run=dry_run)
     if idem.record is not None:
         idem.record.status_code = 200
         idem.record.body = report.model_dump_json()
