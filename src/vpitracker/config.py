@@ -13,7 +13,7 @@ DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
 DEFAULT_DATABASE_URL = "sqlite:///./vpitracker.db"
 # How long a write waits for a lock held by another (SQLite's single writer, a
 # PostgreSQL lock) before it is refused with 503 and Retry-After.
-DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
+DEFAULT_LOCK_TIMEOUT_SECONDS = 10.0
 LockTimeout = Annotated[float, Field(gt=0, le=600)]
 
 
