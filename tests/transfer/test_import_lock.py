@@ -18,6 +18,7 @@ import httpx
 import openpyxl
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
 
 from tests.conftest import test_settings
 from tests.live import serve_app
@@ -107,7 +108,9 @@ def test_writes_and_sign_ins_go_on_while_an_import_reads_its_file(
         try:
             assert reading.wait(20), "the import never started reading"
             # The import holds no connection while it reads: no transaction, no lock.
-            assert server.engine.pool.checkedout() == 0
+            pool = server.engine.pool
+            assert isinstance(pool, QueuePool)
+            assert pool.checkedout() == 0
             write = _timed(
                 client,
                 "POST",
