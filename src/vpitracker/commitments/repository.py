@@ -335,7 +335,7 @@ def refresh_spans(session: Session, commitment_ids: Iterable[int] | None = None)
     )
 
 
-def month_of(column: Any, dialect: str) -> Any:
+def month_of(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str]:
     """The UTC calendar month (``YYYY-MM``) of a timestamp column."""
     if dialect == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM")
@@ -395,7 +395,21 @@ def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None
     session.flush()
 
 
-def _history_latest(ids: list[int] | None) -> Any:
+# A commitment_latest row: the commitment, its newest update's id, time, status and
+# percentage, its newest assessment's id, time and verdict (either side may be missing).
+LatestRow = tuple[
+    int,
+    int | None,
+    datetime | None,
+    str | None,
+    int | None,
+    int | None,
+    datetime | None,
+    str | None,
+]
+
+
+def _history_latest(ids: list[int] | None) -> Select[*LatestRow]:
     c, su, a = table_of(Commitment), table_of(StatusUpdate), table_of(Assessment)
     newest_update = (
         sa_select(su.c.id)

@@ -52,9 +52,29 @@ def export_rows(session: Session, kind: Kind) -> Iterator[dict[str, Any]]:
                 ),
             }
     elif kind is Kind.status_updates:
-        yield from repository.status_update_rows(session)
+        for u in repository.status_update_rows(session):
+            yield {
+                "commitment_code": u.commitment_code,
+                "ministry_code": u.ministry_code,
+                "reported_by_email": u.reported_by_email,
+                "reported_at": u.update.reported_at,
+                "status": u.update.status,
+                "progress_percent": u.update.progress_percent,
+                "summary": u.update.summary,
+                "evidence_urls": [e["url"] for e in u.update.evidence],
+                "in_reply_to": u.in_reply_to,
+            }
     else:
-        yield from repository.assessment_rows(session)
+        for a in repository.assessment_rows(session):
+            yield {
+                "commitment_code": a.commitment_code,
+                "assessed_by_email": a.assessed_by_email,
+                "assessed_at": a.assessment.assessed_at,
+                "verdict": a.assessment.verdict,
+                "assessed_status": a.assessment.assessed_status,
+                "rationale": a.assessment.rationale,
+                "evidence_urls": [e["url"] for e in a.assessment.evidence],
+            }
 
 
 def export_file_names(fmt: ExportFormat) -> list[str]:

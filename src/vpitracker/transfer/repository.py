@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from typing import Any
+from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
@@ -102,8 +103,26 @@ def assessments_of(session: Session, commitment_ids: Iterable[int]) -> list[Asse
     return list(session.exec(stmt).all())
 
 
-def status_update_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Every status update with the codes, email and replied-to time a file names."""
+class StatusUpdateRow(NamedTuple):
+    """A status update with the codes, email and replied-to time a file names."""
+
+    update: StatusUpdate
+    commitment_code: str
+    ministry_code: str
+    reported_by_email: str
+    in_reply_to: datetime | None
+
+
+class AssessmentRow(NamedTuple):
+    """An assessment with the commitment code and assessor email a file names."""
+
+    assessment: Assessment
+    commitment_code: str
+    assessed_by_email: str
+
+
+def status_update_rows(session: Session) -> Iterator[StatusUpdateRow]:
+    """Every status update, oldest first, with what a file names it by."""
     replied = aliased(Assessment)
     stmt = (
         sa_select(
@@ -120,20 +139,11 @@ def status_update_rows(session: Session) -> Iterator[dict[str, Any]]:
         .order_by(col(StatusUpdate.reported_at), col(StatusUpdate.id))
     )
     for update, commitment_code, ministry_code, email, reply_at in session.execute(stmt):
-        yield {
-            "commitment_code": commitment_code,
-            "ministry_code": ministry_code,
-            "reported_by_email": email,
-            "reported_at": update.reported_at,
-            "status": update.status,
-            "progress_percent": update.progress_percent,
-            "summary": update.summary,
-            "evidence_urls": [e["url"] for e in update.evidence],
-            "in_reply_to": reply_at,
-        }
+        yield StatusUpdateRow(update, commitment_code, ministry_code, email, reply_at)
 
 
-def assessment_rows(session: Session) -> Iterator[dict[str, Any]]:
+def assessment_rows(session: Session) -> Iterator[AssessmentRow]:
+    """Every assessment, oldest first, with what a file names it by."""
     stmt = (
         select(Assessment, Commitment.code, User.email)
         .join(Commitment, col(Commitment.id) == col(Assessment.commitment_id))
@@ -141,12 +151,4 @@ def assessment_rows(session: Session) -> Iterator[dict[str, Any]]:
         .order_by(col(Assessment.assessed_at), col(Assessment.id))
     )
     for assessment, commitment_code, email in session.exec(stmt):
-        yield {
-            "commitment_code": commitment_code,
-            "assessed_by_email": email,
-            "assessed_at": assessment.assessed_at,
-            "verdict": assessment.verdict,
-            "assessed_status": assessment.assessed_status,
-            "rationale": assessment.rationale,
-            "evidence_urls": [e["url"] for e in assessment.evidence],
-        }
+        yield AssessmentRow(assessment, commitment_code, email)
