@@ -163,8 +163,11 @@ def _verify(env: dict[str, str]) -> dict[str, Any]:
     """``vpitracker audit verify`` on the database the run wrote to: its JSON verdict.
 
     On a bench database it reports ``ok: false`` by construction: the generator loads
-    status updates without audit events, which the coverage check names; what the
-    run's concurrent writes could break is the chain itself (``first_bad_seq``).
+    rows without audit events, and verification names one of them (``entity_type``,
+    ``entity_id``; ``first_bad_seq`` is the first event covering a later row of its
+    kind, else the head plus one). What the run's concurrent writes could break is the
+    chain itself: a broken chain is reported at the break (a ``detail`` that starts
+    with ``event``: missing, altered or not linked).
     """
     done = subprocess.run(
         [sys.executable, "-m", "vpitracker", "audit", "verify"],
