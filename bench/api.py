@@ -27,6 +27,8 @@ EXPECTED_PROGRESS = (
 REPORT_COMMITMENTS = "/v1/reports/commitments"
 REPORT_RECOMMENDATIONS = "/v1/reports/recommendations"
 QUERY_FOR = {"/v1/progress/timeline": "interval=month"}
+# A past review meeting inside the generated history (January 2024 to November 2026).
+PAST_AS_OF = "2025-12-31"
 HTTP_TIMEOUT = 600.0
 MIN_SAMPLES = 5
 
@@ -62,6 +64,13 @@ def read_endpoints(
             continue
         query = QUERY_FOR.get(route)
         endpoints.append(ReadEndpoint(route, f"{route}?{query}" if query else route))
+        # The same figures under a filter, and as of a past review meeting.
+        for label, extra in (
+            ("ministry_id", f"ministry_id={busiest_ministry}"),
+            ("as_of", f"as_of={PAST_AS_OF}"),
+        ):
+            both = f"{query}&{extra}" if query else extra
+            endpoints.append(ReadEndpoint(f"{route} ({label})", f"{route}?{both}"))
     if REPORT_COMMITMENTS in paths and "get" in paths[REPORT_COMMITMENTS]:
         endpoints.append(ReadEndpoint(f"{REPORT_COMMITMENTS} (JSON)", REPORT_COMMITMENTS))
         endpoints.append(

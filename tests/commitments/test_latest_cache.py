@@ -20,7 +20,15 @@ from vpitracker.config import Settings
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.credentials import actor_for_user
-from vpitracker.models import Commitment, CommitmentClosedSpan, StatusUpdate, UpdateMonth
+from vpitracker.models import (
+    Assessment,
+    Commitment,
+    CommitmentAssessmentSpan,
+    CommitmentClosedSpan,
+    CommitmentUpdateSpan,
+    StatusUpdate,
+    UpdateMonth,
+)
 from vpitracker.reporting import service as reporting
 from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate
 from vpitracker.vocab import ReportedStatus, Role, Verdict
@@ -81,6 +89,18 @@ def _closed_spans_recomputed(session: Session, ids: list[int]) -> set[tuple[Any,
     return out
 
 
+def _spans_recomputed(
+    records: list[tuple[Any, int, datetime, tuple[Any, ...]]],
+) -> set[tuple[Any, ...]]:
+    """(id, commitment, at, fields, until): each record newest until the next one's time."""
+    ordered = sorted(records, key=lambda r: (r[1], r[2], r[0]))
+    out = set()
+    for r, after in zip(ordered, [*ordered[1:], None], strict=True):
+        until = after[2] if after is not None and after[1] == r[1] else None
+        out.add((*r, until))
+    return out
+
+
 class TestLatestCache:
     def test_posts_and_older_imports_leave_the_cache_equal_to_the_history(
         self, client: TestClient, session: Session, settings: Settings
@@ -118,6 +138,65 @@ class TestLatestCache:
         assert kept() == expected
         refresh_spans(session)
         assert kept() == expected
+
+    def test_update_and_assessment_spans_kept_by_posts_and_older_imports_equal_a_recomputation(
+        self, session: Session
+    ) -> None:
+        sec = make_user(session, Role.secretariat)
+        commitments = _random_history(session, actor_for_user(session, sec), random.Random(13))
+        ids = [c.id for c in commitments if c.id is not None]
+        expected_updates = _spans_recomputed(
+            [
+                (u.id, u.commitment_id, u.reported_at, (u.status, u.progress_percent))
+                for u in session.exec(
+                    select(StatusUpdate).where(col(StatusUpdate.commitment_id).in_(ids))
+                )
+            ]
+        )
+        expected_assessments = _spans_recomputed(
+            [
+                (a.id, a.commitment_id, a.assessed_at, (a.verdict,))
+                for a in session.exec(
+                    select(Assessment).where(col(Assessment.commitment_id).in_(ids))
+                )
+            ]
+        )
+        # Older imports split spans: some end before a live post's span begins.
+        assert len(expected_updates) >= 20
+        assert len(expected_assessments) >= 10
+        assert sum(until is None for *_, until in expected_updates) == len(
+            {u[1] for u in expected_updates}
+        )
+
+        def kept() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+            us = session.exec(
+                select(CommitmentUpdateSpan).where(col(CommitmentUpdateSpan.commitment_id).in_(ids))
+            )
+            asm = session.exec(
+                select(CommitmentAssessmentSpan).where(
+                    col(CommitmentAssessmentSpan.commitment_id).in_(ids)
+                )
+            )
+            return (
+                {
+                    (r.update_id, r.commitment_id, r.reported_at, (r.status, r.progress_percent),
+                     r.until)
+                    for r in us
+                },
+                {(r.assessment_id, r.commitment_id, r.assessed_at, (r.verdict,), r.until)
+                 for r in asm},
+            )  # fmt: skip
+
+        assert kept() == (expected_updates, expected_assessments)
+        # The migration's backfill and the bulk refresh build the very same rows.
+        session.execute(delete(CommitmentUpdateSpan))
+        session.execute(delete(CommitmentAssessmentSpan))
+        migration = _migration("2026-12-02_state_spans.py")
+        session.execute(text(migration.BACKFILL_UPDATES))
+        session.execute(text(migration.BACKFILL_ASSESSMENTS))
+        assert kept() == (expected_updates, expected_assessments)
+        refresh_spans(session)
+        assert kept() == (expected_updates, expected_assessments)
 
     def test_month_counts_kept_by_posts_and_older_imports_equal_a_recount(
         self, session: Session

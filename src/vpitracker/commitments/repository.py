@@ -15,14 +15,16 @@ from sqlmodel import Session, col, select
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters
-from vpitracker.kernel.state import state_subquery
+from vpitracker.kernel.state import state_columns
 from vpitracker.models import (
     Assessment,
     Commitment,
+    CommitmentAssessmentSpan,
     CommitmentClosedSpan,
     CommitmentLatest,
     CommitmentRecommendation,
     CommitmentSupport,
+    CommitmentUpdateSpan,
     Provision,
     RecommendationProvision,
     StatusUpdate,
@@ -117,9 +119,11 @@ def select_with_state(
     column is wanted and no filter needs one.
     """
     stmt: Select[*tuple[Any, ...]]
+    state: dict[str, ColumnElement[Any]] = {}
     if with_state or _needs_state(filters):
-        state = state_subquery(clock)
-        stmt = sa_select(Commitment, state).join(state, state.c.commitment_id == Commitment.id)
+        columns = state_columns(clock, table_of(Commitment))
+        state = columns.fields
+        stmt = sa_select(Commitment, *columns.labelled()).select_from(columns.joined)
     else:
         stmt = sa_select(Commitment)
     if not filters.include_archived:
@@ -150,13 +154,13 @@ def select_with_state(
             )
         )
     if filters.reported_status is not None:
-        stmt = stmt.where(state.c.reported_status == filters.reported_status)
+        stmt = stmt.where(state["reported_status"] == filters.reported_status)
     if filters.verdict is not None:
-        stmt = stmt.where(state.c.verdict == filters.verdict)
+        stmt = stmt.where(state["verdict"] == filters.verdict)
     for flag in ("contested", "overdue", "stale"):
         wanted = getattr(filters, flag)
         if wanted is not None:
-            stmt = stmt.where(state.c[flag] == wanted)
+            stmt = stmt.where(state[flag] == wanted)
     if filters.due_before is not None:
         stmt = stmt.where(col(Commitment.due_date) < filters.due_before)
     if filters.due_after is not None:
@@ -179,10 +183,10 @@ def list_commitments(
 def get_with_state(
     session: Session, commitment_id: int, clock: Clock
 ) -> CommitmentWithState | None:
-    state = state_subquery(clock)
+    state = state_columns(clock, table_of(Commitment))
     stmt = (
-        sa_select(Commitment, state)
-        .join(state, state.c.commitment_id == Commitment.id)
+        sa_select(Commitment, *state.labelled())
+        .select_from(state.joined)
         .where(col(Commitment.id) == commitment_id)
     )
     row = session.execute(stmt).first()
@@ -278,7 +282,10 @@ def note_assessment(session: Session, assessment: Assessment) -> None:
             > (assessment.assessed_at, assessment.id or 0)
         )
     ):
+        # An older (imported) assessment does not replace the newest, but it splits a span.
+        refresh_assessment_spans(session, [assessment.commitment_id])
         return
+    _extend_assessment_spans(session, latest, assessment)
     latest.assessment_id = assessment.id
     latest.assessed_at = assessment.assessed_at
     latest.verdict = assessment.verdict
@@ -290,7 +297,24 @@ _CLOSED = [s.value for s in CLOSED_STATUSES]
 
 
 def _extend_spans(session: Session, latest: CommitmentLatest, update: StatusUpdate) -> None:
-    """``update`` is the commitment's newest: it ends the previous span and may open one."""
+    """``update`` is the commitment's newest: it ends the previous spans and opens its own."""
+    every = table_of(CommitmentUpdateSpan)
+    if latest.update_id is not None:
+        session.execute(
+            sa_update(every)
+            .where(every.c.update_id == latest.update_id)
+            .values(until=update.reported_at)
+        )
+    session.execute(
+        insert(every).values(
+            update_id=update.id,
+            commitment_id=update.commitment_id,
+            status=update.status,
+            progress_percent=update.progress_percent,
+            reported_at=update.reported_at,
+            until=None,
+        )
+    )
     spans = table_of(CommitmentClosedSpan)
     if latest.update_id is not None and latest.status in _CLOSED:
         session.execute(
@@ -310,27 +334,94 @@ def _extend_spans(session: Session, latest: CommitmentLatest, update: StatusUpda
         )
 
 
-def refresh_spans(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
-    """Rebuild ``commitment_closed_span`` from the history (all, or these commitments)."""
-    spans, su = table_of(CommitmentClosedSpan), table_of(StatusUpdate)
-    ids = None if commitment_ids is None else sorted(set(commitment_ids))
-    remove = delete(spans)
+def _extend_assessment_spans(
+    session: Session, latest: CommitmentLatest, assessment: Assessment
+) -> None:
+    """``assessment`` is the commitment's newest: it ends the previous span, opens its own."""
+    spans = table_of(CommitmentAssessmentSpan)
+    if latest.assessment_id is not None:
+        session.execute(
+            sa_update(spans)
+            .where(spans.c.assessment_id == latest.assessment_id)
+            .values(until=assessment.assessed_at)
+        )
+    session.execute(
+        insert(spans).values(
+            assessment_id=assessment.id,
+            commitment_id=assessment.commitment_id,
+            verdict=assessment.verdict,
+            assessed_at=assessment.assessed_at,
+            until=None,
+        )
+    )
+
+
+def _clear(session: Session, table: Any, ids: list[int] | None) -> None:
+    remove = delete(table)
     if ids is not None:
-        remove = remove.where(spans.c.commitment_id.in_(ids))
+        remove = remove.where(table.c.commitment_id.in_(ids))
     session.execute(remove)
+
+
+def refresh_spans(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
+    """Rebuild the update spans (all, and closed) from the history (all, or these)."""
+    closed, every, su = (
+        table_of(CommitmentClosedSpan),
+        table_of(CommitmentUpdateSpan),
+        table_of(StatusUpdate),
+    )
+    ids = None if commitment_ids is None else sorted(set(commitment_ids))
+    _clear(session, closed, ids)
+    _clear(session, every, ids)
     following = func.lead(su.c.reported_at).over(
         partition_by=su.c.commitment_id, order_by=(su.c.reported_at, su.c.id)
     )
-    every = sa_select(
-        su.c.id, su.c.commitment_id, su.c.status, su.c.reported_at, following.label("until")
+    history_rows = sa_select(
+        su.c.id,
+        su.c.commitment_id,
+        su.c.status,
+        su.c.progress_percent,
+        su.c.reported_at,
+        following.label("until"),
     )
     if ids is not None:
-        every = every.where(su.c.commitment_id.in_(ids))
-    history = every.subquery("history")
+        history_rows = history_rows.where(su.c.commitment_id.in_(ids))
+    session.execute(
+        insert(every).from_select(
+            ["update_id", "commitment_id", "status", "progress_percent", "reported_at", "until"],
+            history_rows,
+        )
+    )
+    # The closed spans are the closed statuses' rows of the spans just written.
+    session.execute(
+        insert(closed).from_select(
+            ["update_id", "commitment_id", "status", "reported_at", "until"],
+            sa_select(
+                every.c.update_id, every.c.commitment_id, every.c.status, every.c.reported_at,
+                every.c.until,
+            ).where(
+                every.c.status.in_(_CLOSED),
+                *(() if ids is None else (every.c.commitment_id.in_(ids),)),
+            ),
+        )
+    )  # fmt: skip
+    refresh_assessment_spans(session, ids)
+
+
+def refresh_assessment_spans(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
+    """Rebuild ``commitment_assessment_span`` from the history (all, or these commitments)."""
+    spans, a = table_of(CommitmentAssessmentSpan), table_of(Assessment)
+    ids = None if commitment_ids is None else sorted(set(commitment_ids))
+    _clear(session, spans, ids)
+    following = func.lead(a.c.assessed_at).over(
+        partition_by=a.c.commitment_id, order_by=(a.c.assessed_at, a.c.id)
+    )
+    rows = sa_select(a.c.id, a.c.commitment_id, a.c.verdict, a.c.assessed_at, following)
+    if ids is not None:
+        rows = rows.where(a.c.commitment_id.in_(ids))
     session.execute(
         insert(spans).from_select(
-            ["update_id", "commitment_id", "status", "reported_at", "until"],
-            sa_select(history).where(history.c.status.in_(_CLOSED)),
+            ["assessment_id", "commitment_id", "verdict", "assessed_at", "until"], rows
         )
     )
 

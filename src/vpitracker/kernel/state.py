@@ -1,123 +1,40 @@
 """Derived commitment state (docs/concepts.md), computed by the database.
 
 Now, the newest status update and assessment of each commitment are read from
-``commitment_latest`` (one row per commitment). As of a past day they are found
-with correlated ``LIMIT 1`` subqueries over the ``(commitment_id, <time>, id)``
-indexes. Either way the derived figures are filtered and counted in SQL.
+``commitment_latest`` (one row per commitment). As of a past day they are the
+update and assessment spans current then (``commitment_update_span``,
+``commitment_assessment_span``: one each per commitment at any instant). Either
+way the rows are outer-joined onto the commitment table itself (no second scan of
+it) and the derived figures are filtered and counted in SQL.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Subquery,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.models import (
-    Assessment,
     Commitment,
+    CommitmentAssessmentSpan,
     CommitmentLatest,
-    StatusUpdate,
+    CommitmentUpdateSpan,
     table_of,
 )
 from vpitracker.vocab import CLOSED_STATUSES, DerivedVerdict, ReportedStatus, Verdict
-
-
-def _newest(table: Any, time_column: str, commitment: Any, cutoff: datetime | None) -> Any:
-    """Id of the newest row of ``table`` for the outer commitment (before ``cutoff``)."""
-    stmt = select(table.c.id).where(table.c.commitment_id == commitment.c.id)
-    if cutoff is not None:
-        stmt = stmt.where(table.c[time_column] < cutoff)
-    stmt = stmt.order_by(table.c[time_column].desc(), table.c.id.desc()).limit(1)
-    return stmt.correlate(commitment).scalar_subquery()
-
-
-def _latest_rows(clock: Clock) -> Any:
-    """Per commitment: its newest update's and assessment's fields at ``clock``.
-
-    Now: the ``commitment_latest`` row the reporting service keeps current.
-    As of a past day: found in the history with an index probe per commitment.
-    """
-    commitment = table_of(Commitment)
-    if clock.cutoff is None:
-        latest = table_of(CommitmentLatest)
-        return (
-            select(
-                commitment.c.id.label("commitment_id"),
-                commitment.c.due_date,
-                commitment.c.committed_on,
-                latest.c.update_id,
-                latest.c.status,
-                latest.c.progress_percent,
-                latest.c.reported_at,
-                latest.c.verdict,
-                latest.c.assessed_at,
-            )
-            .select_from(commitment)
-            .outerjoin(latest, latest.c.commitment_id == commitment.c.id)
-            .subquery("latest")
-        )
-    updates = table_of(StatusUpdate)
-    assessments = table_of(Assessment)
-    base = select(
-        commitment.c.id.label("commitment_id"),
-        commitment.c.due_date,
-        commitment.c.committed_on,
-        _newest(updates, "reported_at", commitment, clock.cutoff).label("update_id"),
-        _newest(assessments, "assessed_at", commitment, clock.cutoff).label("assessment_id"),
-    ).subquery("newest")
-    su = updates.alias("su")
-    asm = assessments.alias("asm")
-    return (
-        select(
-            base.c.commitment_id,
-            base.c.due_date,
-            base.c.committed_on,
-            su.c.id.label("update_id"),
-            su.c.status,
-            su.c.progress_percent,
-            su.c.reported_at,
-            asm.c.verdict,
-            asm.c.assessed_at,
-        )
-        .select_from(base)
-        .outerjoin(su, su.c.id == base.c.update_id)
-        .outerjoin(asm, asm.c.id == base.c.assessment_id)
-        .subquery("latest")
-    )
-
-
-def state_subquery(clock: Clock) -> Subquery:
-    """One row per commitment: its id and every derived field of §4."""
-    latest = _latest_rows(clock).c
-    status: ColumnElement[Any] = func.coalesce(
-        latest.status, literal(ReportedStatus.not_started.value)
-    )
-    open_ = status.not_in([s.value for s in CLOSED_STATUSES])
-    contested = and_(
-        latest.verdict == Verdict.disputes.value,
-        or_(latest.update_id.is_(None), latest.reported_at <= latest.assessed_at),
-    )
-    overdue = and_(latest.due_date < clock.ref_date, open_)
-    stale = and_(
-        open_,
-        or_(
-            and_(latest.update_id.is_(None), latest.committed_on < clock.stale_before.date()),
-            latest.reported_at < clock.stale_before,
-        ),
-    )
-    return select(
-        latest.commitment_id,
-        status.label("reported_status"),
-        func.coalesce(latest.progress_percent, 0).label("progress_percent"),
-        latest.reported_at.label("last_reported_at"),
-        func.coalesce(latest.verdict, literal(DerivedVerdict.unassessed.value)).label("verdict"),
-        case((contested, True), else_=False).label("contested"),
-        case((overdue, True), else_=False).label("overdue"),
-        case((stale, True), else_=False).label("stale"),
-    ).subquery("state")
-
 
 STATE_FIELDS = (
     "reported_status",
@@ -128,3 +45,117 @@ STATE_FIELDS = (
     "overdue",
     "stale",
 )
+
+
+@dataclass(frozen=True)
+class _Newest:
+    """The commitment table joined to its newest update's and assessment's fields."""
+
+    joined: FromClause
+    update_id: ColumnElement[Any]
+    status: ColumnElement[Any]
+    progress_percent: ColumnElement[Any]
+    reported_at: ColumnElement[Any]
+    verdict: ColumnElement[Any]
+    assessed_at: ColumnElement[Any]
+
+
+def _newest(clock: Clock, commitment: Table) -> _Newest:
+    """Now: the ``commitment_latest`` row the reporting service keeps current.
+
+    As of a past day: the update and assessment spans current at the cutoff (begun
+    before it, not ended by then).
+    """
+    cutoff = clock.cutoff
+    if cutoff is None:
+        latest = table_of(CommitmentLatest)
+        return _Newest(
+            commitment.outerjoin(latest, latest.c.commitment_id == commitment.c.id),
+            latest.c.update_id,
+            latest.c.status,
+            latest.c.progress_percent,
+            latest.c.reported_at,
+            latest.c.verdict,
+            latest.c.assessed_at,
+        )
+    su = table_of(CommitmentUpdateSpan).alias("su")
+    asm = table_of(CommitmentAssessmentSpan).alias("asm")
+    joined = commitment.outerjoin(
+        su,
+        and_(
+            su.c.commitment_id == commitment.c.id,
+            su.c.reported_at < cutoff,
+            or_(su.c.until.is_(None), su.c.until >= cutoff),
+        ),
+    ).outerjoin(
+        asm,
+        and_(
+            asm.c.commitment_id == commitment.c.id,
+            asm.c.assessed_at < cutoff,
+            or_(asm.c.until.is_(None), asm.c.until >= cutoff),
+        ),
+    )
+    return _Newest(
+        joined,
+        su.c.update_id,
+        su.c.status,
+        su.c.progress_percent,
+        su.c.reported_at,
+        asm.c.verdict,
+        asm.c.assessed_at,
+    )
+
+
+@dataclass(frozen=True)
+class StateColumns:
+    """``joined`` (the commitment table and what its state is read from) and, by name,
+    the expression of every derived field of §4 over it (``STATE_FIELDS``)."""
+
+    joined: FromClause
+    fields: dict[str, ColumnElement[Any]]
+
+    def labelled(self) -> list[ColumnElement[Any]]:
+        return [self.fields[name].label(name) for name in STATE_FIELDS]
+
+
+def state_columns(clock: Clock, commitment: Table | None = None) -> StateColumns:
+    """The derived state of the rows of ``commitment`` (the commitment table) at ``clock``."""
+    commitment = table_of(Commitment) if commitment is None else commitment
+    n = _newest(clock, commitment)
+    status: ColumnElement[Any] = func.coalesce(n.status, literal(ReportedStatus.not_started.value))
+    open_ = status.not_in([s.value for s in CLOSED_STATUSES])
+    contested = and_(
+        n.verdict == Verdict.disputes.value,
+        or_(n.update_id.is_(None), n.reported_at <= n.assessed_at),
+    )
+    overdue = and_(commitment.c.due_date < clock.ref_date, open_)
+    stale = and_(
+        open_,
+        or_(
+            and_(n.update_id.is_(None), commitment.c.committed_on < clock.stale_before.date()),
+            n.reported_at < clock.stale_before,
+        ),
+    )
+    return StateColumns(
+        n.joined,
+        {
+            "reported_status": status,
+            "progress_percent": func.coalesce(n.progress_percent, 0),
+            "last_reported_at": n.reported_at,
+            "verdict": func.coalesce(n.verdict, literal(DerivedVerdict.unassessed.value)),
+            "contested": case((contested, True), else_=False),
+            "overdue": case((overdue, True), else_=False),
+            "stale": case((stale, True), else_=False),
+        },
+    )
+
+
+def state_subquery(clock: Clock) -> Subquery:
+    """One row per commitment: its id (``commitment_id``) and every derived field of §4."""
+    commitment = table_of(Commitment)
+    state = state_columns(clock, commitment)
+    return (
+        select(commitment.c.id.label("commitment_id"), *state.labelled())
+        .select_from(state.joined)
+        .subquery("state")
+    )

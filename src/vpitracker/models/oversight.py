@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from vpitracker.models.base import ArchivableRecord, UTCDateTime
@@ -121,6 +121,61 @@ class CommitmentClosedSpan(SQLModel, table=True):
     )
     status: str = Field(sa_column=Column(String(32), nullable=False))
     reported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class CommitmentUpdateSpan(SQLModel, table=True):
+    """Each status update's span as its commitment's newest: from its ``reported_at``
+    until the next update's (NULL while it is still the newest). Kept by the
+    reporting service in the same transaction as each post, like
+    ``commitment_latest``; figures ``as_of`` a past day read the one span current
+    then per commitment (``reported_at < cutoff <= until``) instead of probing the
+    history once per commitment.
+    """
+
+    __tablename__ = "commitment_update_span"
+    __table_args__ = (Index("ix_commitment_update_span_until", "until", "reported_at"),)
+
+    update_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("status_update.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    commitment_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("commitment.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    progress_percent: int = Field(sa_column=Column(Integer, nullable=False))
+    reported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class CommitmentAssessmentSpan(SQLModel, table=True):
+    """Each assessment's span as its commitment's newest (``assessed_at`` until the
+    next one's; NULL while newest), kept like ``commitment_update_span``.
+    """
+
+    __tablename__ = "commitment_assessment_span"
+    __table_args__ = (Index("ix_commitment_assessment_span_until", "until", "assessed_at"),)
+
+    assessment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("assessment.id", ondelete="CASCADE"), primary_key=True)
+    )
+    commitment_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("commitment.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    verdict: str = Field(sa_column=Column(String(32), nullable=False))
+    assessed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +25,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -49,6 +52,65 @@ from vpitracker.vocab import (
 MAX_PERIODS = 240
 
 
+@dataclass(frozen=True)
+class FigureRow:
+    """Status counts, flags and the exact mean progress over a set of commitments."""
+
+    not_started: int
+    in_progress: int
+    completed: int
+    stalled: int
+    cancelled: int
+    overdue: int
+    stale: int
+    contested: int
+    # avg() as the database answers it (Decimal, or float on SQLite); None over nothing.
+    mean_progress_percent: Decimal | float | None
+
+
+def _figure_row(m: RowMapping) -> FigureRow:
+    return FigureRow(
+        **{s.value: int(m[s.value]) for s in ReportedStatus},
+        overdue=int(m["overdue"]),
+        stale=int(m["stale"]),
+        contested=int(m["contested"]),
+        mean_progress_percent=m["mean_progress_percent"],
+    )
+
+
+@dataclass(frozen=True)
+class CommitmentTotals:
+    figures: FigureRow
+    commitments: int
+    verdicts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RecommendationTotals:
+    recommendations: int
+    implementations: dict[str, int]
+
+
+@dataclass(frozen=True)
+class MinistryFigures:
+    figures: FigureRow
+    id: int
+    code: str
+    name: str
+    led: int
+    supporting: int
+    last_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BucketFigures:
+    """A cluster (int) or instrument (str); None: the commitments with none."""
+
+    figures: FigureRow
+    bucket: int | str | None
+    commitments: int
+
+
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -65,24 +127,47 @@ def figure_columns(counted: Any) -> list[ColumnElement[Any]]:
     ]
 
 
-def summary(session: Session, counted: Any, recommendations: Any) -> tuple[Any, Any]:
+def summary(
+    session: Session, counted: Any, recommendations: Any
+) -> tuple[CommitmentTotals, RecommendationTotals]:
     """(commitment figures, recommendation figures) — two statements."""
     c = counted.c
-    commitments = session.execute(
-        select(
-            func.count().label("commitments"),
-            *figure_columns(counted),
-            *(_count_if(c.verdict == v.value).label(f"verdict_{v.value}") for v in DerivedVerdict),
-        ).select_from(counted)
-    ).one()
+    commitments = (
+        session.execute(
+            select(
+                func.count().label("commitments"),
+                *figure_columns(counted),
+                *(
+                    _count_if(c.verdict == v.value).label(f"verdict_{v.value}")
+                    for v in DerivedVerdict
+                ),
+            ).select_from(counted)
+        )
+        .one()
+        ._mapping
+    )
     r = recommendations.c
-    recs = session.execute(
-        select(
-            func.count().label("recommendations"),
-            *(_count_if(r.implementation == i.value).label(i.value) for i in Implementation),
-        ).select_from(recommendations)
-    ).one()
-    return commitments, recs
+    recs = (
+        session.execute(
+            select(
+                func.count().label("recommendations"),
+                *(_count_if(r.implementation == i.value).label(i.value) for i in Implementation),
+            ).select_from(recommendations)
+        )
+        .one()
+        ._mapping
+    )
+    return (
+        CommitmentTotals(
+            figures=_figure_row(commitments),
+            commitments=int(commitments["commitments"]),
+            verdicts={v.value: int(commitments[f"verdict_{v.value}"]) for v in DerivedVerdict},
+        ),
+        RecommendationTotals(
+            recommendations=int(recs["recommendations"]),
+            implementations={i.value: int(recs[i.value]) for i in Implementation},
+        ),
+    )
 
 
 def ministries(
@@ -91,9 +176,15 @@ def ministries(
     *,
     ministry_id: int | None,
     cutoff: datetime | None,
-) -> list[Any]:
-    """One row per non-archived ministry, in one statement."""
+    involved: Any | None = None,
+) -> list[MinistryFigures]:
+    """One row per non-archived ministry, in one statement.
+
+    ``involved``: the same commitments as ``counted`` without their derived state
+    (cheaper), to count the supporting ministries over.
+    """
     c = counted.c
+    involved = counted if involved is None else involved
     led = (
         select(
             c.lead_ministry_id.label("ministry_id"),
@@ -106,7 +197,7 @@ def ministries(
     support = table_of(CommitmentSupport)
     supporting = (
         select(support.c.ministry_id, func.count().label("supporting"))
-        .join(counted, counted.c.id == support.c.commitment_id)
+        .join(involved, involved.c.id == support.c.commitment_id)
         .group_by(support.c.ministry_id)
         .subquery("supporting")
     )
@@ -137,7 +228,18 @@ def ministries(
     )
     if ministry_id is not None:
         stmt = stmt.where(m.c.id == ministry_id)
-    return list(session.execute(stmt).all())
+    return [
+        MinistryFigures(
+            figures=_figure_row(row),
+            id=int(row["id"]),
+            code=str(row["code"]),
+            name=str(row["name"]),
+            led=int(row["led"]),
+            supporting=int(row["supporting"]),
+            last_at=row["last_at"],
+        )
+        for row in session.execute(stmt).mappings()
+    ]
 
 
 def _pairs(field: str) -> Any:
@@ -153,20 +255,16 @@ def _pairs(field: str) -> Any:
     )
 
 
-def without_provision_field(session: Session, counted: Any, field: str) -> int:
-    """How many counted commitments have no cluster (or instrument) at all."""
-    links = table_of(CommitmentRecommendation)
-    placed = _pairs(field).where(links.c.commitment_id == counted.c.id).exists()
-    stmt = select(func.count()).select_from(counted).where(~placed)
-    return int(session.execute(stmt).scalar_one())
+def by_provision_field(session: Session, counted: Any, field: str) -> list[BucketFigures]:
+    """Figures per cluster or instrument: a commitment counts under each of its own.
 
-
-def by_provision_field(session: Session, counted: Any, field: str) -> list[Any]:
-    """Figures per cluster or instrument: a commitment counts under each of its own."""
+    One statement: a commitment with none counts once under the bucket NULL.
+    """
     pairs = _pairs(field).distinct().subquery("pairs")
     joined = (
         select(pairs.c.bucket, counted)
-        .join(counted, counted.c.id == pairs.c.commitment_id)
+        .select_from(counted)
+        .outerjoin(pairs, counted.c.id == pairs.c.commitment_id)
         .subquery("joined")
     )
     stmt = (
@@ -174,7 +272,14 @@ def by_provision_field(session: Session, counted: Any, field: str) -> list[Any]:
         .group_by(joined.c.bucket)
         .order_by(joined.c.bucket)
     )
-    return list(session.execute(stmt).all())
+    return [
+        BucketFigures(
+            figures=_figure_row(row),
+            bucket=row["bucket"],
+            commitments=int(row["commitments"]),
+        )
+        for row in session.execute(stmt).mappings()
+    ]
 
 
 def updates_per_month(

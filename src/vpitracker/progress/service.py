@@ -68,14 +68,13 @@ def _counted(
     return query.subquery("counted")
 
 
-def _figures(row: Any) -> dict[str, Any]:
-    m = row._mapping
+def _figures(row: repository.FigureRow) -> dict[str, Any]:
     return {
-        **{s.value: int(m[s.value]) for s in ReportedStatus},
-        "overdue": int(m["overdue"]),
-        "stale": int(m["stale"]),
-        "contested": int(m["contested"]),
-        "mean_progress_percent": _mean(m["mean_progress_percent"]),
+        **{s.value: getattr(row, s.value) for s in ReportedStatus},
+        "overdue": row.overdue,
+        "stale": row.stale,
+        "contested": row.contested,
+        "mean_progress_percent": _mean(row.mean_progress_percent),
     }
 
 
@@ -109,15 +108,13 @@ def _summary(
         ),
     ).subquery("recs")
     c, r = repository.summary(session, counted, recommendations)
-    figures = _figures(c)
-    total = int(c.commitments)
+    figures = _figures(c.figures)
+    total = c.commitments
     return Summary(
         as_of=clock.ref_date,
         commitments=total,
         by_reported_status=StatusCounts(**{s.value: figures[s.value] for s in ReportedStatus}),
-        by_verdict=VerdictCounts(
-            **{v.value: int(c._mapping[f"verdict_{v.value}"]) for v in DerivedVerdict}
-        ),
+        by_verdict=VerdictCounts(**{v.value: c.verdicts[v.value] for v in DerivedVerdict}),
         overdue=figures["overdue"],
         stale=figures["stale"],
         contested=figures["contested"],
@@ -125,9 +122,9 @@ def _summary(
         if total
         else 0.0,
         mean_progress_percent=figures["mean_progress_percent"] or 0.0,
-        recommendations=int(r.recommendations),
+        recommendations=r.recommendations,
         by_implementation=ImplementationCounts(
-            **{i.value: int(r._mapping[i.value]) for i in Implementation}
+            **{i.value: r.implementations[i.value] for i in Implementation}
         ),
     )
 
@@ -142,29 +139,34 @@ def ministries(
 ) -> MinistryScorecard:
     """The per-ministry scorecard."""
     counted = _counted(clock, None, cluster, instrument)
-    return _ministries(session, clock, counted, ministry_id)
+    involved = _counted(clock, None, cluster, instrument, with_state=False)
+    return _ministries(session, clock, counted, ministry_id, involved)
 
 
 def _ministries(
-    session: Session, clock: Clock, counted: Any, ministry_id: int | None
+    session: Session,
+    clock: Clock,
+    counted: Any,
+    ministry_id: int | None,
+    involved: Any | None = None,
 ) -> MinistryScorecard:
-    rows = repository.ministries(session, counted, ministry_id=ministry_id, cutoff=clock.cutoff)
-    items = []
-    for row in rows:
-        m = row._mapping
-        items.append(
-            MinistryRow(
-                ministry_id=m["id"],
-                ministry_code=m["code"],
-                ministry_name=m["name"],
-                commitments_led=int(m["led"]),
-                commitments_supporting=int(m["supporting"]),
-                days_since_last_update=(clock.ref_date - m["last_at"].date()).days
-                if m["last_at"] is not None
-                else None,
-                **_figures(row),
-            )
+    rows = repository.ministries(
+        session, counted, ministry_id=ministry_id, cutoff=clock.cutoff, involved=involved
+    )
+    items = [
+        MinistryRow(
+            ministry_id=row.id,
+            ministry_code=row.code,
+            ministry_name=row.name,
+            commitments_led=row.led,
+            commitments_supporting=row.supporting,
+            days_since_last_update=(clock.ref_date - row.last_at.date()).days
+            if row.last_at is not None
+            else None,
+            **_figures(row.figures),
         )
+        for row in rows
+    ]
     return MinistryScorecard(as_of=clock.ref_date, items=items)
 
 
@@ -191,16 +193,20 @@ def clusters(
 
 def _clusters(session: Session, clock: Clock, counted: Any) -> ClusterFigures:
     found = {row.bucket: row for row in repository.by_provision_field(session, counted, "cluster")}
+    without = found.pop(None, None)
     items = []
     for number, name in CLUSTER_NAMES.items():
         row = found.get(number)
-        figures = _figures(row) if row is not None else _empty_figures()
-        commitments = int(row.commitments) if row is not None else 0
+        figures = _figures(row.figures) if row is not None else _empty_figures()
+        commitments = row.commitments if row is not None else 0
         items.append(
             ClusterRow(cluster=number, cluster_name=name, commitments=commitments, **figures)
         )
-    without = repository.without_provision_field(session, counted, "cluster")
-    return ClusterFigures(as_of=clock.ref_date, items=items, commitments_without_cluster=without)
+    return ClusterFigures(
+        as_of=clock.ref_date,
+        items=items,
+        commitments_without_cluster=without.commitments if without is not None else 0,
+    )
 
 
 def instruments(
@@ -221,8 +227,8 @@ def _instruments(session: Session, clock: Clock, counted: Any) -> InstrumentFigu
     items = []
     for instrument in Instrument:
         row = found.get(instrument.value)
-        figures = _figures(row) if row is not None else _empty_figures()
-        commitments = int(row.commitments) if row is not None else 0
+        figures = _figures(row.figures) if row is not None else _empty_figures()
+        commitments = row.commitments if row is not None else 0
         items.append(InstrumentRow(instrument=instrument.value, commitments=commitments, **figures))
     return InstrumentFigures(as_of=clock.ref_date, items=items)
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import RecommendationFilters
-from vpitracker.kernel.state import state_subquery
+from vpitracker.kernel.state import state_columns
 from vpitracker.models import (
     Commitment,
     CommitmentRecommendation,
@@ -19,6 +19,7 @@ from vpitracker.models import (
     Provision,
     Recommendation,
     RecommendationProvision,
+    table_of,
 )
 from vpitracker.pagination import PageRequest, paginate_rows
 from vpitracker.vocab import Implementation, ReportedStatus
@@ -60,13 +61,11 @@ def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
 
 def implementation_subquery(clock: Clock) -> Subquery:
     """Per recommendation: counts over its non-archived commitments' reported statuses."""
-    state = state_subquery(clock)
-    completed = func.sum(
-        case((state.c.reported_status == ReportedStatus.completed.value, 1), else_=0)
-    )
-    not_started = func.sum(
-        case((state.c.reported_status == ReportedStatus.not_started.value, 1), else_=0)
-    )
+    commitment = table_of(Commitment)
+    state = state_columns(clock, commitment)
+    status = state.fields["reported_status"]
+    completed = func.sum(case((status == ReportedStatus.completed.value, 1), else_=0))
+    not_started = func.sum(case((status == ReportedStatus.not_started.value, 1), else_=0))
     stmt: Any = (
         sa_select(
             col(CommitmentRecommendation.recommendation_id).label("recommendation_id"),
@@ -74,8 +73,7 @@ def implementation_subquery(clock: Clock) -> Subquery:
             completed.label("completed"),
             not_started.label("not_started"),
         )
-        .join(Commitment, col(Commitment.id) == col(CommitmentRecommendation.commitment_id))
-        .join(state, state.c.commitment_id == Commitment.id)
+        .join(state.joined, commitment.c.id == col(CommitmentRecommendation.commitment_id))
         .where(col(Commitment.archived_at).is_(None))
         .group_by(col(CommitmentRecommendation.recommendation_id))
     )
