@@ -13,12 +13,15 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -26,13 +29,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
+from tests.assertions import problem
 from tests.conftest import database_url, test_settings
 from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_user, record_created
 from tests.live import free_port
 from vpitracker import migrate, replicas
-from vpitracker.db import make_engine, normalize_url
+from vpitracker.db import database_problem, make_engine, normalize_url
+from vpitracker.errors import ReplicaBusy
 from vpitracker.main import create_app
+from vpitracker.ministries import service as ministries_service
 from vpitracker.models import ApiKey
 from vpitracker.vocab import Role
 
@@ -264,6 +270,181 @@ def test_dashboards_read_the_standby_and_everything_else_the_primary(
         app.state.read_engine.dispose()
         app.state.engine.dispose()
         primary.dispose()
+
+
+@contextmanager
+def _app_reading(read_url: str, primary_url: str) -> Iterator[TestClient]:
+    settings = test_settings(database_url=primary_url, read_database_url=read_url)
+    app = create_app(settings)
+    client = TestClient(app, raise_server_exceptions=False)
+    try:
+        yield client
+    finally:
+        client.close()
+        app.state.read_engine.dispose()
+        app.state.engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_readyz_reports_the_standby_and_its_lag(
+    standby: Standby, scratch_database_url: str
+) -> None:
+    primary = make_engine(scratch_database_url)
+    migrate.upgrade(primary)
+    standby.caught_up(primary)
+    try:
+        with _app_reading(standby.url(scratch_database_url), scratch_database_url) as client:
+            r = client.get("/readyz")
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "ready"
+            replica = r.json()["read_replica"]
+            assert replica["status"] == "ok", replica
+            assert replica["lag_bytes"] >= 0
+            assert replica["lag_seconds"] >= 0
+            with standby.paused():
+                with Session(primary) as s:
+                    make_ministry(s)
+                r = client.get("/readyz")
+                assert r.status_code == 200, r.text  # a lagging replica never fails readiness
+                replica = r.json()["read_replica"]
+                assert replica["status"] == "paused", replica
+                assert replica["lag_bytes"] > 0, replica
+                assert replica["lag_seconds"] >= 0, replica
+            standby.caught_up(primary)
+            replica = client.get("/readyz").json()["read_replica"]
+            assert replica["status"] == "ok", replica
+    finally:
+        primary.dispose()
+
+
+@pytest.mark.postgres_only
+def test_a_replica_that_is_down_keeps_readyz_ready_and_its_reads_are_503(
+    scratch_database_url: str,
+) -> None:
+    primary = make_engine(scratch_database_url)
+    migrate.upgrade(primary)
+    with Session(primary, expire_on_commit=False) as s:
+        ministry = make_ministry(s)
+        secretariat = make_user(s, Role.secretariat)
+    nowhere = make_url(scratch_database_url).set(host="127.0.0.1", port=free_port())
+    try:
+        with _app_reading(
+            nowhere.render_as_string(hide_password=False), scratch_database_url
+        ) as client:
+            r = client.get("/readyz")
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "ready"
+            assert r.json()["read_replica"]["status"] == "unavailable"
+            h = auth(client.app.state.settings, secretariat)  # type: ignore[attr-defined]
+            body = problem(client.get("/v1/ministries", headers=h), 503)
+            assert body["type"].endswith("replica-busy"), body
+            assert "replica" in body["detail"]
+            # Single records read the primary.
+            assert client.get(f"/v1/ministries/{ministry.id}", headers=h).status_code == 200
+    finally:
+        primary.dispose()
+
+
+@pytest.mark.postgres_only
+def test_a_read_cancelled_by_a_recovery_conflict_is_503_with_retry_after(
+    standby: Standby, scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real conflict: the standby is told to cancel at once (max_standby_streaming_delay
+    = 0) any query holding a lock that a replayed ACCESS EXCLUSIVE lock needs."""
+    primary = make_engine(scratch_database_url)
+    migrate.upgrade(primary)
+    with Session(primary, expire_on_commit=False) as s:
+        make_ministry(s)
+        secretariat = make_user(s, Role.secretariat)
+    standby.caught_up(primary)
+    real = ministries_service.list_ministries
+
+    def slow(session: Session, **kwargs: Any) -> Any:
+        # Holds ministry's ACCESS SHARE lock on the standby while it sleeps.
+        session.execute(text("SELECT pg_sleep(10) FROM ministry LIMIT 1"))
+        return real(session, **kwargs)
+
+    def lock_on_primary() -> None:
+        time.sleep(1.5)
+        with primary.begin() as conn:
+            conn.execute(text("LOCK TABLE ministry IN ACCESS EXCLUSIVE MODE"))
+
+    monkeypatch.setattr(ministries_service, "list_ministries", slow)
+    with standby.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ALTER SYSTEM SET max_standby_streaming_delay = 0"))
+        conn.execute(text("SELECT pg_reload_conf()"))
+    locker = threading.Thread(target=lock_on_primary)
+    try:
+        with _app_reading(standby.url(scratch_database_url), scratch_database_url) as client:
+            h = auth(client.app.state.settings, secretariat)  # type: ignore[attr-defined]
+            locker.start()
+            started = time.monotonic()
+            r = client.get("/v1/ministries", headers=h)
+            assert time.monotonic() - started < 9, "the read was not cancelled"
+            body = problem(r, 503)
+            assert body["type"].endswith("replica-busy"), body
+            assert r.headers["Retry-After"] == "1"
+    finally:
+        locker.join()
+        with standby.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ALTER SYSTEM RESET max_standby_streaming_delay"))
+            conn.execute(text("SELECT pg_reload_conf()"))
+        primary.dispose()
+
+
+def _driver_error(exc: Exception) -> DBAPIError:
+    return DBAPIError("SELECT …", {}, exc)
+
+
+class TestRecoveryConflictsAreNotWriteConflicts:
+    """The driver's error raised by hand (the real conflict is tested above, on PostgreSQL)."""
+
+    CONFLICT = psycopg.errors.SerializationFailure(
+        "canceling statement due to conflict with recovery\n"
+        "DETAIL:  User query might have needed to see row versions that must be removed."
+    )
+
+    def test_database_problem_tells_them_apart(self) -> None:
+        recovery = _driver_error(self.CONFLICT)
+        concurrent = _driver_error(
+            psycopg.errors.SerializationFailure(
+                "could not serialize access due to concurrent update"
+            )
+        )
+        assert isinstance(database_problem(recovery), ReplicaBusy)
+        assert isinstance(database_problem(concurrent, replica_read=True), ReplicaBusy)
+        assert database_problem(concurrent).status == 409
+
+    def test_a_replica_read_cancelled_is_503_with_retry_after_and_a_primary_one_409(
+        self, monkeypatch: pytest.MonkeyPatch, scratch_database_url: str
+    ) -> None:
+        settings = test_settings(database_url=scratch_database_url)
+        app = create_app(settings)
+        # As if VPI_READ_DATABASE_URL were set: another engine on the same database.
+        app.state.read_engine = make_engine(settings.database_url)
+        migrate.upgrade(app.state.engine)
+        with Session(app.state.engine, expire_on_commit=False) as s:
+            ministry = make_ministry(s)
+            h = auth(settings, make_user(s, Role.secretariat))
+        concurrent = psycopg.errors.SerializationFailure("could not serialize access")
+
+        def cancelled(*_args: Any, **_kwargs: Any) -> Any:
+            raise _driver_error(concurrent)
+
+        monkeypatch.setattr(ministries_service, "list_ministries", cancelled)
+        monkeypatch.setattr(ministries_service, "get", cancelled)
+        try:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                r = client.get("/v1/ministries", headers=h)
+                body = problem(r, 503)
+                assert body["type"].endswith("replica-busy"), body
+                assert "read replica" in body["detail"]
+                assert r.headers["Retry-After"] == "1"
+                # The same error on a read of the primary is still a conflict.
+                problem(client.get(f"/v1/ministries/{ministry.id}", headers=h), 409)
+        finally:
+            app.state.read_engine.dispose()
+            app.state.engine.dispose()
 
 
 def test_every_replica_route_is_a_route_of_the_app() -> None:

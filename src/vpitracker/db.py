@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from vpitracker.config import DEFAULT_LOCK_TIMEOUT_SECONDS, get_settings
-from vpitracker.errors import AppError, Conflict, NotSaved, ServiceUnavailable
+from vpitracker.errors import AppError, Conflict, NotSaved, ReplicaBusy, ServiceUnavailable
 
 WRITE_OPTIONS = {"vpi_write": True}
 logger = logging.getLogger("vpitracker")
@@ -93,12 +93,29 @@ _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 _BUSY_SQLSTATES = frozenset({"55P03", "57014"})
 
 
-def database_problem(exc: DBAPIError) -> AppError:
-    """What a client is told when the database refused a statement or the commit."""
+# A hot standby cancels a query that conflicts with what it replays ("canceling
+# statement due to conflict with recovery": 40001, 40P01 for a buffer-pin deadlock).
+_RECOVERY_CONFLICT = "conflict with recovery"
+
+
+def database_problem(exc: DBAPIError, *, replica_read: bool = False) -> AppError:
+    """What a client is told when the database refused a statement or the commit.
+
+    ``replica_read``: the request read the read replica, where 40001 and 40P01 mean a
+    recovery conflict (the replica was busy: 503), not a concurrent write (409).
+    """
     sqlstate = getattr(exc.orig, "sqlstate", None)
+    message = str(exc.orig).lower()
+    if _RECOVERY_CONFLICT in message or (replica_read and sqlstate in _RETRY_SQLSTATES):
+        return ReplicaBusy(
+            "The read replica cancelled this read while replaying changes from the primary; "
+            "nothing was changed. Retry shortly.",
+            retry_after=1,
+        )
+    if replica_read and isinstance(exc, OperationalError) and sqlstate is None:
+        return ReplicaBusy("The read replica does not answer; nothing was changed. Retry shortly.")
     if sqlstate in _RETRY_SQLSTATES:
         return Conflict("A concurrent change conflicted with this one; nothing was saved. Retry.")
-    message = str(exc.orig).lower()
     if sqlstate in _BUSY_SQLSTATES or "database is locked" in message or "busy" in message:
         return ServiceUnavailable("The database is busy; nothing was saved. Retry shortly.")
     logger.error("database refused the request", exc_info=exc)

@@ -112,6 +112,12 @@ class ServiceUnavailable(AppError):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}, **params)
 
 
+class ReplicaBusy(ServiceUnavailable):
+    """A read replica cancelled a read that conflicted with the changes it was replaying."""
+
+    type_slug = "replica-busy"
+
+
 class NotSaved(AppError):
     """The database refused the commit: nothing of the request was written."""
 

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from vpitracker import __version__, migrate
+from vpitracker import __version__, migrate, replicas
 from vpitracker.apikeys.router import router as apikeys_router
 from vpitracker.audit.router import changes_router
 from vpitracker.audit.router import router as audit_router
@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         # The transaction was rolled back on the way out; say so instead of a bare 500.
-        return app_error_response(database_problem(exc), language_of(request))
+        problem = database_problem(exc, replica_read=replicas.reads_replica(request))
+        return app_error_response(problem, language_of(request))
 
     for router in (
         auth_router,
@@ -124,12 +125,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/readyz", tags=["health"], operation_id="health-ready", responses=responses(503))
     def readyz(request: Request) -> Any:
-        """Readiness: the database answers and its schema is at this code's migration head."""
+        """Readiness: the database answers and its schema is at this code's migration head.
+
+        With ``VPI_READ_DATABASE_URL``, the body also reports the read replica's state and
+        lag (``read_replica``); a replica that lags or is down never fails readiness.
+        """
         lang = language_of(request)
+        replica = app.state.read_engine is not app.state.engine
         try:
             with app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
                 at_head = migrate.current_heads(conn) == migrate.expected_heads()
+                primary_lsn = replicas.primary_position(conn) if replica else ""
         except Exception:
             return problem_response(
                 503, "Service Unavailable", N_("The database does not answer"), lang=lang
@@ -141,9 +148,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 N_("The database schema is not at the migration head"),
                 lang=lang,
             )
-        ready = {"status": "ready"}
+        ready: dict[str, Any] = {"status": "ready"}
         if not notifications_mail.enabled(settings):
             ready["mail"] = "SMTP is not configured (VPI_SMTP_URL): no email is sent"
+        if replica:
+            # Reported, never failing readiness: a replica down fails only the dashboard
+            # reads it serves (503), while failing readiness would stop every write too.
+            ready["read_replica"] = replicas.health(app.state.read_engine, primary_lsn)
         return ready
 
     metrics = Metrics()
