@@ -39,7 +39,7 @@ from vpitracker.db import database_problem, make_engine, normalize_url
 from vpitracker.errors import ReplicaBusy
 from vpitracker.main import create_app
 from vpitracker.ministries import service as ministries_service
-from vpitracker.models import ApiKey
+from vpitracker.models import ApiKey, Ministry, User
 from vpitracker.vocab import Role
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -272,6 +272,14 @@ def test_dashboards_read_the_standby_and_everything_else_the_primary(
         primary.dispose()
 
 
+def _primary_with_a_ministry(url: str) -> tuple[Engine, Ministry, User]:
+    """A migrated primary with one ministry and a secretariat user."""
+    primary = make_engine(url)
+    migrate.upgrade(primary)
+    with Session(primary, expire_on_commit=False) as s:
+        return primary, make_ministry(s), make_user(s, Role.secretariat)
+
+
 @contextmanager
 def _app_reading(read_url: str, primary_url: str) -> Iterator[TestClient]:
     settings = test_settings(database_url=primary_url, read_database_url=read_url)
@@ -321,11 +329,7 @@ def test_readyz_reports_the_standby_and_its_lag(
 def test_a_replica_that_is_down_keeps_readyz_ready_and_its_reads_are_503(
     scratch_database_url: str,
 ) -> None:
-    primary = make_engine(scratch_database_url)
-    migrate.upgrade(primary)
-    with Session(primary, expire_on_commit=False) as s:
-        ministry = make_ministry(s)
-        secretariat = make_user(s, Role.secretariat)
+    primary, ministry, secretariat = _primary_with_a_ministry(scratch_database_url)
     nowhere = make_url(scratch_database_url).set(host="127.0.0.1", port=free_port())
     try:
         with _app_reading(
@@ -351,11 +355,7 @@ def test_a_read_cancelled_by_a_recovery_conflict_is_503_with_retry_after(
 ) -> None:
     """A real conflict: the standby is told to cancel at once (max_standby_streaming_delay
     = 0) any query holding a lock that a replayed ACCESS EXCLUSIVE lock needs."""
-    primary = make_engine(scratch_database_url)
-    migrate.upgrade(primary)
-    with Session(primary, expire_on_commit=False) as s:
-        make_ministry(s)
-        secretariat = make_user(s, Role.secretariat)
+    primary, _, secretariat = _primary_with_a_ministry(scratch_database_url)
     standby.caught_up(primary)
     real = ministries_service.list_ministries
 
