@@ -134,7 +134,20 @@ class CommitmentUpdateSpan(SQLModel, table=True):
     """
 
     __tablename__ = "commitment_update_span"
-    __table_args__ = (Index("ix_commitment_update_span_until", "until", "reported_at"),)
+    # The lookup by commitment covers the columns a past day's figures read, so SQLite
+    # answers it from the index alone (a probe per commitment, no table reads).
+    __table_args__ = (
+        Index("ix_commitment_update_span_until", "until", "reported_at"),
+        Index(
+            "ix_commitment_update_span_lookup",
+            "commitment_id",
+            "reported_at",
+            "until",
+            "update_id",
+            "status",
+            "progress_percent",
+        ),
+    )
 
     update_id: int = Field(
         sa_column=Column(
@@ -146,7 +159,6 @@ class CommitmentUpdateSpan(SQLModel, table=True):
             Integer,
             ForeignKey("commitment.id", ondelete="CASCADE"),
             nullable=False,
-            index=True,
         )
     )
     status: str = Field(sa_column=Column(String(32), nullable=False))
@@ -161,7 +173,16 @@ class CommitmentAssessmentSpan(SQLModel, table=True):
     """
 
     __tablename__ = "commitment_assessment_span"
-    __table_args__ = (Index("ix_commitment_assessment_span_until", "until", "assessed_at"),)
+    __table_args__ = (
+        Index("ix_commitment_assessment_span_until", "until", "assessed_at"),
+        Index(
+            "ix_commitment_assessment_span_lookup",
+            "commitment_id",
+            "assessed_at",
+            "until",
+            "verdict",
+        ),
+    )
 
     assessment_id: int = Field(
         sa_column=Column(Integer, ForeignKey("assessment.id", ondelete="CASCADE"), primary_key=True)
@@ -171,7 +192,6 @@ class CommitmentAssessmentSpan(SQLModel, table=True):
             Integer,
             ForeignKey("commitment.id", ondelete="CASCADE"),
             nullable=False,
-            index=True,
         )
     )
     verdict: str = Field(sa_column=Column(String(32), nullable=False))
