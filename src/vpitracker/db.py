@@ -108,7 +108,7 @@ def database_problem(exc: DBAPIError, *, replica_read: bool = False) -> AppError
     message = str(exc.orig).lower()
     if _RECOVERY_CONFLICT in message or (replica_read and sqlstate in _RETRY_SQLSTATES):
         return ReplicaBusy(
-            "The read replica cancelled this read while replaying changes from the primary; "
+            "The read replica stopped this read while replaying changes from the primary; "
             "nothing was changed. Retry shortly.",
             retry_after=1,
         )
