@@ -264,7 +264,7 @@ class Fuzz:
 @pytest.fixture
 def fuzz(connection: Connection, session: Session, engine: Engine) -> Iterator[Fuzz]:
     """Seed a small oversight history and bind the app to this test's connection."""
-    APP.state.engine = engine
+    APP.state.engine = APP.state.read_engine = engine
     ministry = make_ministry(session)
     other = make_ministry(session)
     secretariat = make_user(session, Role.secretariat)
