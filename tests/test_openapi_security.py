@@ -97,7 +97,7 @@ def credential(
 
 
 def test_every_api_operation_declares_who_may_call_it() -> None:
-    # Every operation has a gate (deps.py): its schemes, and the check that input
+    # Every operation has a gate (deps/callers.py): its schemes, and the check that input
     # problems wait for (a route without one would take NUL into the database).
     for method, path in operations():
         assert declared(method, path), (method, path)

@@ -1,6 +1,6 @@
 """How a credential becomes an ``Actor``: bearer tokens, cookie sessions, API keys.
 
-Below every domain (and below ``deps.py``) so that the request dependencies can
+Below every domain (and below ``deps``) so that the request dependencies can
 name the caller without importing a domain package; sign-in itself (passwords,
 the throttle, the audit of failures) is ``auth.service``.
 """

@@ -1,14 +1,18 @@
-"""Request dependencies, declared once as ``Annotated`` aliases."""
+"""Who is calling: the credential schemes, the one-credential rule, and the gates.
+
+A gate is the dependency that decides who may call a route (``Reader``,
+``Secretariat``, ...). Each names the schemes it takes for the OpenAPI document and
+ends with ``raise_deferred``, so input problems come after 401 and 403.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from typing import Annotated, NamedTuple
 
-from fastapi import Depends, Header, Query, Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import (
     APIKeyHeader,
     APIKeyQuery,
@@ -16,29 +20,17 @@ from fastapi.security import (
     HTTPBasicCredentials,
     OAuth2PasswordBearer,
 )
-from sqlalchemy import Engine
-from sqlalchemy.engine import Connection
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
 
-from vpitracker import replicas
 from vpitracker.config import Settings
-from vpitracker.db import end_read, session_scope
+from vpitracker.db import end_read
+from vpitracker.deps.session import AuthSessionDep, ReadFirstSessionDep, SettingsDep
 from vpitracker.errors import Forbidden, Unauthorized
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.credentials import actor_from_api_key, actor_from_token
-from vpitracker.kernel.filters import CommitmentFilters
 from vpitracker.limits import raise_deferred
-from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
-from vpitracker.types import IsoDate
-from vpitracker.vocab import (
-    ASSESSOR_ROLES,
-    REPORTER_ROLES,
-    DerivedVerdict,
-    Instrument,
-    ReportedStatus,
-    Role,
-)
+from vpitracker.vocab import ASSESSOR_ROLES, REPORTER_ROLES, Role
 
 # Security schemes for the OpenAPI document only (they never read the request:
 # _credentials() reads every credential, with one rule). Each dependency that
@@ -99,73 +91,6 @@ def _header_schemes(_t: BearerOnly, _k: KeyHeader, _b: BasicKey) -> None:
 
 
 HeaderSchemes = Annotated[None, Depends(_header_schemes)]
-
-
-def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-
-
-def _engine_for(request: Request) -> Engine:
-    """The read replica for dashboard reads (``replicas.serves``), else the primary."""
-    state = request.app.state
-    engine: Engine = state.read_engine if replicas.serves(request.scope) else state.engine
-    return engine
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: commit on success, roll back on error."""
-    yield from session_scope(
-        _engine_for(request), write=request.method not in replicas.READ_METHODS
-    )
-
-
-# scope="function": the cleanup (the commit) runs when the route returns and before
-# the response starts, so a 2xx is sent only for a committed write and a failed
-# commit becomes the response itself. The default ("request") would commit after
-# the response had been sent.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-
-def get_stream_opener(request: Request) -> Callable[[], AbstractContextManager[Connection]]:
-    """Opens the connection a streamed report reads from; it outlives the request's session."""
-    opener: Callable[[], AbstractContextManager[Connection]] = _engine_for(request).connect
-    return opener
-
-
-StreamOpener = Annotated[
-    Callable[[], AbstractContextManager[Connection]], Depends(get_stream_opener)
-]
-
-
-def get_read_first_session(request: Request) -> Iterator[Session]:
-    """A transaction that starts as a read (plain ``BEGIN``) and writes only if it must.
-
-    For sign-in, which writes only when it fails: on SQLite it then never queues
-    behind a long writer such as an import.
-    """
-    yield from session_scope(request.app.state.engine, write=False)
-
-
-ReadFirstSessionDep = Annotated[Session, Depends(get_read_first_session, scope="function")]
-
-
-def get_auth_session(request: Request, session: SessionDep) -> Iterator[Session]:
-    """Where credentials are checked: the request's session, unless that reads a replica.
-
-    Then the primary's, so a revoked key or ended session stops at once and an API
-    key's ``last_used_at`` is written where writes go.
-    """
-    if _engine_for(request) is request.app.state.engine:
-        yield session
-        return
-    yield from session_scope(request.app.state.engine, write=False)
-
-
-AuthSessionDep = Annotated[Session, Depends(get_auth_session, scope="function")]
 
 
 class _Credential(NamedTuple):
@@ -383,80 +308,3 @@ Secretariat = Annotated[Actor, Depends(require_role(Role.secretariat))]
 SecretariatBeforeWork = Annotated[Actor, Depends(_secretariat_before_work)]
 Assessor = Annotated[Actor, Depends(require_role(*ASSESSOR_ROLES))]
 Reporter = Annotated[Actor, Depends(require_role(*REPORTER_ROLES))]
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        description="Required: the ETag of the version you edited (428 without it, "
-        "412 when the record changed since)"
-    ),
-]
-
-
-def page_request_for(default_sort: str) -> Callable[..., PageRequest]:
-    """A page dependency whose ``sort`` defaults to ``default_sort``."""
-
-    def page_request(
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None,
-            Query(
-                max_length=2000,
-                description="Opaque: pass back the previous page's next_cursor unchanged "
-                "(with the same sort); never build one",
-            ),
-        ] = None,
-        sort: Annotated[
-            str, Query(max_length=64, description="A sortable field; prefix - for descending")
-        ] = default_sort,
-    ) -> PageRequest:
-        return PageRequest(limit=limit, cursor=cursor, sort=sort)
-
-    return page_request
-
-
-PageDep = Annotated[PageRequest, Depends(page_request_for("id"))]
-AsOf = Annotated[
-    IsoDate | None,
-    Query(description="Derived state as it stood at the end of this day (UTC)"),
-]
-IncludeArchived = Annotated[bool, Query(description="Include archived records")]
-OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
-
-
-def commitment_filters(
-    q: Annotated[str | None, Query(max_length=200, description="Code or title contains")] = None,
-    ministry_id: Annotated[OptionalId, Query(description="Lead or supporting ministry")] = None,
-    lead_ministry_id: OptionalId = None,
-    recommendation_id: OptionalId = None,
-    reported_status: ReportedStatus | None = None,
-    verdict: DerivedVerdict | None = None,
-    contested: bool | None = None,
-    overdue: bool | None = None,
-    stale: bool | None = None,
-    due_before: IsoDate | None = None,
-    due_after: IsoDate | None = None,
-    cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
-    instrument: Instrument | None = None,
-    include_archived: IncludeArchived = False,
-) -> CommitmentFilters:
-    """The commitment filters (README, HTTP API), shared by the list and the report."""
-    return CommitmentFilters(
-        q=q,
-        ministry_id=ministry_id,
-        lead_ministry_id=lead_ministry_id,
-        recommendation_id=recommendation_id,
-        reported_status=reported_status.value if reported_status else None,
-        verdict=verdict.value if verdict else None,
-        contested=contested,
-        overdue=overdue,
-        stale=stale,
-        due_before=due_before,
-        due_after=due_after,
-        cluster=cluster,
-        instrument=instrument.value if instrument else None,
-        include_archived=include_archived,
-    )
-
-
-CommitmentFiltersDep = Annotated[CommitmentFilters, Depends(commitment_filters)]

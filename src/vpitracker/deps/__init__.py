@@ -1,0 +1,96 @@
+"""Request dependencies, declared once as ``Annotated`` aliases.
+
+Routers import them from here; they live in three modules:
+
+- ``session``: the settings and the request's session (engine choice, transaction);
+- ``callers``: the credential schemes and the gates that name the caller;
+- ``params``: query and header parameters many routes share.
+"""
+
+from vpitracker.deps.callers import (
+    Assessor,
+    BasicKey,
+    BearerOnly,
+    CurrentActor,
+    HeaderSchemes,
+    KeyHeader,
+    KeyQuery,
+    LogReader,
+    Person,
+    Reader,
+    Reporter,
+    ReportReader,
+    Secretariat,
+    SecretariatBeforeWork,
+    SignedIn,
+    get_actor_before_work,
+    get_current_actor,
+    get_log_reader,
+    get_person,
+    get_report_actor,
+    require_role,
+)
+from vpitracker.deps.params import (
+    AsOf,
+    CommitmentFiltersDep,
+    IfMatch,
+    IncludeArchived,
+    OptionalId,
+    PageDep,
+    commitment_filters,
+    page_request_for,
+)
+from vpitracker.deps.session import (
+    AuthSessionDep,
+    ReadFirstSessionDep,
+    SessionDep,
+    SettingsDep,
+    StreamOpener,
+    get_auth_session,
+    get_read_first_session,
+    get_session,
+    get_settings_dep,
+    get_stream_opener,
+)
+
+__all__ = [
+    "AsOf",
+    "Assessor",
+    "AuthSessionDep",
+    "BasicKey",
+    "BearerOnly",
+    "CommitmentFiltersDep",
+    "CurrentActor",
+    "HeaderSchemes",
+    "IfMatch",
+    "IncludeArchived",
+    "KeyHeader",
+    "KeyQuery",
+    "LogReader",
+    "OptionalId",
+    "PageDep",
+    "Person",
+    "ReadFirstSessionDep",
+    "Reader",
+    "ReportReader",
+    "Reporter",
+    "Secretariat",
+    "SecretariatBeforeWork",
+    "SessionDep",
+    "SettingsDep",
+    "SignedIn",
+    "StreamOpener",
+    "commitment_filters",
+    "get_actor_before_work",
+    "get_auth_session",
+    "get_current_actor",
+    "get_log_reader",
+    "get_person",
+    "get_read_first_session",
+    "get_report_actor",
+    "get_session",
+    "get_settings_dep",
+    "get_stream_opener",
+    "page_request_for",
+    "require_role",
+]
