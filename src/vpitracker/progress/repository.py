@@ -1,45 +1,42 @@
-"""Aggregate queries: every figure is counted by the database in one statement."""
+"""Aggregate queries: every figure is counted by the database in one statement.
+
+``counted`` is any FROM whose rows are commitments with their derived state
+(``STATE_FIELDS``) and ``lead_ministry_id``; the timeline's queries are in
+``timeline_repository``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
-    Date,
+    FromClause,
     MetaData,
+    Select,
     Table,
     case,
-    false,
     func,
     insert,
-    literal,
-    literal_column,
-    not_,
     select,
-    union_all,
 )
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from vpitracker.commitments.repository import month_of
 from vpitracker.models import (
-    Commitment,
-    CommitmentClosedSpan,
     CommitmentRecommendation,
     CommitmentSupport,
     Ministry,
     Provision,
     RecommendationProvision,
     StatusUpdate,
-    UpdateMonth,
     table_of,
 )
 from vpitracker.vocab import (
@@ -47,9 +44,6 @@ from vpitracker.vocab import (
     Implementation,
     ReportedStatus,
 )
-
-# Largest timeline the API will draw (20 years of months).
-MAX_PERIODS = 240
 
 
 @dataclass(frozen=True)
@@ -93,12 +87,14 @@ class RecommendationTotals:
 
 @dataclass(frozen=True)
 class MinistryFigures:
+    """A ministry's figures; the identity fields are named as in ``MinistryRow``."""
+
     figures: FigureRow
-    id: int
-    code: str
-    name: str
-    led: int
-    supporting: int
+    ministry_id: int
+    ministry_code: str
+    ministry_name: str
+    commitments_led: int
+    commitments_supporting: int
     last_at: datetime | None
 
 
@@ -111,11 +107,11 @@ class BucketFigures:
     commitments: int
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def figure_columns(counted: Any) -> list[ColumnElement[Any]]:
+def figure_columns(counted: FromClause) -> list[ColumnElement[Any]]:
     """Status counts, flags and mean progress over the rows of ``counted``."""
     c = counted.c
     return [
@@ -128,7 +124,7 @@ def figure_columns(counted: Any) -> list[ColumnElement[Any]]:
 
 
 def summary(
-    session: Session, counted: Any, recommendations: Any
+    session: Session, counted: FromClause, recommendations: FromClause
 ) -> tuple[CommitmentTotals, RecommendationTotals]:
     """(commitment figures, recommendation figures) — two statements."""
     c = counted.c
@@ -172,11 +168,11 @@ def summary(
 
 def ministries(
     session: Session,
-    counted: Any,
+    counted: FromClause,
     *,
     ministry_id: int | None,
     cutoff: datetime | None,
-    involved: Any | None = None,
+    involved: FromClause | None = None,
 ) -> list[MinistryFigures]:
     """One row per non-archived ministry, in one statement.
 
@@ -231,18 +227,18 @@ def ministries(
     return [
         MinistryFigures(
             figures=_figure_row(row),
-            id=int(row["id"]),
-            code=str(row["code"]),
-            name=str(row["name"]),
-            led=int(row["led"]),
-            supporting=int(row["supporting"]),
+            ministry_id=int(row["id"]),
+            ministry_code=str(row["code"]),
+            ministry_name=str(row["name"]),
+            commitments_led=int(row["led"]),
+            commitments_supporting=int(row["supporting"]),
             last_at=row["last_at"],
         )
         for row in session.execute(stmt).mappings()
     ]
 
 
-def _pairs(field: str) -> Any:
+def _pairs(field: str) -> Select[int, Any]:
     """(commitment, cluster or instrument) through its recommendations' provisions."""
     links = table_of(CommitmentRecommendation)
     rp = table_of(RecommendationProvision)
@@ -255,7 +251,7 @@ def _pairs(field: str) -> Any:
     )
 
 
-def by_provision_field(session: Session, counted: Any, field: str) -> list[BucketFigures]:
+def by_provision_field(session: Session, counted: FromClause, field: str) -> list[BucketFigures]:
     """Figures per cluster or instrument: a commitment counts under each of its own.
 
     One statement: a commitment with none counts once under the bucket NULL.
@@ -282,146 +278,14 @@ def by_provision_field(session: Session, counted: Any, field: str) -> list[Bucke
     ]
 
 
-def updates_per_month(
-    session: Session, counted: Any, start: datetime, end: datetime, *, every: bool
-) -> dict[str, int]:
-    """Updates posted per calendar month (UTC, ``YYYY-MM``) in [start, end), in one statement.
-
-    ``every``: ``counted`` is every commitment but the archived ones and those made
-    after the clock's day. Then whole months come from ``update_month`` less the
-    updates of the commitments left out (few), and only a month cut short by
-    ``end`` is counted from the updates. Otherwise (a filter narrows ``counted``)
-    the counted commitments' updates are grouped.
-    """
-    updates, commitment = table_of(StatusUpdate), table_of(Commitment)
-    dialect = _dialect(session)
-    month = month_of(updates.c.reported_at, dialect)
-    if not every:
-        stmt = (
-            select(month.label("month"), func.count())
-            .select_from(updates)
-            .join(counted, counted.c.id == updates.c.commitment_id)
-            .where(updates.c.reported_at >= start, updates.c.reported_at < end)
-            .group_by(month)
-        )
-        return {str(key): int(n) for key, n in session.execute(stmt).all()}
-    # Whole months end where ``end``'s month begins (unless ``end`` is a month's first instant).
-    whole_end = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    months = table_of(UpdateMonth)
-    counted_where = counted.element.whereclause
-    left_out = select(commitment.c.id).where(
-        not_(counted_where) if counted_where is not None else false()
-    )
-    parts = [
-        select(months.c.month, months.c.updates.label("n")).where(
-            months.c.month >= start.strftime("%Y-%m"), months.c.month < whole_end.strftime("%Y-%m")
-        ),
-        select(month.label("month"), (-func.count()).label("n"))
-        .where(
-            updates.c.commitment_id.in_(left_out),
-            updates.c.reported_at >= start,
-            updates.c.reported_at < whole_end,
-        )
-        .group_by(month),
-    ]
-    if whole_end < end:
-        parts.append(
-            select(month.label("month"), func.count().label("n"))
-            .select_from(updates)
-            .join(counted, counted.c.id == updates.c.commitment_id)
-            .where(updates.c.reported_at >= max(start, whole_end), updates.c.reported_at < end)
-            .group_by(month)
-        )
-    posted: dict[str, int] = {}
-    for key, n in session.execute(union_all(*parts)).all():
-        posted[str(key)] = posted.get(str(key), 0) + int(n)
-    return posted
-
-
-def first_commitment_date(session: Session, counted: Any) -> date | None:
-    value = session.execute(select(func.min(counted.c.committed_on))).scalar_one()
-    return value if isinstance(value, date) else None
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _day_of(session: Session, instant: Any) -> Any:
-    """The UTC calendar day of a timestamp column, as a date."""
-    if _dialect(session) == "postgresql":
-        return func.date(func.timezone("UTC", instant))
-    return func.date(instant)
-
-
-def _day_after(session: Session, day: Any) -> Any:
-    if _dialect(session) == "postgresql":
-        return (day + literal_column("1")).cast(Date())
-    return func.date(day, "+1 day")
-
-
-def _latest_of(session: Session, *days: Any) -> Any:
-    if _dialect(session) == "postgresql":
-        return func.greatest(*days)
-    return func.max(*days)  # SQLite's max() of several arguments is a scalar
-
-
-def _month_of(session: Session, day: Any) -> Any:
-    if _dialect(session) == "postgresql":
-        return func.to_char(day, "YYYY-MM")
-    return func.strftime("%Y-%m", day)
-
-
-def timeline_moves(session: Session, counted: Any, last_day: date) -> dict[tuple[str, str], int]:
-    """How many commitments enter and leave each figure per month, up to ``last_day``.
-
-    A commitment counts as completed at a period's end ``e`` while a completed span
-    is current then and it was committed by then: its first day ``s`` (the later of
-    the span's day and ``committed_on``) is ``<= e`` and the span's end day ``u``
-    (the next update's day) is ``> e``. So each span adds one from the month of
-    ``s`` and takes it back from the month of ``u`` (``u`` raised to ``s`` when
-    earlier, so an empty span adds nothing). Overdue at ``e`` is "due before ``e``
-    and committed by then" (day ``max(committed_on, due_date + 1)``, never leaving)
-    minus the closed spans current at ``e`` of those. Keys are (figure, ``YYYY-MM``):
-    ``completed+``/``completed-``, ``closed_due+``/``closed_due-`` and ``due+``.
-    One grouped statement over the closed spans and the counted commitments.
-    """
-    spans = table_of(CommitmentClosedSpan)
-    counted = select(counted.c.id, counted.c.due_date, counted.c.committed_on).subquery("counted")
-    day = _day_of(session, spans.c.reported_at)
-    until = _day_of(session, spans.c.until)
-    after_due = _day_after(session, counted.c.due_date)
-    completed_from = _latest_of(session, day, counted.c.committed_on)
-    closed_due_from = _latest_of(session, day, counted.c.committed_on, after_due)
-    joined = spans.join(counted, counted.c.id == spans.c.commitment_id)
-
-    def moves(kind: str, source: Any, on_day: Any, *where: Any) -> Any:
-        month = _month_of(session, on_day)
-        return (
-            select(literal(kind).label("kind"), month.label("month"), func.count().label("n"))
-            .select_from(source)
-            .where(on_day <= last_day, *where)
-            .group_by(month)
-        )
-
-    is_completed = spans.c.status == ReportedStatus.completed.value
-    ends = spans.c.until.is_not(None)
-    stmt = union_all(
-        moves("completed+", joined, completed_from, is_completed),
-        moves("completed-", joined, _latest_of(session, completed_from, until), is_completed, ends),
-        moves("closed_due+", joined, closed_due_from),
-        moves("closed_due-", joined, _latest_of(session, closed_due_from, until), ends),
-        moves("due+", counted, _latest_of(session, counted.c.committed_on, after_due)),
-    )
-    return {(str(k), str(m)): int(n) for k, m, n in session.execute(stmt).all()}
-
-
 # The page's copy of the derived state lives in the request's own connection only.
 STATE_TABLE = "scorecard_state"
 
 
 @contextmanager
-def materialized(session: Session, counted: Any, columns: tuple[str, ...]) -> Iterator[Any]:
+def materialized(
+    session: Session, counted: FromClause, columns: tuple[str, ...]
+) -> Iterator[FromClause]:
     """``counted``'s rows (only ``columns``) in a temporary table, for several figures.
 
     The derived state is computed once for all the figures read from the table,

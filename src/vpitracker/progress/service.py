@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sqlalchemy import FromClause, Subquery
 from sqlmodel import Session
 
 from vpitracker.commitments import service as commitments_service
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters, RecommendationFilters
-from vpitracker.progress import repository
+from vpitracker.progress import repository, timeline_repository
 from vpitracker.progress.schemas import (
     ClusterFigures,
     ClusterRow,
@@ -38,7 +39,7 @@ from vpitracker.vocab import (
 )
 
 
-def _one_decimal(value: Any) -> float:
+def _one_decimal(value: Decimal | float) -> float:
     """Rounded half up, as people and spreadsheets round."""
     # round() on a float goes half-to-even on the binary value (6.25 -> 6.2, 10.45 -> 10.4).
     # str() of a float is its shortest round-trip form: the exact decimal of avg(int).
@@ -46,7 +47,7 @@ def _one_decimal(value: Any) -> float:
     return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def _mean(value: Any) -> float | None:
+def _mean(value: Decimal | float | None) -> float | None:
     """avg() rounded; None when it is over no commitment (SQL's avg() of nothing is NULL)."""
     return None if value is None else _one_decimal(value)
 
@@ -58,7 +59,7 @@ def _counted(
     instrument: Instrument | None,
     *,
     with_state: bool = True,
-) -> Any:
+) -> Subquery:
     filters = CommitmentFilters(
         ministry_id=ministry_id,
         cluster=cluster,
@@ -94,7 +95,7 @@ def summary(
 def _summary(
     session: Session,
     clock: Clock,
-    counted: Any,
+    counted: FromClause,
     ministry_id: int | None,
     cluster: int | None,
     instrument: Instrument | None,
@@ -146,20 +147,20 @@ def ministries(
 def _ministries(
     session: Session,
     clock: Clock,
-    counted: Any,
+    counted: FromClause,
     ministry_id: int | None,
-    involved: Any | None = None,
+    involved: FromClause | None = None,
 ) -> MinistryScorecard:
     rows = repository.ministries(
         session, counted, ministry_id=ministry_id, cutoff=clock.cutoff, involved=involved
     )
     items = [
         MinistryRow(
-            ministry_id=row.id,
-            ministry_code=row.code,
-            ministry_name=row.name,
-            commitments_led=row.led,
-            commitments_supporting=row.supporting,
+            ministry_id=row.ministry_id,
+            ministry_code=row.ministry_code,
+            ministry_name=row.ministry_name,
+            commitments_led=row.commitments_led,
+            commitments_supporting=row.commitments_supporting,
             days_since_last_update=(clock.ref_date - row.last_at.date()).days
             if row.last_at is not None
             else None,
@@ -191,7 +192,7 @@ def clusters(
     return _clusters(session, clock, _counted(clock, ministry_id, None, instrument))
 
 
-def _clusters(session: Session, clock: Clock, counted: Any) -> ClusterFigures:
+def _clusters(session: Session, clock: Clock, counted: FromClause) -> ClusterFigures:
     found = {row.bucket: row for row in repository.by_provision_field(session, counted, "cluster")}
     without = found.pop(None, None)
     items = []
@@ -220,7 +221,7 @@ def instruments(
     return _instruments(session, clock, _counted(clock, ministry_id, cluster, None))
 
 
-def _instruments(session: Session, clock: Clock, counted: Any) -> InstrumentFigures:
+def _instruments(session: Session, clock: Clock, counted: FromClause) -> InstrumentFigures:
     found = {
         row.bucket: row for row in repository.by_provision_field(session, counted, "instrument")
     }
@@ -291,7 +292,7 @@ def periods(first: date, last: date, months: int) -> list[tuple[date, date]]:
         following = _add_months(start, months)
         out.append((start, min(following - timedelta(days=1), last)))
         start = following
-    return out[-repository.MAX_PERIODS :]
+    return out[-timeline_repository.MAX_PERIODS :]
 
 
 def _midnight(day: date) -> datetime:
@@ -314,19 +315,19 @@ def timeline(
 ) -> Timeline:
     """Per month or quarter: updates posted, completions (cumulative), overdue at period end."""
     counted = _counted(clock, ministry_id, cluster, instrument, with_state=False)
-    first = repository.first_commitment_date(session, counted)
+    first = timeline_repository.first_commitment_date(session, counted)
     months = 3 if interval == "quarter" else 1
     items: list[TimelineRow] = []
     if first is not None:
         spans = periods(first, clock.ref_date, months)
-        posted = repository.updates_per_month(
+        posted = timeline_repository.updates_per_month(
             session,
             counted,
             _midnight(spans[0][0]),
             _midnight(spans[-1][1] + timedelta(days=1)),
             every=ministry_id is None and cluster is None and instrument is None,
         )
-        moves = repository.timeline_moves(session, counted, spans[-1][1])
+        moves = timeline_repository.timeline_moves(session, counted, spans[-1][1])
         running = dict.fromkeys(
             ("completed+", "completed-", "closed_due+", "closed_due-", "due+"), 0
         )
