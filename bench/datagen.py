@@ -10,6 +10,7 @@ counters stay in memory (size L: one sorted list of 1M packed integers).
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import time
@@ -18,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
+from types import ModuleType
 from typing import Any, Protocol
 
 import psycopg
@@ -30,6 +32,16 @@ from vpitracker.auth.passwords import hash_password
 from vpitracker.commitments import repository as commitments_repository
 from vpitracker.db import unit_of_work
 from vpitracker.models import metadata
+
+
+def _latest_module() -> ModuleType:
+    """Where the app keeps its rebuild hook: ``commitments.latest`` since the
+    repository's split, ``commitments.repository`` before it."""
+    try:
+        return importlib.import_module("vpitracker.commitments.latest")
+    except ImportError:
+        return commitments_repository
+
 
 BATCH = 10_000
 # Data spans January 2024 to the end of November 2026.
@@ -587,7 +599,7 @@ def load(db: BenchDatabase, engine: Engine, size: Size, seed: int) -> LoadResult
     result.seconds = time.perf_counter() - started
     # Derived-state caches the app keeps current on each post are rebuilt through the
     # app's own hook for rows written in bulk, when this version of the app has one.
-    refresh = getattr(commitments_repository, "refresh_latest", None)
+    refresh = getattr(_latest_module(), "refresh_latest", None)
     if refresh is not None:
         started = time.perf_counter()
         with unit_of_work(engine) as session:

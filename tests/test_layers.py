@@ -115,7 +115,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
+# Repositories not named ``repository.py`` (docs/architecture.md): the same rules hold.
+OTHER_REPOSITORIES = {"vpitracker.commitments.latest"}
+
+
 def layer_of(module: str) -> str:
+    if module in OTHER_REPOSITORIES:
+        return "repository"
     return module.rsplit(".", 1)[-1]
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_user
-from vpitracker.commitments.repository import refresh_spans, refresh_update_months
+from vpitracker.commitments.latest import refresh_spans, refresh_update_months
 from vpitracker.config import Settings
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from vpitracker.audit import service as audit
 from vpitracker.audited import archive as archive_record
-from vpitracker.commitments import repository
+from vpitracker.commitments import latest, repository
 from vpitracker.commitments.repository import CommitmentWithState
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
 from vpitracker.errors import Conflict, Invalid
@@ -192,11 +192,11 @@ def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
 def note_report(session: Session, record: StatusUpdate | Assessment) -> None:
     """Record a new status update or assessment as the commitment's newest (if it is)."""
     if isinstance(record, StatusUpdate):
-        repository.note_update(session, record)
+        latest.note_update(session, record)
     else:
-        repository.note_assessment(session, record)
+        latest.note_assessment(session, record)
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
     """Rebuild the newest-update cache from the history (after bulk loads)."""
-    repository.refresh_latest(session, commitment_ids)
+    latest.refresh_latest(session, commitment_ids)

@@ -96,7 +96,17 @@ class CommitmentLatest(SQLModel, table=True):
     verdict: str | None = Field(default=None, sa_column=Column(String(32)))
 
 
-class CommitmentClosedSpan(SQLModel, table=True):
+class CommitmentSpan(SQLModel):
+    """What every span table has: its commitment, and when the span ended (NULL while
+    the record that opened it is still the commitment's newest). The span's start and
+    its key are the opening record's, named as that table names them.
+    """
+
+    commitment_id: int = Field(foreign_key="commitment.id", ondelete="CASCADE", nullable=False)
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CommitmentClosedSpan(CommitmentSpan, table=True):
     """Each span during which a commitment's current update had a closed status
     (completed, cancelled): from that update's ``reported_at`` until the next
     update's (NULL while it is still the newest). Kept by the reporting service in
@@ -105,26 +115,18 @@ class CommitmentClosedSpan(SQLModel, table=True):
     """
 
     __tablename__ = "commitment_closed_span"
+    __table_args__ = (Index("ix_commitment_closed_span_commitment_id", "commitment_id"),)
 
     update_id: int = Field(
         sa_column=Column(
             Integer, ForeignKey("status_update.id", ondelete="CASCADE"), primary_key=True
         )
     )
-    commitment_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("commitment.id", ondelete="CASCADE"),
-            nullable=False,
-            index=True,
-        )
-    )
     status: str = Field(sa_column=Column(String(32), nullable=False))
     reported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
-class CommitmentUpdateSpan(SQLModel, table=True):
+class CommitmentUpdateSpan(CommitmentSpan, table=True):
     """Each status update's span as its commitment's newest: from its ``reported_at``
     until the next update's (NULL while it is still the newest). Kept by the
     reporting service in the same transaction as each post, like
@@ -154,20 +156,12 @@ class CommitmentUpdateSpan(SQLModel, table=True):
             Integer, ForeignKey("status_update.id", ondelete="CASCADE"), primary_key=True
         )
     )
-    commitment_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("commitment.id", ondelete="CASCADE"),
-            nullable=False,
-        )
-    )
     status: str = Field(sa_column=Column(String(32), nullable=False))
     progress_percent: int = Field(sa_column=Column(Integer, nullable=False))
     reported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
-class CommitmentAssessmentSpan(SQLModel, table=True):
+class CommitmentAssessmentSpan(CommitmentSpan, table=True):
     """Each assessment's span as its commitment's newest (``assessed_at`` until the
     next one's; NULL while newest), kept like ``commitment_update_span``.
     """
@@ -187,16 +181,8 @@ class CommitmentAssessmentSpan(SQLModel, table=True):
     assessment_id: int = Field(
         sa_column=Column(Integer, ForeignKey("assessment.id", ondelete="CASCADE"), primary_key=True)
     )
-    commitment_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("commitment.id", ondelete="CASCADE"),
-            nullable=False,
-        )
-    )
     verdict: str = Field(sa_column=Column(String(32), nullable=False))
     assessed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class UpdateMonth(SQLModel, table=True):
