@@ -3,7 +3,7 @@
 ``python -m bench.outbox --db sqlite|postgres [--posts 400]`` makes a fresh small
 database, then posts status updates in-process (one transaction each, through
 ``vpitracker.db.unit_of_work`` and ``vpitracker.reporting.service.post_update``, as
-the POST does). "Without" replaces ``vpitracker.outbox.service.from_audit``
+the POST does). "Without" replaces ``vpitracker.outbox.service.prepare``
 with a no-op; the two modes alternate in ten rounds, swapping which goes first.
 Loopback only; results go to stdout as Markdown.
 """
@@ -37,12 +37,12 @@ PG_NAME = "vpi_bench_outbox"
 
 @contextmanager
 def outbox_disabled() -> Iterator[None]:
-    original = outbox.from_audit
-    outbox.from_audit = lambda *_a, **_k: None
+    original = outbox.prepare
+    outbox.prepare = lambda *_a, **_k: None
     try:
         yield
     finally:
-        outbox.from_audit = original
+        outbox.prepare = original
 
 
 def fresh_database(db: str) -> str:

@@ -37,6 +37,7 @@ from bench.server import cli, create_secretariat, new_secret_key, serve, server_
 from bench.stats import summary_ms
 from vpitracker import migrate
 from vpitracker.audit import merkle, note, transparency
+from vpitracker.audit import repository as audit_repository
 from vpitracker.audit import service as audit_service
 from vpitracker.db import make_engine, unit_of_work
 from vpitracker.jsonutil import canonical
@@ -184,7 +185,7 @@ def http_reads(url: str, token: str, samples: int, vkey: str) -> dict[str, Any]:
 
 def appends(database_url: str, rounds: int, per_round: int) -> dict[str, Any]:
     engine = make_engine(database_url)
-    original = transparency.append_leaf
+    original = transparency.leaf_nodes
     spent: dict[str, list[float]] = {"with_tree": [], "chain_only": []}
 
     def write(mode: str) -> None:
@@ -196,17 +197,19 @@ def appends(database_url: str, rounds: int, per_round: int) -> dict[str, Any]:
         spent[mode].append(time.perf_counter() - t0)
         if mode == "chain_only":
             with unit_of_work(engine) as session:
-                original(session, event.seq - 1, event.hash)
+                audit_repository.add_merkle_nodes(
+                    session, original(session, event.seq - 1, event.hash)
+                )
 
     try:
         for r in range(rounds):
             modes = ["with_tree", "chain_only"] if r % 2 == 0 else ["chain_only", "with_tree"]
             for mode in modes:
-                transparency.append_leaf = original if mode == "with_tree" else _no_tree
+                transparency.leaf_nodes = original if mode == "with_tree" else _no_tree
                 for _ in range(per_round):
                     write(mode)
     finally:
-        transparency.append_leaf = original
+        transparency.leaf_nodes = original
         engine.dispose()
     result = {mode: summary_ms(samples) for mode, samples in spent.items()}
     result["p50_delta_ms"] = round(
@@ -215,8 +218,8 @@ def appends(database_url: str, rounds: int, per_round: int) -> dict[str, Any]:
     return result
 
 
-def _no_tree(*_args: Any, **_kwargs: Any) -> None:
-    return None
+def _no_tree(*_args: Any, **_kwargs: Any) -> list[tuple[int, int, bytes]]:
+    return []
 
 
 @app.command()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, insert, or_, text, tuple_
+from sqlalchemy import Insert, Integer, and_, cast, func, insert, or_, text, tuple_
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, col, select
 
 from vpitracker.db import is_postgres
@@ -141,13 +142,36 @@ def merkle_nodes(session: Session, keys: set[tuple[int, int]]) -> dict[tuple[int
     return {(level, idx): bytes(h) for level, idx, h in session.exec(stmt).all()}
 
 
-def add_merkle_nodes(session: Session, rows: list[tuple[int, int, bytes]]) -> None:
-    # One multi-row INSERT statement (a single round trip), not an executemany.
-    session.execute(
-        insert(MerkleNode).values(
-            [{"level": level, "idx": idx, "hash": h} for level, idx, h in rows]
-        )
+def merkle_insert(rows: Sequence[tuple[int, int, bytes]]) -> Insert:
+    """One multi-row INSERT of tree nodes (a single round trip, not an executemany)."""
+    return insert(MerkleNode).values(
+        [{"level": level, "idx": idx, "hash": h} for level, idx, h in rows]
     )
+
+
+def add_merkle_nodes(session: Session, rows: list[tuple[int, int, bytes]]) -> None:
+    session.execute(merkle_insert(rows))
+
+
+def event_insert(event: AuditEvent) -> Insert:
+    return insert(AuditEvent).values(
+        {c.key: getattr(event, c.key) for c in sa_inspect(AuditEvent).column_attrs}
+    )
+
+
+def write_together(session: Session, statements: Sequence[Insert]) -> None:
+    """Run INSERTs (an upsert among them) as one statement on PostgreSQL, in order elsewhere.
+
+    On PostgreSQL the first is the statement and the others its data-modifying
+    ``WITH`` parts: every part runs exactly once and the whole is one round trip,
+    which is what the chain lock waits on. They must not read each other's rows.
+    """
+    first, *rest = statements
+    if rest and is_postgres(session):
+        session.execute(first.add_cte(*(s.cte(f"w{i}") for i, s in enumerate(rest))))
+        return
+    for statement in statements:
+        session.execute(statement)
 
 
 def event(session: Session, seq: int) -> AuditEvent | None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Insert
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel
 
@@ -47,7 +48,38 @@ def _payload(event: AuditEvent) -> dict[str, Any]:
 
 
 def compute_hash(prev_hash: str, event: AuditEvent) -> str:
+    """The hash verification recomputes: of the event's payload as canonical JSON."""
     return hashlib.sha256((prev_hash + canonical(_payload(event))).encode("utf-8")).hexdigest()
+
+
+def _text(value: str | None) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _Unhashed:
+    """``canonical(_payload(event))`` of an event still without its seq and time.
+
+    The payload's keys in canonical (sorted) order are action, actor, at, data,
+    entity_id, entity_type, seq: everything but ``at`` and ``seq`` is serialized once,
+    before the chain lock, and under it only the two are filled in. ``data`` is
+    already canonical text (canonical JSON read back and written again is the same
+    text), so it is not parsed again. ``compute_hash``, which verification uses, is
+    the reference: a test holds both to the same hash.
+    """
+
+    def __init__(self, event: AuditEvent) -> None:
+        actor = canonical(
+            {"type": event.actor_type, "id": event.actor_id, "role": event.actor_role}
+        )
+        self._head = f'{{"action":{_text(event.action)},"actor":{actor},"at":'
+        self._tail = (
+            f',"data":{event.data},"entity_id":{_text(event.entity_id)},'
+            f'"entity_type":{_text(event.entity_type)},"seq":'
+        )
+
+    def hash(self, prev_hash: str, seq: int, at: str) -> str:
+        text = f"{prev_hash}{self._head}{_text(at)}{self._tail}{seq}}}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def record(
@@ -59,15 +91,22 @@ def record(
     data: dict[str, Any],
     *,
     actor_type: str = "anonymous",
+    with_event: Sequence[Insert] = (),
 ) -> AuditEvent:
     """Append one event to the chain in the caller's transaction.
 
     Without an actor, ``actor_type`` says who wrote (``anonymous``, the ``worker``).
+    ``with_event``: writes every such change makes to one shared row (a count), made
+    under the chain lock, which already serializes them, and in the event's statement.
+
+    The chain lock is held until the commit, so the time from taking it to the commit
+    bounds how many writes a second the whole deployment makes. Everything that does
+    not need the chain's head is done before it: the event's canonical text, the
+    outbox's reads. Under it: the head, the hash, the tree nodes the leaf closes, and
+    one statement writing the event, its nodes, its outbox rows and ``with_event``.
     """
-    repository.lock_chain(session)
-    last = repository.head(session)
     event = AuditEvent(
-        seq=(last[0] + 1) if last else 1,
+        seq=0,
         at=utcnow(),
         actor_type=actor.kind if actor else actor_type,
         actor_id=actor.id if actor else None,
@@ -76,14 +115,27 @@ def record(
         entity_type=entity_type.value,
         entity_id=str(entity_id),
         data=canonical(data),
-        prev_hash=last[1] if last else GENESIS_HASH,
+        prev_hash=GENESIS_HASH,
         hash="",
     )
-    event.hash = compute_hash(event.prev_hash, event)
-    session.add(event)
-    session.flush()
-    transparency.append_leaf(session, event.seq - 1, event.hash, last[1] if last else None)
-    outbox.from_audit(session, event)
+    unhashed = _Unhashed(event)
+    notice = outbox.prepare(session, action, event.entity_type, event.entity_id, event.data)
+    session.flush()  # the caller's pending changes, before the lock rather than under it
+    repository.lock_chain(session)
+    last = repository.head(session)
+    if last is not None:
+        event.seq, event.prev_hash = last[0] + 1, last[1]
+    else:
+        event.seq = 1
+    event.at = utcnow()
+    event.hash = unhashed.hash(event.prev_hash, event.seq, iso_z(event.at))
+    nodes = transparency.leaf_nodes(session, event.seq - 1, event.hash, last[1] if last else None)
+    writes = [repository.event_insert(event)]
+    if nodes:
+        writes.append(repository.merkle_insert(nodes))
+    if notice is not None:
+        writes.append(outbox.queued(notice, event))
+    repository.write_together(session, [*writes, *with_event])
     return event
 
 

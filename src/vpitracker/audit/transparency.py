@@ -51,10 +51,10 @@ def signer(settings: Settings) -> note.Signer:
     )
 
 
-def append_leaf(
+def leaf_nodes(
     session: Session, index: int, event_hash_hex: str, prev_hash_hex: str | None = None
-) -> None:
-    """Store leaf ``index`` and every complete subtree it closes, in the caller's transaction.
+) -> list[tuple[int, int, bytes]]:
+    """Leaf ``index`` and every complete subtree it closes, as (level, idx, hash) rows.
 
     ``prev_hash_hex`` (the previous event's hash, which the chain append already read)
     gives the level-0 sibling without a query: it is that event's leaf.
@@ -72,7 +72,7 @@ def append_leaf(
     for level, sibling in siblings:
         current = merkle.node_hash(nodes[(level, sibling)], current)
         rows.append((level + 1, index >> (level + 1), current))
-    repository.add_merkle_nodes(session, rows)
+    return rows
 
 
 def _resolve(session: Session, plans: list[merkle.Plan], size: int | None = None) -> list[bytes]:

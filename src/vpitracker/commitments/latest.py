@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, Table, delete, func, insert, or_
+from sqlalchemy import Insert, ScalarSelect, Select, Table, delete, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -51,9 +51,9 @@ def _before(
 def note_update(session: Session, update: StatusUpdate) -> None:
     """Keep ``commitment_latest`` and the closed spans current after a status update.
 
-    The commitment row is locked, so posts to one commitment are serialized.
+    The commitment row is locked, so posts to one commitment are serialized. The
+    month's count (``month_count``) is written with the update's audit event.
     """
-    _count_month(session, update.reported_at)
     latest = _latest_of(session, update.commitment_id)
     if _before((update.reported_at, update.id), (latest.reported_at, latest.update_id)):
         # An older (imported) report does not replace the newest, but it splits a span.
@@ -211,18 +211,17 @@ def refresh_assessment_spans(session: Session, commitment_ids: Iterable[int] | N
     )
 
 
-def _count_month(session: Session, reported_at: datetime) -> None:
-    """One more update in ``reported_at``'s month (``update_month``)."""
+def month_count(session: Session, reported_at: datetime) -> Insert:
+    """One more update in ``reported_at``'s month (``update_month``): an upsert of the
+    one row every post of the month writes, so it is made under the chain lock."""
     months = table_of(UpdateMonth)
     key = reported_at.astimezone(UTC).strftime("%Y-%m")
     dialect = session.get_bind().dialect.name
     upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(months).values(
         month=key, updates=1
     )
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[months.c.month], set_={"updates": months.c.updates + 1}
-        )
+    return upsert.on_conflict_do_update(
+        index_elements=[months.c.month], set_={"updates": months.c.updates + 1}
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Insert, Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
@@ -195,6 +195,14 @@ def note_report(session: Session, record: StatusUpdate | Assessment) -> None:
         latest.note_update(session, record)
     else:
         latest.note_assessment(session, record)
+
+
+def counted(session: Session, record: StatusUpdate | Assessment) -> list[Insert]:
+    """The counts a new report adds to (a status update: its month's), to be written
+    with its audit event under the chain lock (``audit.record(with_event=...)``)."""
+    if isinstance(record, StatusUpdate):
+        return [latest.month_count(session, record.reported_at)]
+    return []
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:

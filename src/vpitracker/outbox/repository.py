@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Insert, insert, select
 from sqlmodel import Session, col
 
-from vpitracker.models import AuditEvent, CommitmentSupport
+from vpitracker.models import AuditEvent, CommitmentSupport, OutboxEvent
 
 
 def chain_head(session: Session) -> tuple[int, str] | None:
@@ -22,3 +24,7 @@ def supporting(session: Session, commitment_id: int) -> list[int]:
         col(CommitmentSupport.commitment_id) == commitment_id
     )
     return list(session.execute(stmt).scalars())
+
+
+def insert_rows(rows: list[dict[str, Any]]) -> Insert:
+    return insert(OutboxEvent).values(rows)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Insert
 from sqlmodel import Session
 
 from vpitracker.jsonutil import canonical, iso_z
@@ -47,39 +49,74 @@ def head_data(session: Session) -> dict[str, Any]:
     return {"seq": head[0] if head else 0, "hash": head[1] if head else "0" * 64}
 
 
-def from_audit(session: Session, event: AuditEvent) -> None:
-    """Queue the events an audited write raises (none for most writes).
+@dataclass(frozen=True)
+class Notice:
+    """What an audited write will queue, read before the chain lock (``prepare``)."""
+
+    types: list[EventType]
+    entity_type: str
+    entity_id: int
+    commitment_id: int
+    commitment_code: str
+    ministry_ids: list[int]
+    data: dict[str, Any]
+
+
+def prepare(
+    session: Session, action: str, entity_type: str, entity_id: str, data_json: str
+) -> Notice | None:
+    """The events an audited write raises (None for most writes), without its seq and hash.
 
     Only changes to the public record notify: never one to a user, key or subscription.
+    ``data_json`` is the event's canonical data. Everything here is read before the
+    chain lock is taken; ``queued`` adds the event's seq and hash under it.
     """
-    if event.entity_type not in PUBLIC_ENTITY_TYPES:
-        return
-    data = json.loads(event.data)
-    types = types_for(event.action, data)
+    if entity_type not in PUBLIC_ENTITY_TYPES:
+        return None
+    data = json.loads(data_json)
+    types = types_for(action, data)
     if not types:
-        return
-    entity_id = int(event.entity_id)
-    commitment_id = entity_id if event.entity_type == "commitment" else int(data["commitment_id"])
+        return None
+    record_id = int(entity_id)
+    commitment_id = record_id if entity_type == "commitment" else int(data["commitment_id"])
     commitment = session.get(Commitment, commitment_id)
     assert commitment is not None
     ministries = [commitment.lead_ministry_id, *repository.supporting(session, commitment_id)]
+    return Notice(
+        types=types,
+        entity_type=entity_type,
+        entity_id=record_id,
+        commitment_id=commitment_id,
+        commitment_code=commitment.code,
+        ministry_ids=sorted(set(ministries)),
+        data=data,
+    )
+
+
+def queued(notice: Notice, event: AuditEvent) -> Insert:
+    """The INSERT of ``notice``'s rows once ``event`` is on the chain (one per event type)."""
     payload: dict[str, Any] = {
         "seq": event.seq,
         "hash": event.hash,
         "action": event.action,
-        "entity_type": event.entity_type,
-        "entity_id": entity_id,
-        "commitment_id": commitment_id,
-        "commitment_code": commitment.code,
-        "ministry_ids": sorted(set(ministries)),
-        "entity": data,
+        "entity_type": notice.entity_type,
+        "entity_id": notice.entity_id,
+        "commitment_id": notice.commitment_id,
+        "commitment_code": notice.commitment_code,
+        "ministry_ids": notice.ministry_ids,
+        "entity": notice.data,
     }
-    for event_type in types:
-        add(
-            session,
-            event_type,
-            payload,
-            commitment_id=commitment_id,
-            ministry_ids=ministries,
-            audit_seq=event.seq,
-        )
+    return repository.insert_rows(
+        [
+            {
+                "type": event_type.value,
+                "audit_seq": event.seq,
+                "commitment_id": notice.commitment_id,
+                "ministry_ids": json.dumps(notice.ministry_ids),
+                "subscription_id": None,
+                "body": body(event_type, payload),
+                "created_at": utcnow(),
+            }
+            for event_type in notice.types
+        ]
+    )

@@ -162,7 +162,10 @@ def _append(
     assert record.id is not None
     commitments_service.note_report(session, record)
     action = f"{entity.value}.imported" if record.imported else f"{entity.value}.posted"
-    audit.record(session, author, action, entity, record.id, audit.snapshot(record))
+    counts = commitments_service.counted(session, record)
+    audit.record(
+        session, author, action, entity, record.id, audit.snapshot(record), with_event=counts
+    )
 
 
 def get_update(session: Session, update_id: int) -> StatusUpdate:

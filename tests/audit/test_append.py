@@ -1,0 +1,179 @@
+"""The chain append's serial section: what runs under the chain lock, and what must not."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session, col, select
+
+from tests.audit.independent import sha256
+from tests.factories import make_commitment, make_ministry, make_user, pk, record_created
+from vpitracker import migrate
+from vpitracker.audit import service as audit_service
+from vpitracker.audit.repository import CHAIN_LOCK_ID
+from vpitracker.db import make_engine, unit_of_work
+from vpitracker.jsonutil import canonical, iso_z
+from vpitracker.kernel.actor import Actor
+from vpitracker.models import AuditEvent, UpdateMonth
+from vpitracker.reporting import service as reporting_service
+from vpitracker.reporting.schemas import StatusUpdateCreate
+from vpitracker.vocab import EntityType, ReportedStatus, Role
+
+TRICKY: list[dict[str, Any]] = [
+    {},
+    {"name": 'Wizara — "Interior" \\ ya Ndani', "emoji": "✓ ü 中"},
+    {"nested": {"b": [1, 2.5, None, True], "a": {"z": "", "y": "\n\t"}}, "n": -0.0},
+    {"big": 2**62, "small": 1e-7, "list": [{"k": "v"}, []]},
+]
+
+
+def _independent(prev_hash: str, e: AuditEvent) -> str:
+    """The hash from its definition: SHA-256 of prev_hash and the canonical payload."""
+    payload = {
+        "seq": e.seq,
+        "at": iso_z(e.at),
+        "actor": {"type": e.actor_type, "id": e.actor_id, "role": e.actor_role},
+        "action": e.action,
+        "entity_type": e.entity_type,
+        "entity_id": e.entity_id,
+        "data": json.loads(e.data),
+    }
+    return sha256((prev_hash + canonical(payload)).encode("utf-8")).hex()
+
+
+def test_the_hash_made_before_the_lock_is_the_one_verification_recomputes(
+    session: Session,
+) -> None:
+    user = make_user(session)
+    actor = Actor(kind="user", id=pk(user), role=Role.secretariat, email=user.email)
+    for i, data in enumerate(TRICKY):
+        for who in (actor, None):
+            audit_service.record(
+                session, who, "ministry.updated", EntityType.ministry, f"{i}-é", data
+            )
+    session.commit()
+    session.expire_all()
+    events = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()
+    assert len(events) == 2 * len(TRICKY)
+    prev = audit_service.GENESIS_HASH
+    for stored in events:
+        assert stored.prev_hash == prev
+        assert stored.hash == audit_service.compute_hash(prev, stored)
+        assert stored.hash == _independent(prev, stored)
+        prev = stored.hash
+
+
+@pytest.fixture
+def posting(scratch_database_url: str) -> Iterator[tuple[Engine, Actor, int]]:
+    """A migrated scratch database with a commitment and a secretariat to post with."""
+    engine = make_engine(scratch_database_url)
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        user = make_user(session)
+        ministry = make_ministry(session)
+        commitment = make_commitment(session, lead=ministry)
+        record_created(session, ministry, commitment)
+        actor = Actor(kind="user", id=pk(user), role=Role.secretariat, email=user.email)
+        commitment_id = pk(commitment)
+    try:
+        yield engine, actor, commitment_id
+    finally:
+        engine.dispose()
+
+
+def _post(engine: Engine, actor: Actor, commitment_id: int, n: int) -> int:
+    body = StatusUpdateCreate(
+        status=ReportedStatus.in_progress, progress_percent=n, summary=f"Post {n}."
+    )
+    with unit_of_work(engine) as session:
+        update = reporting_service.post_update(session, actor, commitment_id, body)
+        assert update.id is not None
+        return update.id
+
+
+def _statements(engine: Engine) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def on_execute(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    return seen, on_execute
+
+
+@pytest.mark.postgres_only
+def test_under_the_chain_lock_a_post_reads_the_head_and_writes_once(
+    posting: tuple[Engine, Actor, int],
+) -> None:
+    """The lock is held to the commit: after it only the head (and any Merkle
+    siblings) are read, and the event, its tree nodes, its outbox row and the
+    month's count are one statement."""
+    engine, actor, commitment_id = posting
+    for n in range(4):  # leaves 0-3: the fourth closes two subtrees (reads a sibling)
+        seen, listener = _statements(engine)
+        _post(engine, actor, commitment_id, n)
+        event.remove(engine, "before_cursor_execute", listener)
+        locked = next(i for i, s in enumerate(seen) if "pg_advisory_xact_lock" in s)
+        under = seen[locked + 1 :]
+        assert under[0].startswith("SELECT audit_event.seq, audit_event.hash"), under
+        assert all(s.startswith("SELECT") and "merkle_node" in s for s in under[1:-1]), under
+        write = under[-1]
+        assert write.startswith("WITH"), under
+        assert write.count("INSERT INTO") == 4, under
+        for table in ("audit_event", "merkle_node", "outbox_event", "update_month"):
+            assert f"INSERT INTO {table}" in write
+
+
+@pytest.mark.postgres_only
+def test_a_post_waiting_for_the_chain_holds_no_shared_row(
+    posting: tuple[Engine, Actor, int],
+) -> None:
+    """Only its own commitment's rows: the month's count, which every post writes, is
+    taken under the chain lock, so it adds no wait of its own to the serial section."""
+    engine, actor, commitment_id = posting
+    _post(engine, actor, commitment_id, 1)  # this month's update_month row exists
+    with Session(engine) as s:
+        month = s.exec(select(UpdateMonth.month)).one()
+    result: dict[str, Any] = {}
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
+
+    def waiting_post() -> None:
+        try:
+            result["id"] = _post(engine, actor, commitment_id, 2)
+        except Exception as exc:  # reported by the assertion below
+            result["error"] = exc
+
+    poster = threading.Thread(target=waiting_post)
+    poster.start()
+    try:
+        with engine.connect() as probe:
+            deadline = time.monotonic() + 20
+            while not probe.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one():
+                assert time.monotonic() < deadline, "the post never waited for the chain"
+                time.sleep(0.05)
+            probe.rollback()
+            probe.execute(text("SET lock_timeout = '1s'"))
+            # A post waiting for the chain must not hold the month's row.
+            probe.execute(
+                text("UPDATE update_month SET updates = updates WHERE month = :m"), {"m": month}
+            )
+            probe.rollback()
+    finally:
+        holder.rollback()
+        holder.close()
+        poster.join(timeout=60)
+    assert "error" not in result, result
+    with unit_of_work(engine, write=False) as s:
+        assert s.exec(select(UpdateMonth.updates).where(UpdateMonth.month == month)).one() == 2
+        verdict = audit_service.verify(s)
+    assert verdict.ok, verdict.detail
