@@ -14,6 +14,11 @@ from bench.report import load_results, render_section, update_readme
 from bench.runner import RunOptions, run_and_report
 from bench.sizes import SIZES
 
+HttpPosts = Annotated[
+    int, typer.Option(min=8, max=100_000, help="HTTP posts, sequential and concurrent each")
+]
+Clients = Annotated[int, typer.Option(min=1, max=64, help="Concurrent HTTP clients")]
+
 app = typer.Typer(
     help="vpitracker benchmark harness.", no_args_is_help=True, pretty_exceptions_enable=False
 )
@@ -38,10 +43,8 @@ def run(
     chain_posts: Annotated[
         int, typer.Option(min=10, max=100_000, help="In-process posts per mode (chain cost)")
     ] = 500,
-    http_posts: Annotated[
-        int, typer.Option(min=8, max=100_000, help="HTTP posts, sequential and concurrent each")
-    ] = 400,
-    threads: Annotated[int, typer.Option(min=1, max=64, help="Concurrent HTTP clients")] = 8,
+    http_posts: HttpPosts = 400,
+    threads: Clients = 8,
     workers: Annotated[int, typer.Option(min=1, max=16, help="vpitracker serve --workers")] = 1,
     reuse_db: Annotated[
         bool, typer.Option(help="Keep the database of an earlier run (no fresh load)")
@@ -192,6 +195,95 @@ def floor(
     load = f"{started[0]:.1f} at start, {ended[0]:.1f} at end" if started and ended else "-"
     typer.echo(f"Size {size.upper()} on {db.value} (`{target.name}`).")
     typer.echo(markdown(rows, clients, seconds, load))
+
+
+@app.command()
+def writes(
+    size: Annotated[str, typer.Option(help="Which loaded database (a `run` left it)")] = "M",
+    db: Annotated[DbKind, typer.Option(help="sqlite or postgres")] = DbKind.postgres,
+    workers: Annotated[
+        list[int] | None, typer.Option(help="vpitracker serve --workers (repeat the option)")
+    ] = None,
+    clients: Clients = 16,
+    posts: HttpPosts = 400,
+    warmup: Annotated[int, typer.Option(min=0, max=1_000, help="Warm-up posts")] = 10,
+    rounds: Annotated[int, typer.Option(min=1, max=10, help="Rounds of every measurement")] = 1,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Source tree (src/, migrations/) of the old code, measured alternately"),
+    ] = None,
+    profile_posts: Annotated[
+        int, typer.Option(min=0, help="In-process profiled posts per code (0: none)")
+    ] = 100,
+) -> None:
+    """Status-update posts under concurrency, per worker count (issue 16 item 5)."""
+    import json as json_module
+
+    from bench.databases import RESULTS_DIR
+    from bench.runner import TOKEN_MINUTES, _facts, _secretariat_id, _verify
+    from bench.server import new_secret_key, server_env
+    from bench.writes import code_env, markdown, measure_http, run_profile
+    from vpitracker.db import make_engine
+
+    target = database_for(db, size.upper())
+    env = server_env(target.url, new_secret_key())
+    env["VPI_ACCESS_TOKEN_EXPIRE_MINUTES"] = TOKEN_MINUTES
+    engine = make_engine(target.url)
+    try:
+        actor_id = _secretariat_id(engine, env)
+        open_ids: list[int] = _facts(engine)["open_commitment_ids"]
+    finally:
+        engine.dispose()
+    codes: list[tuple[str, dict[str, str]]] = [("new", code_env(env, None))]
+    if baseline is not None:
+        codes.insert(0, ("old", code_env(env, baseline.resolve())))
+    rows = []
+    profiles = {}
+    for r in range(rounds):
+        for label, code in codes if r % 2 == 0 else codes[::-1]:
+            if r == 0 and profile_posts:
+                profiles[label] = run_profile(
+                    target, code, actor_id, posts=profile_posts, threads=clients
+                )
+            for n in workers or [1, 2]:
+                rows.append(
+                    measure_http(
+                        target, code, open_ids, workers=n, clients=clients, posts=posts,
+                        warmup=warmup, label=label,
+                    )
+                )  # fmt: skip
+    verdict = _verify(env)
+    out = RESULTS_DIR / f"writes-{size.upper()}-{db.value}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json_module.dumps({"rows": rows, "profiles": profiles, "verify": verdict}, indent=2)
+    )
+    typer.echo(f"Size {size.upper()} on {db.value} (`{target.name}`), {clients} clients.\n")
+    typer.echo(markdown(rows, profiles))
+    typer.echo(f"\naudit verify: {json_module.dumps(verdict)}")
+
+
+@app.command("writes-profile")
+def writes_profile(
+    url: Annotated[str, typer.Option(help="Database URL")],
+    actor: Annotated[int, typer.Option(help="The secretariat's user id")],
+    posts: Annotated[int, typer.Option(min=1)] = 100,
+    threads: Annotated[int, typer.Option(min=1, max=64)] = 16,
+) -> None:
+    """In-process profile of status-update posts (JSON on stdout; `writes` runs it)."""
+    import json as json_module
+
+    from bench.runner import _facts
+    from bench.writes import profile, secretariat_actor
+    from vpitracker.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        open_ids: list[int] = _facts(engine)["open_commitment_ids"]
+    finally:
+        engine.dispose()
+    result = profile(url, secretariat_actor(actor), open_ids, posts=posts, threads=threads)
+    typer.echo(json_module.dumps(result))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,22 @@ class Captured:
     statements: list[Statement] = field(default_factory=list)
 
 
+def frozen(value: Any) -> Any:
+    """A copy of bound parameters that later changes to the originals cannot reach.
+
+    SQLite's driver gets BLOBs as ``memoryview`` (a Merkle node's hash on every
+    audited POST), which ``copy.deepcopy`` refuses: those become ``bytes``, which
+    the drivers bind the same way.
+    """
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    if isinstance(value, dict):
+        return {k: frozen(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(frozen(v) for v in value)
+    return copy.deepcopy(value)
+
+
 class Recorder:
     """Keeps what the driver is asked to run while ``recording()`` is active."""
 
@@ -63,7 +79,7 @@ class Recorder:
         executemany: bool,
     ) -> None:
         if self._active:
-            self.statements.append(Statement(statement, copy.deepcopy(parameters), executemany))
+            self.statements.append(Statement(statement, frozen(parameters), executemany))
 
     @contextmanager
     def recording(self) -> Iterator[list[Statement]]:
