@@ -52,6 +52,21 @@ def _mean(value: Decimal | float | None) -> float | None:
     return None if value is None else _one_decimal(value)
 
 
+# The columns of the counted commitments the figures and the timeline read.
+COUNTED_COLUMNS = (
+    "id",
+    "lead_ministry_id",
+    "committed_on",
+    "due_date",
+    "reported_status",
+    "progress_percent",
+    "verdict",
+    "contested",
+    "overdue",
+    "stale",
+)
+
+
 def _counted(
     clock: Clock,
     ministry_id: int | None,
@@ -66,7 +81,11 @@ def _counted(
         instrument=instrument.value if instrument else None,
     )
     query = commitments_service.state_query(clock, filters, with_state=with_state)
-    return query.subquery("counted")
+    # Only what the figures read: the commitment's wide columns (title, description,
+    # indicator) stay unread, so the scan can be answered from ix_commitment_figures.
+    chosen = query.selected_columns
+    kept = [chosen[name] for name in COUNTED_COLUMNS if name in chosen]
+    return query.with_only_columns(*kept, maintain_column_froms=True).subquery("counted")
 
 
 def _figures(row: repository.FigureRow) -> dict[str, Any]:
