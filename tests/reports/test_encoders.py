@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum, IntEnum, StrEnum
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,18 +157,27 @@ def test_csv_header_goes_out_before_the_first_fetch() -> None:
     body.close()
 
 
-@pytest.fixture(scope="module")
-def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+@contextmanager
+def demo_database(path: Path) -> Iterator[Engine]:
+    """A scratch database of the test database's kind, with the demo data."""
     from tests.conftest import scratch_database
 
-    with scratch_database(tmp_path_factory.mktemp("demo")) as url:
+    with scratch_database(path) as url:
         engine = make_engine(url)
         migrate.upgrade(engine)
         with Session(engine) as session:
             demo.load(session)
             session.commit()
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with demo_database(tmp_path_factory.mktemp("demo")) as engine:
         yield engine
-        engine.dispose()
 
 
 def _reports(dialect: str) -> list[Report]:

@@ -78,6 +78,38 @@ def _with_lists(
     return [by_name.get(c, c) if isinstance(c, str) else c for c in columns], joins
 
 
+def _in_place(columns: list[Any], by_name: dict[str, ColumnElement[str]]) -> list[Any]:
+    return [by_name[c].label(c) if isinstance(c, str) else c for c in columns]
+
+
+def _list_per_row(
+    owner: ColumnElement[int],
+    link_owner: ColumnElement[int],
+    link_key: ColumnElement[int],
+    target_key: ColumnElement[int],
+    value: ColumnElement[str],
+) -> ColumnElement[str]:
+    """The owner's linked values, sorted and joined (``''`` when none), read per row.
+
+    Each value is a scalar lookup by primary key, so PostgreSQL reads it through the
+    index; a join inside the subquery was planned as a scan of the whole target
+    table for every row.
+    """
+    looked_up = (
+        select(value).where(target_key == link_key).correlate(link_key.table).scalar_subquery()
+    )
+    items = (
+        select(looked_up.label("value"))
+        .where(link_owner == owner)
+        .correlate(owner.table)
+        .subquery("items")
+    )
+    joined = func.string_agg(
+        items.c.value, aggregate_order_by(literal(LIST_SEPARATOR), items.c.value)
+    )
+    return func.coalesce(select(joined).scalar_subquery(), "")
+
+
 def _select(columns: list[Any], base: Any, joins: list[tuple[Any, Any]]) -> Select[Any]:
     stmt = select(*columns).select_from(base)
     for target, on in joins:
@@ -102,31 +134,50 @@ def commitments(counted: Any, dialect: str) -> Select[Any]:
         .select_from(cr)
         .join(r, r.c.id == cr.c.recommendation_id),
     )
+    wanted = _commitment_columns(counted, lead)
+    listed = [supporting, recommendations]
+    by_name: dict[str, ColumnElement[str]] = {}
+    if dialect == "postgresql":
+        # Per row, so rows come in ``code`` order from its index as soon as the first is
+        # ready (a streamed report's first byte); joined lists would be built whole first.
+        by_name = {
+            "supporting_ministry_codes": _list_per_row(
+                counted.c.id, cs.c.commitment_id, cs.c.ministry_id, m.c.id, m.c.code
+            ),
+            "recommendation_codes": _list_per_row(
+                counted.c.id, cr.c.commitment_id, cr.c.recommendation_id, r.c.id, r.c.code
+            ),
+        }
+        listed = []
     columns, joins = _with_lists(
         counted.c.id,
-        [
-            counted.c.id,
-            counted.c.code,
-            counted.c.title,
-            lead.c.code.label("lead_ministry_code"),
-            lead.c.name.label("lead_ministry_name"),
-            "supporting_ministry_codes",
-            "recommendation_codes",
-            counted.c.committed_on,
-            counted.c.due_date,
-            counted.c.reported_status,
-            counted.c.progress_percent,
-            counted.c.last_reported_at,
-            counted.c.verdict,
-            counted.c.contested,
-            counted.c.overdue,
-            counted.c.stale,
-        ],
-        [supporting, recommendations],
+        _in_place(wanted, by_name) if dialect == "postgresql" else wanted,
+        listed,
         dialect,
     )
     base = counted.join(lead, lead.c.id == counted.c.lead_ministry_id)
     return _select(columns, base, joins).order_by(counted.c.code, counted.c.id)
+
+
+def _commitment_columns(counted: Any, lead: Any) -> list[Any]:
+    return [
+        counted.c.id,
+        counted.c.code,
+        counted.c.title,
+        lead.c.code.label("lead_ministry_code"),
+        lead.c.name.label("lead_ministry_name"),
+        "supporting_ministry_codes",
+        "recommendation_codes",
+        counted.c.committed_on,
+        counted.c.due_date,
+        counted.c.reported_status,
+        counted.c.progress_percent,
+        counted.c.last_reported_at,
+        counted.c.verdict,
+        counted.c.contested,
+        counted.c.overdue,
+        counted.c.stale,
+    ]
 
 
 def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> Select[Any]:
@@ -185,13 +236,31 @@ def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> S
     return _select(columns, recs, joins).order_by(recs.c.code, recs.c.id)
 
 
+def _evidence_urls(evidence: ColumnElement[Any]) -> ColumnElement[str]:
+    """PostgreSQL: the evidence items' URLs in order, joined (``''`` when none)."""
+    item = (
+        func.json_array_elements(evidence)
+        .table_valued("value", with_ordinality="n")
+        .render_derived(name="item")
+    )
+    url = func.coalesce(item.c.value.op("->>")(literal("url", Text)), "")
+    joined = func.string_agg(url, aggregate_order_by(literal(LIST_SEPARATOR), item.c.n))
+    return func.coalesce(select(joined).select_from(item).scalar_subquery(), "")
+
+
 def status_history(
     *,
     cutoff: Any,
     ministry_id: int | None,
     commitment_id: int | None,
+    urls_in_sql: bool = False,
 ) -> Select[Any]:
+    """The status-history report, oldest first; ``urls_in_sql`` (PostgreSQL): the last
+    column is the evidence URLs joined (``evidence_urls``), else the evidence itself."""
     su, c, m = table_of(StatusUpdate), table_of(Commitment), table_of(Ministry)
+    evidence = (
+        _evidence_urls(su.c.evidence).label("evidence_urls") if urls_in_sql else su.c.evidence
+    )
     stmt = (
         select(
             su.c.id,
@@ -204,7 +273,7 @@ def status_history(
             su.c.reported_by,
             su.c.reported_at,
             su.c.in_reply_to_assessment_id,
-            su.c.evidence,
+            evidence,
         )
         .join(c, c.c.id == su.c.commitment_id)
         .join(m, m.c.id == su.c.ministry_id)

@@ -77,8 +77,8 @@ def status_history_report(
         request,
         actor,
         opener,
-        lambda _d: service.status_history(
-            clock, ministry_id=ministry_id, commitment_id=commitment_id
+        lambda d: service.status_history(
+            clock, ministry_id=ministry_id, commitment_id=commitment_id, dialect=d
         ),
         csv,
     )

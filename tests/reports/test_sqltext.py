@@ -1,0 +1,126 @@
+"""On PostgreSQL the database writes each report row's JSON object or CSV record
+(vpitracker/reports/sqltext.py): the body must be byte for byte what the encoders
+that came before wrote (tests/reports/reference_encoders.py) for the same rows,
+awkward text included."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.conftest import database_url
+from tests.reports.reference_encoders import old_csv_chunks, old_json_chunks
+from tests.reports.test_encoders import AWKWARD_TEXT, demo_database
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.filters import CommitmentFilters
+from vpitracker.reports import service
+from vpitracker.reports.service import Report
+from vpitracker.reports.streaming import _csv_header, text_chunks
+
+pytestmark = pytest.mark.skipif(
+    not database_url().startswith("postgresql"), reason="PostgreSQL writes the rows itself"
+)
+
+# PostgreSQL text holds no NUL; every other awkward value goes in.
+TEXTS = [t for t in AWKWARD_TEXT if "\x00" not in t]
+
+
+@pytest.fixture(scope="module")
+def awkward_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The demo data with awkward text in every text column a report shows."""
+    with demo_database(tmp_path_factory.mktemp("sqltext")) as engine:
+        n = len(TEXTS)
+        with engine.begin() as conn:
+            for table, columns in (
+                ("commitment", ("title",)),
+                ("ministry", ("name",)),
+                ("recommendation", ("title", "source")),
+                ("status_update", ("summary",)),
+            ):
+                ids = conn.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars().all()
+                for i, id_ in enumerate(ids):
+                    values = {c: TEXTS[(i + k) % n] for k, c in enumerate(columns)}
+                    sets = ", ".join(f"{c} = :{c}" for c in columns)
+                    conn.execute(
+                        text(f"UPDATE {table} SET {sets} WHERE id = :id"), values | {"id": id_}
+                    )
+            # Codes are unique: an awkward start, then the id.
+            for table in ("commitment", "ministry", "recommendation"):
+                conn.execute(
+                    text(
+                        f"UPDATE {table} SET code = (ARRAY[:a, :b, :c, :d])[id % 4 + 1] || id "
+                        "WHERE id % 3 = 0"
+                    ),
+                    {"a": "=", "b": 'q"', "c": "a,b", "d": "\uff0b"},
+                )
+            conn.execute(
+                text("UPDATE status_update SET evidence = CAST(:e AS json) WHERE id % 2 = 0"),
+                {
+                    "e": json.dumps(
+                        [{"url": 'https://example.org/?a=1,b="2"'}, {"url": "=x"}, {"note": 1}]
+                    )
+                },
+            )
+            # Timestamps with and without microseconds.
+            for table, key in (("status_update", "id"), ("commitment_latest", "commitment_id")):
+                conn.execute(
+                    text(
+                        f"UPDATE {table} SET reported_at = date_trunc('second', reported_at) "
+                        f"+ CASE WHEN {key} % 2 = 0 THEN interval '0.000123 s' ELSE '0' END "
+                        "WHERE reported_at IS NOT NULL"
+                    )
+                )
+        yield engine
+
+
+def _pairs() -> list[tuple[str, Report, Report]]:
+    """(label, the report as the database writes it, the same rows for the encoders)."""
+    out = []
+    for as_of in (None, date(2025, 1, 1)):
+        clock = Clock.at(as_of, 90)
+        for name, report in (
+            ("commitments", service.commitments("postgresql", clock, CommitmentFilters())),
+            (
+                "commitments overdue",
+                service.commitments("postgresql", clock, CommitmentFilters(overdue=True)),
+            ),
+            ("recommendations", service.recommendations("postgresql", clock)),
+        ):
+            out.append((f"{name} {as_of}", report, report))
+        out.append(
+            (
+                f"status-history {as_of}",
+                service.status_history(clock, dialect="postgresql"),
+                # The evidence as stored, its URLs joined in Python: the old way.
+                service.status_history(clock),
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("csv", [False, True], ids=["json", "csv"])
+def test_every_report_written_by_postgresql_is_what_the_encoders_wrote(
+    awkward_engine: Engine, csv: bool
+) -> None:
+    for label, report, reference in _pairs():
+        with awkward_engine.connect() as conn:
+            rows = [list(b) for b in reference.batches(conn)]
+        assert any(rows), label
+        old = (old_csv_chunks if csv else old_json_chunks)(reference.columns, rows, reference.fixes)
+        with awkward_engine.connect() as conn:
+            header = _csv_header(report.columns) if csv else b""
+            new = b"".join(text_chunks(report.texts(conn, csv=csv), csv=csv, header=header))
+        assert new == b"".join(old), label
+
+
+def test_the_awkward_data_is_really_there(awkward_engine: Engine) -> None:
+    report = service.commitments("postgresql", Clock.at(None, 90), CommitmentFilters())
+    with awkward_engine.connect() as conn:
+        body = b"".join(text_chunks(report.texts(conn, csv=True), csv=True))
+    decoded = body.decode()
+    for needle in ('"quote "" inside"', "'=1+1", '"line\nbreak"', "'\uff0b", "Z,"):
+        assert needle in decoded
