@@ -55,6 +55,10 @@ def run(
     memory: Annotated[
         bool, typer.Option(help="Measure server memory under four parallel report streams")
     ] = True,
+    memory_only: Annotated[
+        str | None,
+        typer.Option(help="Only the memory reports whose '<path>?format=<fmt>' matches (regex)"),
+    ] = None,
 ) -> None:
     """Load a fresh database of SIZE and time the API against raw SQL and the audit chain."""
     # A plain `kill` still stops the server subprocess (finally blocks run on SystemExit).
@@ -78,6 +82,7 @@ def run(
             reuse_db=reuse_db,
             only=only,
             memory=memory,
+            memory_only=memory_only,
         )
     )
 

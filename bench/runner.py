@@ -59,6 +59,8 @@ class RunOptions:
     reuse_db: bool
     only: str | None = None
     memory: bool = True
+    # Only the memory reports whose "<path>?format=<fmt>" matches this regex.
+    memory_only: str | None = None
 
 
 # Four callers at once stream the largest report (all status updates) in each format,
@@ -305,6 +307,7 @@ def run(opts: RunOptions) -> tuple[dict[str, Any], Path]:
                         server.url, server.token(), server.process.pid, path=path, fmt=fmt
                     )
                     for path, fmt in (MEMORY_REPORTS if opts.memory else ())
+                    if not opts.memory_only or re.search(opts.memory_only, f"{path}?format={fmt}")
                 ]
         finally:
             app.close()
