@@ -244,13 +244,12 @@ def writes(
         codes.insert(0, ("old", code_env(env, baseline.resolve())))
     rows = []
     profiles = {}
+    for label, code in codes if profile_posts else ():
+        profiles[label] = run_profile(target, code, actor_id, posts=profile_posts, threads=clients)
     for r in range(rounds):
-        for label, code in codes if r % 2 == 0 else codes[::-1]:
-            if r == 0 and profile_posts:
-                profiles[label] = run_profile(
-                    target, code, actor_id, posts=profile_posts, threads=clients
-                )
-            for n in workers or [1, 2]:
+        # Old and new side by side for each worker count, the first of them alternating.
+        for n in workers or [1, 2]:
+            for label, code in codes if r % 2 == 0 else codes[::-1]:
                 rows.append(
                     measure_http(
                         target, code, open_ids, workers=n, clients=clients, posts=posts,
