@@ -9,12 +9,14 @@ run the same suite on PostgreSQL.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -23,6 +25,7 @@ from sqlmodel import Session
 
 from tests.resources import Context, ContextMaker, resource
 from vpitracker import migrate
+from vpitracker.auth import passwords
 from vpitracker.config import Environment, Settings
 from vpitracker.db import make_engine, normalize_url, transaction
 from vpitracker.deps import get_read_first_session, get_session, get_stream_opener
@@ -53,6 +56,13 @@ def test_settings(**overrides: object) -> Settings:
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+# Passwords in this process are still hashed and verified with argon2id, but with light
+# parameters (1 pass over 1 MiB instead of 3 over 64 MiB): the deployed cost is ~0.1 s of
+# CPU per hash or login, which the suite pays hundreds of times and which no test needs.
+# Servers that tests/live.py starts hash with the deployed parameters.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+passwords._DUMMY_HASH = passwords._hasher.hash("not-a-real-password-for-timing")
 
 
 _SQLITE_DIR: Path | None = None
@@ -94,21 +104,66 @@ def scratch_database_url(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def scratch_database(tmp_path: Path) -> Iterator[str]:
-    """``scratch_database_url`` for fixtures of any scope."""
+def scratch_database(tmp_path: Path, *, migrated: bool = False) -> Iterator[str]:
+    """``scratch_database_url`` for fixtures of any scope; ``migrated`` starts it at head,
+    a copy of a database migrated once per session (a file copy on SQLite, ``CREATE
+    DATABASE ... TEMPLATE`` on PostgreSQL) instead of running the migrations again."""
     url = normalize_url(database_url())
     if not url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        path = tmp_path / "scratch.db"
+        if migrated:
+            shutil.copyfile(_migrated_template(), path)
+        yield f"sqlite:///{path}"
         return
     name = f"vpi_scratch_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_migrated_template()}"' if migrated else ""
     admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
     try:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+_TEMPLATE: str | None = None  # the migrated database scratch copies start from
+
+
+def _migrated_template() -> str:
+    """The SQLite file or PostgreSQL database name of this session's migrated template."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        url = normalize_url(database_url())
+        if url.startswith("postgresql"):
+            name = f"vpi_template_{uuid.uuid4().hex[:12]}"
+            admin = create_engine(
+                make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+            )
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            target = make_url(url).set(database=name).render_as_string(hide_password=False)
+        else:
+            assert _SQLITE_DIR is not None
+            name = str(_SQLITE_DIR / "template.db")
+            target = f"sqlite:///{name}"
+        engine = make_engine(target)
+        migrate.upgrade(engine)
+        engine.dispose()  # a template must have no connection when it is copied
+        _TEMPLATE = name
+    return _TEMPLATE
+
+
+def pytest_unconfigure() -> None:
+    if _TEMPLATE is None:
+        return
+    url = normalize_url(database_url())
+    if url.startswith("postgresql"):
+        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from tests.conftest import test_settings
+from tests.conftest import scratch_database, test_settings
 from tests.live import free_port
 from tests.notifications import receiver as receiver_module
 from vpitracker import migrate
@@ -34,6 +35,14 @@ class Mailbox:
 
     def to(self, address: str) -> list[Any]:
         return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """Every test here migrates its scratch database first: it starts as a copy of one
+    migrated once per session (tests/conftest.py), not migrated again per test."""
+    with scratch_database(tmp_path, migrated=True) as url:
+        yield url
 
 
 @pytest.fixture
