@@ -37,11 +37,14 @@ def late() -> None:
     from sqlmodel import Session
 
     from vpitracker import deps
+    from vpitracker.deps import callers, session
 
     old = Annotated[Session, Depends(deps.get_session)]
     old_read_first = Annotated[Session, Depends(deps.get_read_first_session)]
-    setattr(deps, "SessionDep", old)  # noqa: B010 - the routers read it at import
-    setattr(deps, "ReadFirstSessionDep", old_read_first)  # noqa: B010
+    # The routers read them at import; the deps modules when FastAPI reads their signatures.
+    for module in (deps, session, callers):
+        setattr(module, "SessionDep", old)  # noqa: B010
+        setattr(module, "ReadFirstSessionDep", old_read_first)  # noqa: B010
     from vpitracker.cli import app as cli_app
 
     cli_app()

@@ -9,6 +9,7 @@ that makes SAVEPOINTs work and lets write transactions start with
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlmodel import Session
 
 from vpitracker.config import DEFAULT_LOCK_TIMEOUT_SECONDS, get_settings
@@ -49,7 +50,35 @@ def make_engine(
         _install_sqlite_recipe(engine, milliseconds)
         return engine
     connect_args = {"options": f"-c lock_timeout={milliseconds}"}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection that sat idle this long is pinged before it is used
+# again, and replaced if the server dropped it (a restart, an idle timeout). One in
+# steady use is not: a ping on every checkout (``pool_pre_ping``) is a round trip per
+# request. A connection dropped within this time fails its request once, and the pool
+# then replaces every connection opened before the drop (SQLAlchemy's disconnect rule).
+IDLE_PING_SECONDS = 2.0
+_IDLE_SINCE = "vpi_idle_since"
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (or a new one).
+            raise DisconnectionError("the pooled connection was dropped") from exc
 
 
 def _install_sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
@@ -139,20 +168,30 @@ def end_read(session: Session) -> None:
     _commit(session)
 
 
-def transaction(session: Session) -> Iterator[Session]:
-    """Commit on success, roll back on error. The only place that commits (with end_read)."""
+def settle(session: Session, error: BaseException | None) -> None:
+    """End the transaction: commit on success, roll back on ``error``.
+
+    An ``AppError`` that keeps its writes (``persist``, such as a failed sign-in's
+    throttle record) commits too. The only place that commits (with ``end_read``).
+    """
+    if error is not None and not (isinstance(error, AppError) and error.persist):
+        session.rollback()
+        return
     try:
-        yield session
         _commit(session)
-    except AppError as exc:
-        if exc.persist:
-            _commit(session)
-        else:
-            session.rollback()
-        raise
     except BaseException:
         session.rollback()
         raise
+
+
+def transaction(session: Session) -> Iterator[Session]:
+    """Commit on success, roll back on error (``settle``)."""
+    try:
+        yield session
+    except BaseException as exc:
+        settle(session, exc)
+        raise
+    settle(session, None)
 
 
 def session_scope(engine: Engine, *, write: bool) -> Iterator[Session]:

@@ -8,11 +8,13 @@ record, a page with its ``Link`` header, and a JSON-or-CSV answer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request, Response
 from pydantic import BaseModel
 
+from vpitracker.config import Settings
 from vpitracker.csvout import columns_of, csv_response, flatten, model_rows, wants_csv
 from vpitracker.deps import AsOf, SettingsDep
 from vpitracker.kernel.clock import Clock
@@ -27,18 +29,23 @@ R = TypeVar("R", bound=BaseModel)
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def clock_as_of(settings: SettingsDep, as_of: AsOf = None) -> Clock:
+def clock_as_of(settings: Settings, as_of: date | None = None) -> Clock:
     """The moment derived state is computed for: now, or the end of ``as_of``."""
     return Clock.at(as_of, settings.stale_after_days)
 
 
-def clock_now(settings: SettingsDep) -> Clock:
+# The dependencies do no I/O: async, so FastAPI runs them without a thread hop.
+async def _clock_as_of(settings: SettingsDep, as_of: AsOf = None) -> Clock:
+    return clock_as_of(settings, as_of)
+
+
+async def _clock_now(settings: SettingsDep) -> Clock:
     """Now, for routes that take no ``as_of`` (a write answers with the state it made)."""
     return Clock.at(None, settings.stale_after_days)
 
 
-ClockDep = Annotated[Clock, Depends(clock_as_of)]
-NowDep = Annotated[Clock, Depends(clock_now)]
+ClockDep = Annotated[Clock, Depends(_clock_as_of)]
+NowDep = Annotated[Clock, Depends(_clock_now)]
 Csv = Annotated[bool, Depends(wants_csv)]
 
 

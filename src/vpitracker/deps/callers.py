@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request, Security
@@ -86,7 +86,7 @@ KeyQuery = Annotated[None, Security(_key_query)]
 BasicKey = Annotated[None, Security(_basic)]
 
 
-def _header_schemes(_t: BearerOnly, _k: KeyHeader, _b: BasicKey) -> None:
+async def _header_schemes(_t: BearerOnly, _k: KeyHeader, _b: BasicKey) -> None:
     """The schemes of a gate that reads: the token, and an API key in a header."""
 
 
@@ -217,7 +217,7 @@ def get_current_actor(
     return _read_gate(request, lambda: _signed_in(request, session, settings))
 
 
-def get_person(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
+async def get_person(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
     """A signed-in person: an API key is read-only and gets 403."""
     if actor.kind != "user":
         raise Forbidden("API keys are read-only; sign in as a person to do this")
@@ -272,10 +272,10 @@ def _with_role(request: Request, actor: Actor, allowed: frozenset[Role]) -> Acto
     return actor
 
 
-def require_role(*roles: Role) -> Callable[..., Actor]:
+def require_role(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     allowed = frozenset(roles)
 
-    def check(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
+    async def check(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
         return _with_role(request, actor, allowed)
 
     return check
@@ -295,7 +295,7 @@ def get_actor_before_work(
     return actor
 
 
-def _secretariat_before_work(
+async def _secretariat_before_work(
     request: Request, actor: Annotated[Actor, Depends(get_actor_before_work)]
 ) -> Actor:
     return _with_role(request, actor, frozenset({Role.secretariat}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Query
@@ -21,10 +21,10 @@ IfMatch = Annotated[
 ]
 
 
-def page_request_for(default_sort: str) -> Callable[..., PageRequest]:
+def page_request_for(default_sort: str) -> Callable[..., Awaitable[PageRequest]]:
     """A page dependency whose ``sort`` defaults to ``default_sort``."""
 
-    def page_request(
+    async def page_request(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None,
@@ -52,7 +52,7 @@ IncludeArchived = Annotated[bool, Query(description="Include archived records")]
 OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
 
-def commitment_filters(
+async def commitment_filters(
     q: Annotated[str | None, Query(max_length=200, description="Code or title contains")] = None,
     ministry_id: Annotated[OptionalId, Query(description="Lead or supporting ministry")] = None,
     lead_ministry_id: OptionalId = None,

@@ -1,22 +1,28 @@
-"""The request's settings and its database session (which engine, which transaction)."""
+"""The request's settings and its database session (which engine, which transaction).
+
+The dependencies that do no I/O are ``async def``: FastAPI runs those on the event
+loop, and every plain ``def`` dependency in a worker thread (one thread hop each).
+A session opens without I/O, so only its end (the commit or rollback) takes a hop.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from vpitracker import replicas
 from vpitracker.config import Settings
-from vpitracker.db import session_scope
+from vpitracker.db import open_session, settle
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -31,11 +37,45 @@ def _engine_for(request: Request) -> Engine:
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def _end(session: Session, error: BaseException | None) -> None:
+    """``db.settle`` and close, in the thread pool when there is a transaction to end."""
+    if not session.in_transaction():
+        session.close()  # it never (or no longer) holds a connection: nothing to end
+        return
+    ended = False
+
+    def end() -> None:
+        nonlocal ended
+        ended = True
+        try:
+            settle(session, error)
+        finally:
+            session.close()
+
+    try:
+        await run_in_threadpool(end)
+    finally:
+        if not ended:  # cancelled before the thread ran (a shutdown): end it here
+            end()
+
+
+@asynccontextmanager
+async def _transaction(engine: Engine, *, write: bool) -> AsyncIterator[Session]:
+    """``db.transaction`` for a request: opening a session does no I/O, ending it does."""
+    session = open_session(engine, write=write)
+    try:
+        yield session
+    except BaseException as exc:
+        await _end(session, exc)
+        raise
+    await _end(session, None)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: commit on success, roll back on error."""
-    yield from session_scope(
-        _engine_for(request), write=request.method not in replicas.READ_METHODS
-    )
+    write = request.method not in replicas.READ_METHODS
+    async with _transaction(_engine_for(request), write=write) as session:
+        yield session
 
 
 # scope="function": the cleanup (the commit) runs when the route returns and before
@@ -45,7 +85,9 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_stream_opener(request: Request) -> Callable[[], AbstractContextManager[Connection]]:
+async def get_stream_opener(
+    request: Request,
+) -> Callable[[], AbstractContextManager[Connection]]:
     """Opens the connection a streamed report reads from; it outlives the request's session."""
     opener: Callable[[], AbstractContextManager[Connection]] = _engine_for(request).connect
     return opener
@@ -56,19 +98,20 @@ StreamOpener = Annotated[
 ]
 
 
-def get_read_first_session(request: Request) -> Iterator[Session]:
+async def get_read_first_session(request: Request) -> AsyncIterator[Session]:
     """A transaction that starts as a read (plain ``BEGIN``) and writes only if it must.
 
     For sign-in, which writes only when it fails: on SQLite it then never queues
     behind a long writer such as an import.
     """
-    yield from session_scope(request.app.state.engine, write=False)
+    async with _transaction(request.app.state.engine, write=False) as session:
+        yield session
 
 
 ReadFirstSessionDep = Annotated[Session, Depends(get_read_first_session, scope="function")]
 
 
-def get_auth_session(request: Request, session: SessionDep) -> Iterator[Session]:
+async def get_auth_session(request: Request, session: SessionDep) -> AsyncIterator[Session]:
     """Where credentials are checked: the request's session, unless that reads a replica.
 
     Then the primary's, so a revoked key or ended session stops at once and an API
@@ -77,7 +120,8 @@ def get_auth_session(request: Request, session: SessionDep) -> Iterator[Session]
     if _engine_for(request) is request.app.state.engine:
         yield session
         return
-    yield from session_scope(request.app.state.engine, write=False)
+    async with _transaction(request.app.state.engine, write=False) as primary:
+        yield primary
 
 
 AuthSessionDep = Annotated[Session, Depends(get_auth_session, scope="function")]

@@ -1,0 +1,121 @@
+"""What a read costs beyond its SQL: thread hops and round trips (bench floor).
+
+FastAPI runs every plain ``def`` dependency, the route and (for a sync route) the
+response validation in the thread pool, one hop each; the request dependencies that
+do no I/O are ``async def`` so that a read takes only the hops its I/O needs. A
+pooled connection in steady use is not pinged before each request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from tests.conftest import database_url, scratch_database, test_settings
+from tests.credentials import auth
+from tests.factories import make_ministry, make_user
+from vpitracker import db, migrate
+from vpitracker.db import make_engine
+from vpitracker.main import create_app
+
+
+@pytest.fixture(scope="module")
+def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
+    """The app as served (no test overrides of its session) on a database of its own."""
+    with scratch_database(Path(tmp_path_factory.mktemp("cost"))) as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        with Session(engine, expire_on_commit=False) as session:
+            user = make_user(session)
+            make_ministry(session)
+        settings = test_settings(database_url=url)
+        try:
+            with TestClient(create_app(settings, engine)) as client:
+                yield client, auth(settings, user)
+        finally:
+            engine.dispose()
+
+
+def _hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every function the request runs in the thread pool, as it runs."""
+    seen: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counting(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        target = getattr(func, "func", func)  # functools.partial
+        seen.append(getattr(target, "__qualname__", repr(target)))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/v1/ministries?limit=50", "/v1/commitments?limit=50", "/v1/progress/clusters"],
+)
+def test_a_dashboard_read_takes_four_thread_hops(
+    app_client: tuple[TestClient, Any], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """The caller's lookup, the route, its response validation, and the commit."""
+    client, headers = app_client
+    client.get(url, headers=headers).raise_for_status()  # warm
+    hops = _hops(monkeypatch)
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200
+    assert len(hops) <= 4, hops
+
+
+def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    pings: list[int] = []
+    original = engine.dialect.do_ping
+
+    def ping(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return original(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", ping)
+    return pings
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.mark.postgres_only
+def test_a_connection_in_steady_use_is_not_pinged(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(database_url(), pool_size=1, max_overflow=0)
+    try:
+        pings = _counting_pings(engine, monkeypatch)
+        first = _backend_pid(engine)
+        assert [_backend_pid(engine) for _ in range(3)] == [first] * 3
+        assert pings == []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = make_engine(database_url(), pool_size=1, max_overflow=0)
+    admin = make_engine(database_url())
+    try:
+        pings = _counting_pings(engine, monkeypatch)
+        dropped = _backend_pid(engine)
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # it has been idle long enough
+        assert _backend_pid(engine) != dropped
+        assert pings == [1]
+    finally:
+        engine.dispose()
+        admin.dispose()
