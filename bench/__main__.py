@@ -191,7 +191,8 @@ def floor(
     try:
         with serve(env, RESULTS_DIR / "floor-api.server.log") as server:
             rows = measure(
-                target, in_process, server.url, server.token(), urls=tuple(url or FLOOR_URLS),
+                target, in_process, server.url, server.process.pid, server.token(),
+                urls=tuple(url or FLOOR_URLS),
                 clients=clients, seconds=seconds, log_dir=RESULTS_DIR,
             )  # fmt: skip
     finally:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import pickle
 import queue
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +31,8 @@ import httpx
 
 from bench.capture import InProcessApp, Statement
 from bench.databases import BenchDatabase
-from bench.server import LOOPBACK, STARTUP_SECONDS, free_port
+from bench.machine import cpu_seconds
+from bench.server import LOOPBACK, free_port, started
 
 # The list pages and dashboard reads of issue 16's comparison; {ministry} is the busiest.
 FLOOR_URLS = (
@@ -81,7 +81,10 @@ def build_app(db: BenchDatabase, statements: list[list[Statement]], pool_size: i
         body = json.dumps(out, default=_default, separators=(",", ":"), ensure_ascii=False)
         return Response(body, media_type="application/json")
 
-    return Starlette(routes=[Route("/floor/{i:int}", endpoint)])
+    def healthz(_request: Request) -> Response:
+        return Response("ok")
+
+    return Starlette(routes=[Route("/floor/{i:int}", endpoint), Route("/healthz", healthz)])
 
 
 def serve_floor(spec: Path, port: int) -> None:
@@ -96,43 +99,22 @@ def serve_floor(spec: Path, port: int) -> None:
 @contextmanager
 def floor_server(
     db: BenchDatabase, statements: list[list[Statement]], pool_size: int, log_path: Path
-) -> Iterator[str]:
+) -> Iterator[tuple[str, int]]:
+    """The floor server: its URL and process id."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "floor.pickle"
         spec.write_bytes(pickle.dumps({"db": db, "statements": statements, "pool_size": pool_size}))
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bench.floor", str(spec), str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            url = f"http://{LOOPBACK}:{port}"
-            try:
-                deadline = time.monotonic() + STARTUP_SECONDS
-                while True:
-                    try:
-                        httpx.get(f"{url}/", timeout=1)
-                        break
-                    except httpx.TransportError:
-                        pass
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"the floor server did not come up; see {log_path}")
-                    time.sleep(0.2)
-                yield url
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        argv = [sys.executable, "-m", "bench.floor", str(spec), str(port)]
+        with started(argv, port, log_path) as (url, process):
+            yield url, process.pid
 
 
 def load(
-    base: str, path: str, headers: dict[str, str], *, clients: int, seconds: float
+    base: str, path: str, headers: dict[str, str], *, clients: int, seconds: float, pid: int
 ) -> dict[str, Any]:
-    """``clients`` threads GET ``path`` back to back for ``seconds``: requests per second."""
+    """``clients`` threads GET ``path`` back to back for ``seconds``: requests per second,
+    and the server's CPU time (``pid`` and its children) per request."""
     stop = time.monotonic() + seconds
     lock = threading.Lock()
     codes: dict[int, int] = {}
@@ -153,18 +135,27 @@ def load(
             for k, v in mine.items():
                 codes[k] = codes.get(k, 0) + v
 
-    started = time.monotonic()
+    cpu_before = cpu_seconds(pid)
+    started_at = time.monotonic()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         for f in [pool.submit(worker) for _ in range(clients)]:
             f.result()
-    wall = time.monotonic() - started
-    return {"requests": done, "req_per_s": round(done / wall, 1), "status": codes}
+    wall = time.monotonic() - started_at
+    cpu = cpu_seconds(pid) - cpu_before
+    return {
+        "requests": done,
+        "req_per_s": round(done / wall, 1),
+        "status": codes,
+        # The warm-up requests ran on the server too.
+        "cpu_ms_per_request": round(cpu / (done + clients) * 1000, 2),
+    }
 
 
 def measure(
     db: BenchDatabase,
     app: InProcessApp,
     api_url: str,
+    api_pid: int,
     token: str,
     *,
     urls: tuple[str, ...] = FLOOR_URLS,
@@ -177,11 +168,11 @@ def measure(
     rows = []
     with floor_server(
         db, [c.statements for c in captured], clients, log_dir / "floor.server.log"
-    ) as floor:
+    ) as (floor, floor_pid):
         for i, (u, c) in enumerate(zip(urls, captured, strict=True)):
             # API and floor alternate per endpoint, so a load change hits both alike.
-            api = load(api_url, u, auth, clients=clients, seconds=seconds)
-            bare = load(floor, f"/floor/{i}", {}, clients=clients, seconds=seconds)
+            api = load(api_url, u, auth, clients=clients, seconds=seconds, pid=api_pid)
+            bare = load(floor, f"/floor/{i}", {}, clients=clients, seconds=seconds, pid=floor_pid)
             rows.append(
                 {
                     "url": u,
@@ -202,13 +193,15 @@ def markdown(rows: list[dict[str, Any]], clients: int, seconds: float, load_avg:
         f"Framework floor: {clients} concurrent clients, {seconds:g} s per server per "
         f"endpoint, one process each; load average {load_avg}.",
         "",
-        "| endpoint | stmts | API req/s | floor req/s | API/floor |",
-        "|---|---|---|---|---|",
+        "| endpoint | stmts | API req/s | floor req/s | API/floor "
+        "| server CPU ms/req, API / floor |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| `GET {r['url']}` | {r['statements']} | {r['api']['req_per_s']:,.1f} | "
-            f"{r['floor']['req_per_s']:,.1f} | {r['ratio']:.2f} |"
+            f"{r['floor']['req_per_s']:,.1f} | {r['ratio']:.2f} | "
+            f"{r['api']['cpu_ms_per_request']:.2f} / {r['floor']['cpu_ms_per_request']:.2f} |"
         )
     return "\n".join(lines)
 

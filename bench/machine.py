@@ -47,6 +47,34 @@ def loadavg() -> list[float] | None:
         return None
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a ``serve --workers N`` supervisor and its workers)."""
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue
+        out.append(p)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time ``pid`` and its descendants have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            # After the parenthesised command name: utime and stime are fields 14 and 15.
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def describe() -> dict[str, Any]:
     mem = _meminfo()
     versions: dict[str, str | None] = {}

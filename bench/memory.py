@@ -15,28 +15,20 @@ from typing import Any
 
 import httpx
 
+from bench.machine import process_tree
+
 MiB = 1024 * 1024
 SAMPLE_SECONDS = 0.02
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        out.extend(int(c) for c in text)
-    return out
-
-
 def resident_bytes(pid: int) -> int:
     """VmRSS of ``pid`` and its descendants."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
+    total = 0
+    for p in process_tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
-            stack.extend(_children(p))
         except FileNotFoundError:
             continue
     return total

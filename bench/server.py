@@ -1,4 +1,8 @@
-"""A real ``vpitracker serve`` process on a free loopback port (the approach of tests/live.py)."""
+"""A real ``vpitracker serve`` process on a free loopback port.
+
+Starting a server process, waiting until it answers and stopping it are written once
+here, for the bench's servers (the API, the framework floor) and tests/live.py.
+"""
 
 from __future__ import annotations
 
@@ -82,6 +86,53 @@ class LiveServer:
         return str(r.json()["access_token"])
 
 
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 60,
+    *,
+    log_path: Path | None = None,
+) -> None:
+    """Return once ``url``/healthz answers 200; fail if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            see = f"; see {log_path}" if log_path else ""
+            raise RuntimeError(f"the server did not come up (exit {process.poll()}){see}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def started(
+    argv: list[str], port: int, log_path: Path, *, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``argv`` (serving on loopback ``port``, output to ``log_path``): its URL and process
+    once it answers ``/healthz``; stopped on exit."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://{LOOPBACK}:{port}"
+        try:
+            wait_healthy(url, process, STARTUP_SECONDS, log_path=log_path)
+            yield url, process
+        finally:
+            stop(process)
+
+
 @contextmanager
 def serve(
     env: dict[str, str], log_path: Path, *, workers: int = 1, launcher: str | None = None
@@ -89,32 +140,7 @@ def serve(
     """``launcher``: a bench module whose ``late`` command runs the CLI changed for a test."""
     port = free_port()
     program = ["-m", launcher, "late"] if launcher else ["-m", "vpitracker"]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, *program, "serve", "--host", LOOPBACK,
-             "--port", str(port), "--workers", str(workers)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://{LOOPBACK}:{port}"
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"vpitracker serve did not come up; see {log_path}")
-                time.sleep(0.2)
-            yield LiveServer(url=url, process=process)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    argv = [sys.executable, *program, "serve", "--host", LOOPBACK,
+            "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    with started(argv, port, log_path, env=env) as (url, process):
+        yield LiveServer(url=url, process=process)

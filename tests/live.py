@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,15 @@ from typing import Any
 
 import httpx
 
+# Starting, waiting for and stopping a server process: shared with the bench's servers.
+from bench.server import free_port as free_port
+from bench.server import stop as stop
+from bench.server import wait_healthy as wait_healthy
+
 from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN, TEST_SECRET
 
 SECRETARIAT_EMAIL = "secretariat@example.org"
 SECRETARIAT_PASSWORD = "live-server-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -79,29 +77,6 @@ def prepare(database_url: str, **extra: str) -> dict[str, str]:
         stdin=SECRETARIAT_PASSWORD + "\n",
     )  # fmt: skip
     return env
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """Return once ``url``/healthz answers 200; fail if the process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"vpitracker serve did not come up (exit {process.poll()})")
-        time.sleep(0.2)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextmanager
