@@ -1,6 +1,7 @@
 """Reads, edits and archiving shared by every editable record (services' floor).
 
-A service's ``get`` is ``or_404(repository.get(...), "No thing with id %(id)s", ...)``,
+A repository's ``get`` is ``by_key(session, Thing, thing_id, for_update=...)``; a
+service's is ``or_404(repository.get(...), "No thing with id %(id)s", ...)``,
 its PATCH starts with ``patch_changes`` and ends with ``apply_changes``: the
 rules each resource adds stand between them. Archiving, which audits, is in
 ``audited`` (this module stays below ``audit``, which notifications import).
@@ -12,8 +13,9 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, select
 
 from vpitracker.errors import Conflict, Invalid, NotFound
 from vpitracker.jsonutil import plain
@@ -21,6 +23,16 @@ from vpitracker.models import Versioned, utcnow
 from vpitracker.versioning import check_if_match
 
 R = TypeVar("R")
+M = TypeVar("M", bound=SQLModel)
+
+
+def by_key(session: Session, model: type[M], key: object, *, for_update: bool = False) -> M | None:
+    """The ``model`` row whose primary key is ``key`` (row-locked ``for_update``), or None."""
+    (primary_key,) = inspect(model).primary_key
+    stmt = select(model).where(primary_key == key)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
 
 
 def or_404(row: R | None, message: str, **params: Any) -> R:

@@ -22,6 +22,7 @@ from vpitracker.models import (
     table_of,
 )
 from vpitracker.pagination import PageRequest, paginate_rows
+from vpitracker.records import by_key
 
 SORTS = {
     "id": col(Commitment.id),
@@ -61,10 +62,7 @@ def _with_state(row: Row[Commitment, *tuple[Any, ...]]) -> CommitmentWithState:
 
 
 def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment | None:
-    stmt = select(Commitment).where(Commitment.id == commitment_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
+    return by_key(session, Commitment, commitment_id, for_update=for_update)
 
 
 def by_code(session: Session, code: str) -> Commitment | None:

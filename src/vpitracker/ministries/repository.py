@@ -10,15 +10,13 @@ from sqlmodel import Session, col, select
 from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.models import Ministry
 from vpitracker.pagination import PageRequest, paginate
+from vpitracker.records import by_key
 
 SORTS = {"id": col(Ministry.id), "code": col(Ministry.code), "name": col(Ministry.name)}
 
 
 def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Ministry | None:
-    stmt = select(Ministry).where(Ministry.id == ministry_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
+    return by_key(session, Ministry, ministry_id, for_update=for_update)
 
 
 def by_code(session: Session, code: str) -> Ministry | None:

@@ -8,15 +8,13 @@ from sqlmodel import Session, col, select
 
 from vpitracker.models import Provision
 from vpitracker.pagination import PageRequest, paginate
+from vpitracker.records import by_key
 
 SORTS = {"key": col(Provision.key), "instrument": col(Provision.instrument)}
 
 
 def get(session: Session, key: str, *, for_update: bool = False) -> Provision | None:
-    stmt = select(Provision).where(Provision.key == key)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
+    return by_key(session, Provision, key, for_update=for_update)
 
 
 def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:

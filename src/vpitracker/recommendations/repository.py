@@ -22,6 +22,7 @@ from vpitracker.models import (
     table_of,
 )
 from vpitracker.pagination import PageRequest, paginate_rows
+from vpitracker.records import by_key
 from vpitracker.vocab import Implementation, ReportedStatus
 
 SORTS = {
@@ -39,10 +40,7 @@ class RecommendationWithImplementation(NamedTuple):
 def get(
     session: Session, recommendation_id: int, *, for_update: bool = False
 ) -> Recommendation | None:
-    stmt = select(Recommendation).where(Recommendation.id == recommendation_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
+    return by_key(session, Recommendation, recommendation_id, for_update=for_update)
 
 
 def by_code(session: Session, code: str) -> Recommendation | None:

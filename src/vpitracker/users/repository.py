@@ -9,15 +9,13 @@ from sqlmodel import Session, col, select
 
 from vpitracker.models import User, UserMinistry
 from vpitracker.pagination import PageRequest, paginate
+from vpitracker.records import by_key
 
 SORTS = {"id": col(User.id), "email": col(User.email)}
 
 
 def get(session: Session, user_id: int, *, for_update: bool = False) -> User | None:
-    stmt = select(User).where(User.id == user_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
+    return by_key(session, User, user_id, for_update=for_update)
 
 
 def by_email(session: Session, email: str) -> User | None:
