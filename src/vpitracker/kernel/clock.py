@@ -27,6 +27,10 @@ class Clock:
         end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=UTC)
         return cls(as_of, as_of, end, end, stale_after_days)
 
+    def on(self, as_of: date | None) -> Clock:
+        """This clock's settings at another moment: now, or the end of ``as_of``."""
+        return Clock.at(as_of, self.stale_after_days)
+
     @property
     def stale_before(self) -> datetime:
         return self.ref_now - timedelta(days=self.stale_after_days)

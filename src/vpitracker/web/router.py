@@ -21,7 +21,7 @@ from vpitracker.kernel.filters import CommitmentFilters
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reports import service as reports_service
 from vpitracker.reports.streaming import stream as stream_report
-from vpitracker.resources import IdPath
+from vpitracker.resources import IdPath, NowDep
 from vpitracker.types import IsoDate
 from vpitracker.vocab import (
     ASSESSOR_ROLES,
@@ -61,10 +61,6 @@ def _check_csrf(page: Page, fields: dict[str, Any]) -> None:
             N_("This form has expired"),
             N_("Reload the page and send the form again."),
         )
-
-
-def _clock(page: Page, as_of: date | None) -> Clock:
-    return Clock.at(as_of, page.settings.stale_after_days)
 
 
 def _parse_as_of(raw: str | None) -> tuple[date | None, str | None]:
@@ -133,11 +129,13 @@ def logout(page: PageDep, fields: FormFields) -> Response:
 
 
 @router.get("/")
-def scorecard(page: PageDep, session: SessionDep, as_of: str | None = None) -> Response:
+def scorecard(
+    page: PageDep, session: SessionDep, now: NowDep, as_of: str | None = None
+) -> Response:
     """The scorecard: headline figures, status chart, per-ministry bars, timeline."""
     page.require_reader()
     day, error = _parse_as_of(as_of)
-    data = views.scorecard(session, _clock(page, day))
+    data = views.scorecard(session, now.on(day))
     return render(
         page, "scorecard.html", as_of=day, as_of_raw=as_of or "", as_of_error=error,
         cluster_names=CLUSTER_NAMES, **data,
@@ -156,7 +154,7 @@ def _int(raw: str | None, low: int, high: int) -> int | None:
 
 @router.get("/commitments")
 def commitments(
-    request: Request, page: PageDep, session: SessionDep, cursor: str | None = None
+    request: Request, page: PageDep, session: SessionDep, now: NowDep, cursor: str | None = None
 ) -> Response:
     """Commitments with their derived state; filters are GET parameters."""
     page.require_reader()
@@ -172,7 +170,7 @@ def commitments(
         cluster=_int(q.get("cluster"), 1, 4),
     )
     day, error = _parse_as_of(q.get("as_of"))
-    items, next_cursor = views.commitments_page(session, _clock(page, day), filters, cursor)
+    items, next_cursor = views.commitments_page(session, now.on(day), filters, cursor)
     return render(
         page, "commitments.html", items=items, next_cursor=next_cursor, filters=filters,
         ministries=views.ministry_names(session), statuses=list(ReportedStatus),
@@ -183,6 +181,7 @@ def commitments(
 def _commitment_page(
     page: Page,
     session: Session,
+    now: Clock,
     commitment_id: int,
     *,
     status: int = 200,
@@ -190,7 +189,7 @@ def _commitment_page(
     assessment_form: forms.FormState | None = None,
 ) -> Response:
     actor = page.require_user()
-    view = views.commitment_detail(session, _clock(page, None), commitment_id, actor)
+    view = views.commitment_detail(session, now, commitment_id, actor)
     return render(
         page, "commitment.html", status=status, v=view, c=view.commitment,
         update_form=update_form or forms.FormState(), statuses=list(ReportedStatus),
@@ -200,14 +199,15 @@ def _commitment_page(
 
 
 @router.get("/commitments/{commitment_id}")
-def commitment(commitment_id: IdPath, page: PageDep, session: SessionDep) -> Response:
+def commitment(commitment_id: IdPath, page: PageDep, session: SessionDep, now: NowDep) -> Response:
     """One commitment: what was promised, and the government's and alliance's voices."""
-    return _commitment_page(page, session, commitment_id)
+    return _commitment_page(page, session, now, commitment_id)
 
 
 def _post_form(
     page: Page,
     session: Session,
+    now: Clock,
     commitment_id: int,
     parsed: tuple[Any, forms.FormState],
     post: Callable[[Any], Any],
@@ -223,18 +223,20 @@ def _post_form(
             forms.invalid_into(state, exc)
         else:
             return redirect(page, f"/commitments/{commitment_id}?posted={kind}#{kind}-{record.id}")
-    return _commitment_page(page, session, commitment_id, status=422, **{f"{kind}_form": state})
+    return _commitment_page(
+        page, session, now, commitment_id, status=422, **{f"{kind}_form": state}
+    )
 
 
 @router.post("/commitments/{commitment_id}/status-updates")
 def post_status_update(
-    commitment_id: IdPath, page: PageDep, session: SessionDep, fields: FormFields
+    commitment_id: IdPath, page: PageDep, session: SessionDep, now: NowDep, fields: FormFields
 ) -> Response:
     """The update form: the same service, rules and audit event as the API."""
     _check_csrf(page, fields)
     actor = page.require_role(REPORTER_ROLES)
     return _post_form(
-        page, session, commitment_id, forms.status_update(fields),
+        page, session, now, commitment_id, forms.status_update(fields),
         lambda body: reporting_service.post_update(session, actor, commitment_id, body),
         "update",
     )  # fmt: skip
@@ -242,13 +244,13 @@ def post_status_update(
 
 @router.post("/commitments/{commitment_id}/assessments")
 def post_assessment(
-    commitment_id: IdPath, page: PageDep, session: SessionDep, fields: FormFields
+    commitment_id: IdPath, page: PageDep, session: SessionDep, now: NowDep, fields: FormFields
 ) -> Response:
     """The assessment form (members and the secretariat)."""
     _check_csrf(page, fields)
     actor = page.require_role(ASSESSOR_ROLES)
     return _post_form(
-        page, session, commitment_id, forms.assessment(fields),
+        page, session, now, commitment_id, forms.assessment(fields),
         lambda body: reporting_service.post_assessment(session, actor, commitment_id, body),
         "assessment",
     )  # fmt: skip
@@ -256,13 +258,11 @@ def post_assessment(
 
 @router.get("/ministries/{ministry_id}")
 def ministry(
-    ministry_id: IdPath, page: PageDep, session: SessionDep, cursor: str | None = None
+    ministry_id: IdPath, page: PageDep, session: SessionDep, now: NowDep, cursor: str | None = None
 ) -> Response:
     """A ministry's scorecard row and its commitments."""
     page.require_reader()
-    found, row, items, next_cursor = views.ministry_page(
-        session, _clock(page, None), ministry_id, cursor
-    )
+    found, row, items, next_cursor = views.ministry_page(session, now, ministry_id, cursor)
     return render(
         page, "ministry.html", ministry=found, row=row, items=items, next_cursor=next_cursor,
         bar=charts.progress_bar(row) if row else [], ministries=views.ministry_names(session),
@@ -270,10 +270,10 @@ def ministry(
 
 
 @router.get("/my")
-def desk(page: PageDep, session: SessionDep) -> Response:
+def desk(page: PageDep, session: SessionDep, now: NowDep) -> Response:
     """The officer's desk: their ministries' commitments, what needs an answer first."""
     actor = page.require_user()
-    items = views.desk(session, _clock(page, None), actor) if actor.ministry_ids else []
+    items = views.desk(session, now, actor) if actor.ministry_ids else []
     return render(
         page, "my.html", items=items, ministries=views.ministry_names(session),
         is_officer=actor.role is Role.government_officer,
@@ -286,11 +286,12 @@ def report_csv(
     name: Literal["commitments", "recommendations", "status-history"],
     page: PageDep,
     opener: StreamOpener,
+    now: NowDep,
     as_of: str | None = None,
 ) -> Response:
     """The CSV reports for a signed-in browser (the API takes no page cookie)."""
     page.require_reader()
-    clock = _clock(page, _parse_as_of(as_of)[0])
+    clock = now.on(_parse_as_of(as_of)[0])
     reports: dict[str, Callable[[str], Any]] = {
         "commitments": lambda d: reports_service.commitments(d, clock, CommitmentFilters()),
         "recommendations": lambda d: reports_service.recommendations(d, clock),
