@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any
 
-from sqlalchemy import Insert, Integer, and_, cast, func, insert, or_, text, tuple_
+from sqlalchemy import ColumnElement, Insert, Integer, and_, cast, func, insert, or_, text, tuple_
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, col, select
 
@@ -76,7 +75,7 @@ def row_ids(session: Session, model: type[StatusUpdate] | type[Assessment]) -> I
             yield row_id
 
 
-def _postings(entity_type: str, actions: tuple[str, ...]) -> Any:
+def _postings(entity_type: str, actions: tuple[str, ...]) -> ColumnElement[bool]:
     return and_(
         col(AuditEvent.entity_type) == entity_type,
         or_(*(col(AuditEvent.action).endswith(a) for a in actions)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Select, Subquery, case, delete, exists, func, literal, or_
 from sqlalchemy import select as sa_select
@@ -64,7 +64,8 @@ def implementation_subquery(clock: Clock) -> Subquery:
     status = state.fields["reported_status"]
     completed = func.sum(case((status == ReportedStatus.completed.value, 1), else_=0))
     not_started = func.sum(case((status == ReportedStatus.not_started.value, 1), else_=0))
-    stmt: Any = (
+    # recommendation id, its commitments, how many completed, how many not started
+    stmt: Select[int, int, int, int] = (
         sa_select(
             col(CommitmentRecommendation.recommendation_id).label("recommendation_id"),
             func.count().label("commitments"),
