@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import inspect
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, inspect, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
@@ -33,6 +33,12 @@ def by_key(session: Session, model: type[M], key: object, *, for_update: bool = 
     if for_update:
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
+
+
+def matches(q: str, *columns: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """A list's ``q``: any of ``columns`` contains ``q``, case-insensitively and literally."""
+    needle = q.lower()
+    return or_(*(func.lower(column).contains(needle, autoescape=True) for column in columns))
 
 
 def or_404(row: R | None, message: str, **params: Any) -> R:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.models import Ministry
 from vpitracker.pagination import PageRequest, paginate
-from vpitracker.records import by_key
+from vpitracker.records import by_key, matches
 
 SORTS = {"id": col(Ministry.id), "code": col(Ministry.code), "name": col(Ministry.name)}
 
@@ -46,13 +45,7 @@ def list_ministries(
     if not filters.include_archived:
         stmt = stmt.where(col(Ministry.archived_at).is_(None))
     if filters.q:
-        needle = filters.q.lower()
-        stmt = stmt.where(
-            or_(
-                func.lower(Ministry.name).contains(needle, autoescape=True),
-                func.lower(Ministry.code).contains(needle, autoescape=True),
-            )
-        )
+        stmt = stmt.where(matches(filters.q, col(Ministry.name), col(Ministry.code)))
     if filters.kind is not None:
         stmt = stmt.where(Ministry.kind == filters.kind.value)
     if filters.parent_id is not None:

@@ -22,7 +22,7 @@ from vpitracker.models import (
     table_of,
 )
 from vpitracker.pagination import PageRequest, paginate_rows
-from vpitracker.records import by_key
+from vpitracker.records import by_key, matches
 from vpitracker.vocab import Implementation, ReportedStatus
 
 SORTS = {
@@ -118,13 +118,7 @@ def select_with_implementation(
             )
         )
     if filters.q:
-        needle = filters.q.lower()
-        stmt = stmt.where(
-            or_(
-                func.lower(Recommendation.title).contains(needle, autoescape=True),
-                func.lower(Recommendation.text).contains(needle, autoescape=True),
-            )
-        )
+        stmt = stmt.where(matches(filters.q, col(Recommendation.title), col(Recommendation.text)))
     if filters.provision is not None:
         stmt = stmt.where(_provision_match(key=filters.provision))
     if filters.cluster is not None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from vpitracker.models import User, UserMinistry
 from vpitracker.pagination import PageRequest, paginate
-from vpitracker.records import by_key
+from vpitracker.records import by_key, matches
 
 SORTS = {"id": col(User.id), "email": col(User.email)}
 
@@ -58,9 +58,6 @@ def list_users(
     if is_active is not None:
         stmt = stmt.where(User.is_active == is_active)
     if q:
-        needle = q.lower()
-        stmt = stmt.where(
-            func.lower(User.full_name).contains(needle, autoescape=True)
-            | col(User.email).contains(needle, autoescape=True)
-        )
+        # Emails are stored lower-cased, so matching them lower-cased finds the same rows.
+        stmt = stmt.where(matches(q, col(User.full_name), col(User.email)))
     return paginate(session, stmt, page=page, sort_columns=SORTS, id_column=col(User.id))
