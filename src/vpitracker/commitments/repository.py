@@ -22,7 +22,7 @@ from vpitracker.models import (
     table_of,
 )
 from vpitracker.pagination import PageRequest, paginate_rows
-from vpitracker.records import by_key
+from vpitracker.records import by_key, matches
 
 SORTS = {
     "id": col(Commitment.id),
@@ -118,13 +118,7 @@ def select_with_state(
     if clock.as_of is not None:
         stmt = stmt.where(col(Commitment.committed_on) <= clock.as_of)
     if filters.q:
-        needle = filters.q.lower()
-        stmt = stmt.where(
-            or_(
-                func.lower(Commitment.title).contains(needle, autoescape=True),
-                func.lower(Commitment.code).contains(needle, autoescape=True),
-            )
-        )
+        stmt = stmt.where(matches(filters.q, col(Commitment.title), col(Commitment.code)))
     if filters.ministry_id is not None:
         supporting = exists().where(
             col(CommitmentSupport.commitment_id) == col(Commitment.id),
@@ -185,23 +179,31 @@ def links(
 ) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
     """(recommendation ids, supporting ministry ids) per commitment."""
     ids = list(commitment_ids)
-    recs: dict[int, list[int]] = {i: [] for i in ids}
-    support: dict[int, list[int]] = {i: [] for i in ids}
+    return (
+        _linked(session, ids, CommitmentRecommendation, "recommendation_id"),
+        _linked(session, ids, CommitmentSupport, "ministry_id"),
+    )
+
+
+def _linked(
+    session: Session,
+    ids: list[int],
+    links: type[CommitmentRecommendation] | type[CommitmentSupport],
+    target: str,
+) -> dict[int, list[int]]:
+    """The ``target`` ids ``links`` ties to each of these commitments, ascending."""
+    found: dict[int, list[int]] = {i: [] for i in ids}
     if not ids:
-        return recs, support
-    for cid, rid in session.execute(
-        select(CommitmentRecommendation.commitment_id, CommitmentRecommendation.recommendation_id)
-        .where(col(CommitmentRecommendation.commitment_id).in_(ids))
-        .order_by(col(CommitmentRecommendation.recommendation_id))
-    ).all():
-        recs[cid].append(rid)
-    for cid, mid in session.execute(
-        select(CommitmentSupport.commitment_id, CommitmentSupport.ministry_id)
-        .where(col(CommitmentSupport.commitment_id).in_(ids))
-        .order_by(col(CommitmentSupport.ministry_id))
-    ).all():
-        support[cid].append(mid)
-    return recs, support
+        return found
+    table = table_of(links)
+    stmt: Select[int, int] = (
+        sa_select(table.c.commitment_id, table.c[target])
+        .where(table.c.commitment_id.in_(ids))
+        .order_by(table.c[target])
+    )
+    for commitment_id, target_id in session.execute(stmt).all():
+        found[commitment_id].append(target_id)
+    return found
 
 
 def set_links(
