@@ -188,8 +188,8 @@ class RequestLimitsMiddleware:
                 )
                 return
         limit = MAX_UPLOAD_BYTES if scope["path"].startswith(UPLOAD_PREFIX) else MAX_BODY_BYTES
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+
+        async def too_large() -> None:
             await send_problem(
                 send,
                 scope,
@@ -198,6 +198,10 @@ class RequestLimitsMiddleware:
                 N_("Request bodies are limited to %(limit)s bytes"),
                 limit=limit,
             )
+
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await too_large()
             return
         received = 0
         started = False
@@ -212,14 +216,7 @@ class RequestLimitsMiddleware:
                     refused = True
                     if not started:
                         started = True
-                        await send_problem(
-                            send,
-                            scope,
-                            413,
-                            N_("Content too large"),
-                            N_("Request bodies are limited to %(limit)s bytes"),
-                            limit=limit,
-                        )
+                        await too_large()
                     # The app sees the client go away and answers nothing more.
                     return {"type": "http.disconnect"}
             return message
