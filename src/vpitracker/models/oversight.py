@@ -64,23 +64,23 @@ class Commitment(ArchivableRecord, table=True):
     indicator: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class CommitmentRecommendation(SQLModel, table=True):
+class CommitmentLink(SQLModel):
+    """A link table's commitment side: the first half of its key, gone with the commitment."""
+
+    commitment_id: int = Field(foreign_key="commitment.id", ondelete="CASCADE", primary_key=True)
+
+
+class CommitmentRecommendation(CommitmentLink, table=True):
     __tablename__ = "commitment_recommendation"
 
-    commitment_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("commitment.id", ondelete="CASCADE"), primary_key=True)
-    )
     recommendation_id: int = Field(
         sa_column=Column(Integer, ForeignKey("recommendation.id"), primary_key=True, index=True)
     )
 
 
-class CommitmentSupport(SQLModel, table=True):
+class CommitmentSupport(CommitmentLink, table=True):
     __tablename__ = "commitment_support"
 
-    commitment_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("commitment.id", ondelete="CASCADE"), primary_key=True)
-    )
     ministry_id: int = Field(
         sa_column=Column(Integer, ForeignKey("ministry.id"), primary_key=True, index=True)
     )
