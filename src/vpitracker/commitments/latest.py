@@ -44,8 +44,8 @@ def _before(
     record: tuple[datetime, int | None], newest: tuple[datetime | None, int | None]
 ) -> bool:
     """Whether ``record`` (time, id) comes before the ``newest`` noted so far, if any."""
-    at, key = newest
-    return at is not None and key is not None and (at, key) > (record[0], record[1] or 0)
+    (at, key), (record_at, record_id) = newest, record
+    return at is not None and key is not None and (at, key) > (record_at, record_id or 0)
 
 
 def note_update(session: Session, update: StatusUpdate) -> None:
