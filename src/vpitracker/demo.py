@@ -79,20 +79,8 @@ def load(session: Session, *, progress: Callable[[int, int], None] | None = None
     done("ministries")
     actors: dict[str, Actor] = {}
     for u in data["users"]:
-        existing = session.exec(select(User).where(User.email == u["email"])).first()
-        user = existing or users_service.create(
-            session,
-            secretariat,
-            UserCreate(
-                email=u["email"],
-                full_name=u["full_name"],
-                role=u["role"],
-                organization=u["organization"],
-                ministry_ids=[ministry_ids[c] for c in u["ministry_codes"]],
-                password=DEMO_PASSWORD,
-            ),
-        )
-        actors[u["email"]] = credentials.actor_for_user(session, user)
+        ministries = [ministry_ids[c] for c in u["ministry_codes"]]
+        actors[u["email"]] = _account(session, secretariat, u, ministries)
     assert secretariat is not None
     done("ministries", "users")
     rec_ids: dict[str, int] = {}
@@ -176,15 +164,23 @@ def load(session: Session, *, progress: Callable[[int, int], None] | None = None
 def _first_secretariat(session: Session, data: dict[str, Any]) -> Actor:
     """The scenario's secretariat account, created first so it can act for the rest."""
     u = next(u for u in data["users"] if u["role"] == "secretariat")
+    return _account(session, None, u, [])
+
+
+def _account(
+    session: Session, creator: Actor | None, u: dict[str, Any], ministry_ids: list[int]
+) -> Actor:
+    """The scenario's account ``u`` as an actor, created by ``creator`` unless it exists."""
     existing = session.exec(select(User).where(User.email == u["email"])).first()
     user = existing or users_service.create(
         session,
-        None,
+        creator,
         UserCreate(
             email=u["email"],
             full_name=u["full_name"],
             role=u["role"],
             organization=u["organization"],
+            ministry_ids=ministry_ids,
             password=DEMO_PASSWORD,
         ),
     )
