@@ -8,10 +8,24 @@ one statement means one consistent snapshot without a long transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, literal, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    FromClause,
+    Select,
+    Subquery,
+    Text,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from vpitracker.csvout import LIST_SEPARATOR
 from vpitracker.models import (
@@ -26,18 +40,35 @@ from vpitracker.models import (
     table_of,
 )
 
+# Each report's columns, in order: its row model in schemas.py, as the database gives them.
+CommitmentReportSelect = Select[
+    int, str, str, str, str, str, str, date, date, str, int, datetime | None, str, bool, bool, bool
+]
+RecommendationReportSelect = Select[
+    int, str, str, str, date | None, str, str, str, str, str, str, str
+]
+# The last column: the evidence URLs joined (``urls_in_sql``), else the evidence itself.
+StatusHistorySelect = Select[int, int, str, str, str, int, str, int, datetime, int | None, Any]
+# Columns, the names of lists among them; a list's joins (what to join, on what).
+Columns = list[ColumnElement[Any] | str]
+Joins = list[tuple[FromClause, ColumnElement[bool]]]
+
 
 @dataclass(frozen=True)
 class Listed:
     """A list column: ``items`` selects (owner, value, sort); joined with ``; ``."""
 
     name: str
-    items: Select[Any]
+    items: Select[int, Any, Any]
 
 
 def _with_lists(
-    owner: Any, columns: list[Any], lists: list[Listed], dialect: str
-) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    within: FromClause,
+    owner: KeyedColumnElement[Any],
+    columns: Columns,
+    lists: list[Listed],
+    dialect: str,
+) -> tuple[list[ColumnElement[Any]], Joins]:
     """Columns with each list in place of its name (``''`` when empty), and the joins.
 
     PostgreSQL aggregates each list once over the whole link table (a hash
@@ -46,8 +77,8 @@ def _with_lists(
     subquery (it has no ORDER BY inside an aggregate before 3.44; an ordered
     subquery under an aggregate is never flattened, so the order holds).
     """
-    joins: list[tuple[Any, Any]] = []
-    by_name: dict[str, Any] = {}
+    joins: Joins = []
+    by_name: dict[str, ColumnElement[Any]] = {}
     for listed in lists:
         if dialect == "postgresql":
             items = listed.items.subquery(f"{listed.name}_items")
@@ -68,26 +99,27 @@ def _with_lists(
             items = (
                 listed.items.where(listed.items.selected_columns.owner == owner)
                 .order_by(listed.items.selected_columns.sort)
-                .correlate(owner.table)
+                .correlate(within)
                 .subquery(f"{listed.name}_items")
             )
             agg: ColumnElement[Any] = func.group_concat(items.c.value, LIST_SEPARATOR)
             by_name[listed.name] = func.coalesce(select(agg).scalar_subquery(), "").label(
                 listed.name
             )
-    return [by_name.get(c, c) if isinstance(c, str) else c for c in columns], joins
+    return [by_name[c] if isinstance(c, str) else c for c in columns], joins
 
 
-def _in_place(columns: list[Any], by_name: dict[str, ColumnElement[str]]) -> list[Any]:
+def _in_place(columns: Columns, by_name: dict[str, ColumnElement[str]]) -> Columns:
     return [by_name[c].label(c) if isinstance(c, str) else c for c in columns]
 
 
 def _list_per_row(
-    owner: ColumnElement[int],
-    link_owner: ColumnElement[int],
-    link_key: ColumnElement[int],
-    target_key: ColumnElement[int],
-    value: ColumnElement[str],
+    within: FromClause,
+    owner: KeyedColumnElement[Any],
+    link_owner: Column[int],
+    link_key: Column[int],
+    target_key: Column[int],
+    value: Column[str],
 ) -> ColumnElement[str]:
     """The owner's linked values, sorted and joined (``''`` when none), read per row.
 
@@ -101,7 +133,7 @@ def _list_per_row(
     items = (
         select(looked_up.label("value"))
         .where(link_owner == owner)
-        .correlate(owner.table)
+        .correlate(within)
         .subquery("items")
     )
     joined = func.string_agg(
@@ -110,14 +142,16 @@ def _list_per_row(
     return func.coalesce(select(joined).scalar_subquery(), "")
 
 
-def _select(columns: list[Any], base: Any, joins: list[tuple[Any, Any]]) -> Select[Any]:
+def _select(
+    columns: list[ColumnElement[Any]], base: FromClause, joins: Joins
+) -> Select[*tuple[Any, ...]]:
     stmt = select(*columns).select_from(base)
     for target, on in joins:
         stmt = stmt.outerjoin(target, on)
     return stmt
 
 
-def commitments(counted: Any, dialect: str) -> Select[Any]:
+def commitments(counted: Subquery, dialect: str) -> CommitmentReportSelect:
     """The commitments report: ``counted`` (commitments with derived state) and names."""
     m, cs, cr = table_of(Ministry), table_of(CommitmentSupport), table_of(CommitmentRecommendation)
     r = table_of(Recommendation)
@@ -142,24 +176,26 @@ def commitments(counted: Any, dialect: str) -> Select[Any]:
         # ready (a streamed report's first byte); joined lists would be built whole first.
         by_name = {
             "supporting_ministry_codes": _list_per_row(
-                counted.c.id, cs.c.commitment_id, cs.c.ministry_id, m.c.id, m.c.code
+                counted, counted.c.id, cs.c.commitment_id, cs.c.ministry_id, m.c.id, m.c.code
             ),
             "recommendation_codes": _list_per_row(
-                counted.c.id, cr.c.commitment_id, cr.c.recommendation_id, r.c.id, r.c.code
+                counted, counted.c.id, cr.c.commitment_id, cr.c.recommendation_id, r.c.id, r.c.code
             ),
         }
         listed = []
     columns, joins = _with_lists(
+        counted,
         counted.c.id,
         _in_place(wanted, by_name) if dialect == "postgresql" else wanted,
         listed,
         dialect,
     )
     base = counted.join(lead, lead.c.id == counted.c.lead_ministry_id)
-    return _select(columns, base, joins).order_by(counted.c.code, counted.c.id)
+    stmt = _select(columns, base, joins).order_by(counted.c.code, counted.c.id)
+    return typed(CommitmentReportSelect, stmt)
 
 
-def _commitment_columns(counted: Any, lead: Any) -> list[Any]:
+def _commitment_columns(counted: Subquery, lead: FromClause) -> Columns:
     return [
         counted.c.id,
         counted.c.code,
@@ -180,7 +216,9 @@ def _commitment_columns(counted: Any, lead: Any) -> list[Any]:
     ]
 
 
-def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> Select[Any]:
+def recommendations(
+    recs: Subquery, commitments_then: Select[*tuple[Any, ...]], dialect: str
+) -> RecommendationReportSelect:
     """The recommendations report: ``recs`` (with implementation) and their links.
 
     ``commitments_then`` selects the commitments counted at the report's date; the
@@ -189,7 +227,9 @@ def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> S
     rp, p = table_of(RecommendationProvision), table_of(Provision)
     cr, c = table_of(CommitmentRecommendation), table_of(Commitment)
 
-    def provisions(name: str, value: Any, sort: Any, *, distinct: bool) -> Listed:
+    def provisions(
+        name: str, value: ColumnElement[str], sort: ColumnElement[str], *, distinct: bool
+    ) -> Listed:
         items = (
             select(rp.c.recommendation_id.label("owner"), value.label("value"), sort.label("sort"))
             .select_from(rp)
@@ -210,6 +250,7 @@ def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> S
     )
     linked = Listed("commitments", linked_items if counted is None else linked_items.where(counted))
     columns, joins = _with_lists(
+        recs,
         recs.c.id,
         [
             recs.c.id,
@@ -233,7 +274,8 @@ def recommendations(recs: Any, commitments_then: Select[Any], dialect: str) -> S
         ],
         dialect,
     )
-    return _select(columns, recs, joins).order_by(recs.c.code, recs.c.id)
+    stmt = _select(columns, recs, joins).order_by(recs.c.code, recs.c.id)
+    return typed(RecommendationReportSelect, stmt)
 
 
 def _evidence_urls(evidence: ColumnElement[Any]) -> ColumnElement[str]:
@@ -250,11 +292,11 @@ def _evidence_urls(evidence: ColumnElement[Any]) -> ColumnElement[str]:
 
 def status_history(
     *,
-    cutoff: Any,
+    cutoff: datetime | None,
     ministry_id: int | None,
     commitment_id: int | None,
     urls_in_sql: bool = False,
-) -> Select[Any]:
+) -> StatusHistorySelect:
     """The status-history report, oldest first; ``urls_in_sql`` (PostgreSQL): the last
     column is the evidence URLs joined (``evidence_urls``), else the evidence itself."""
     su, c, m = table_of(StatusUpdate), table_of(Commitment), table_of(Ministry)

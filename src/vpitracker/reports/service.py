@@ -34,6 +34,7 @@ from vpitracker.reports.schemas import (
 # Rows fetched from the cursor and written per chunk: large enough that the
 # per-chunk costs vanish, small enough that a chunk is well under a megabyte.
 BATCH_ROWS = 1000
+FIRST_BATCH_ROWS = 100
 RETRY_AFTER_SECONDS = 5
 
 Opener = Callable[[], AbstractContextManager[Connection]]
@@ -55,7 +56,7 @@ class Report:
 
     name: str
     columns: tuple[str, ...]
-    statement: Select[Any]
+    statement: Select[*tuple[Any, ...]]
     # Per column, a function applied to the database value (None: taken as it is).
     fixes: tuple[Fix | None, ...]
     # Per column, the type its row model declares (how PostgreSQL writes the cell).
@@ -94,7 +95,10 @@ def _partitions(result: CursorResult[Any]) -> Generator[Sequence[Sequence[Any]]]
 
 def _texts(result: CursorResult[Any]) -> Generator[list[str]]:
     try:
-        for batch in result.scalars().partitions():
+        texts = result.scalars()
+        # A short first batch: the response starts as soon as the first rows are out.
+        yield list(texts.fetchmany(FIRST_BATCH_ROWS))
+        for batch in texts.partitions():
             yield list(batch)
     finally:
         result.close()
