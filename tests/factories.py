@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import json
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -86,7 +87,7 @@ def make_user(
     session.commit()
     for ministry in ministries or []:
         session.add(UserMinistry(user_id=pk(user), ministry_id=pk(ministry)))
-    session.commit()
+    record_created(session, user)
     return user
 
 
@@ -142,24 +143,40 @@ def make_commitment(
     return commitment
 
 
-def record_created(session: Session, *rows: Ministry | Commitment) -> None:
+def record_created(
+    session: Session, *rows: Ministry | Commitment | User | WebhookSubscription
+) -> None:
     """Append the creation events the API would have written for these factory rows.
 
-    Verification compares every ministry and commitment with its events: a test that
-    expects the chain to verify over factory rows records them first.
+    Verification compares every ministry, commitment, user and webhook subscription with
+    its events: a test that expects the chain to verify over factory ministries and
+    commitments records them first (``make_user`` and ``make_webhook`` record theirs).
+    Secrets stay out, as the services leave them out.
     """
     from vpitracker.audit import service as audit_service
     from vpitracker.commitments import repository as commitments_repository
+    from vpitracker.users import repository as users_repository
     from vpitracker.vocab import EntityType
 
+    session.flush()
     for row in rows:
         assert row.id is not None
-        data = audit_service.snapshot(row)
         entity_type = EntityType.ministry
+        data = audit_service.snapshot(row)
         if isinstance(row, Commitment):
             entity_type = EntityType.commitment
             recs, support = commitments_repository.links(session, [row.id])
             data |= {"recommendation_ids": recs[row.id], "supporting_ministry_ids": support[row.id]}
+        elif isinstance(row, User):
+            entity_type = EntityType.user
+            data = audit_service.snapshot(row, exclude=frozenset({"password_hash"}))
+            data["ministry_ids"] = users_repository.ministry_ids_by_user(session, [row.id])[row.id]
+        elif isinstance(row, WebhookSubscription):
+            entity_type = EntityType.webhook_subscription
+            data = audit_service.snapshot(
+                row, exclude=frozenset({"secret_encrypted", "lease_until"})
+            )
+            data |= {name: json.loads(data[name]) for name in ("events", "ministry_ids")}
         audit_service.record(
             session, None, f"{entity_type.value}.created", entity_type, row.id, data
         )
@@ -264,6 +281,7 @@ def make_webhook(
     subscription = WebhookSubscription(**values)
     session.add(subscription)
     session.commit()
+    record_created(session, subscription)
     return subscription
 
 

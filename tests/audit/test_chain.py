@@ -23,6 +23,7 @@ from tests.factories import (
     status_update_body,
     unique,
 )
+from vpitracker.audit import service as audit_service
 from vpitracker.auth.service import account_key
 from vpitracker.config import Settings
 from vpitracker.models import AuditEvent, Ministry
@@ -138,12 +139,14 @@ class TestAppend:
     ) -> None:
         world = Scenario(client, session, settings)
         sec_headers = auth(settings, world.sec)
+        # The scenario's accounts were created first, each with its event.
+        before = event_count(session)
         expected: list[tuple[str, str, str]] = []
 
         def appended(action: str, entity_type: str, entity_id: object) -> None:
             expected.append((action, entity_type, str(entity_id)))
             rows = audit_rows(session)
-            assert len(rows) == len(expected)
+            assert len(rows) == before + len(expected)
             assert (rows[-1].action, rows[-1].entity_type, rows[-1].entity_id) == expected[-1]
 
         ministry = world.ministry()
@@ -171,16 +174,17 @@ class TestAppend:
         appended("commitment.archived", "commitment", commitment["id"])
 
         rows = audit_rows(session)
-        assert [e.seq for e in rows] == list(range(1, len(expected) + 1))
+        assert [e.seq for e in rows] == list(range(1, before + len(expected) + 1))
         assert rows[0].prev_hash == GENESIS
-        for before, after in pairwise(rows):
-            assert after.prev_hash == before.hash
+        for earlier, later in pairwise(rows):
+            assert later.prev_hash == earlier.hash
         assert len({e.hash for e in rows}) == len(rows)
 
     def test_events_carry_the_actor_and_the_new_state(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
         world = Scenario(client, session, settings)
+        before = event_count(session)
         commitment = world.commitment()
         r = client.patch(
             f"/v1/commitments/{commitment['id']}",
@@ -190,7 +194,7 @@ class TestAppend:
         assert r.status_code == 200, r.text
         update = world.update(commitment, summary="Unit gazetted — staffing under way")
 
-        created, edited, posted = all_events(client, auth(settings, world.sec))
+        created, edited, posted = all_events(client, auth(settings, world.sec))[before:]
 
         assert created["actor"] == {"type": "user", "id": world.sec.id, "role": "secretariat"}
         assert created["data"]["code"] == commitment["code"]
@@ -210,13 +214,14 @@ class TestAppend:
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
         sec = make_user(session, Role.secretariat)
+        before = event_count(session)
 
         r = client.post(
             "/v1/auth/token", data={"username": "nobody@example.org", "password": PASSWORD}
         )
 
         problem(r, 401)
-        (event,) = all_events(client, auth(settings, sec))
+        (event,) = all_events(client, auth(settings, sec))[before:]
         assert event["action"] == "user.login_failed"
         assert event["actor"] == {"type": "anonymous", "id": None, "role": None}
         # What was typed is kept only as a keyed hash: it may have been a password.
@@ -228,8 +233,8 @@ class TestAppend:
     ) -> None:
         world = Scenario(client, session, settings)
         commitment = world.commitment()
-        before = event_count(session)
         stranger = make_user(session, Role.government_officer, ministries=[make_ministry(session)])
+        before = event_count(session)
 
         read = client.get(f"/v1/commitments/{commitment['id']}", headers=auth(settings, world.sec))
         assert read.status_code == 200
@@ -273,6 +278,8 @@ class TestEventsEndpoint:
         for _ in range(5):
             world.ministry()
         headers = auth(settings, world.sec)
+        total = event_count(session)
+        assert total == 3 + 5  # the scenario's three accounts, then the five ministries
 
         first = client.get("/v1/audit/events", params={"limit": 2}, headers=headers)
 
@@ -280,9 +287,9 @@ class TestEventsEndpoint:
         assert [e["seq"] for e in first.json()["items"]] == [1, 2]
         assert first.json()["next_cursor"] == "2"
         assert 'rel="next"' in first.headers["Link"]
-        assert [e["seq"] for e in all_events(client, headers, limit=2)] == [1, 2, 3, 4, 5]
-        last = client.get("/v1/audit/events", params={"cursor": "4"}, headers=headers)
-        assert [e["seq"] for e in last.json()["items"]] == [5]
+        assert [e["seq"] for e in all_events(client, headers, limit=2)] == list(range(1, total + 1))
+        last = client.get("/v1/audit/events", params={"cursor": str(total - 1)}, headers=headers)
+        assert [e["seq"] for e in last.json()["items"]] == [total]
         assert last.json()["next_cursor"] is None
 
     @pytest.mark.parametrize("who", ["alliance_member", "government_officer", "viewer", "api_key"])
@@ -302,7 +309,16 @@ class TestEventsEndpoint:
 
 
 class TestVerifyEndpoint:
-    def test_an_empty_chain_verifies(
+    def test_an_empty_chain_verifies(self, session: Session) -> None:
+        # Over HTTP the verifier's own account is an event already: the service, then.
+        result = audit_service.verify(session)
+
+        assert result.ok is True
+        assert result.checked == 0
+        assert (result.head_seq, result.head_hash) == (0, GENESIS)
+        assert result.first_bad_seq is None
+
+    def test_a_chain_of_only_its_verifiers_creation_verifies(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
         member = make_user(session, Role.alliance_member)
@@ -310,9 +326,8 @@ class TestVerifyEndpoint:
         r = client.get("/v1/audit/verify", headers=auth(settings, member))
 
         result = r.json()
-        assert result["ok"] is True
-        assert result["checked"] == 0
-        assert result["head"] == {"seq": 0, "hash": GENESIS}
+        assert result["ok"] is True, result
+        assert result["checked"] == result["head"]["seq"] == 1
         assert result["first_bad_seq"] is None
 
     @pytest.mark.parametrize("role", [Role.secretariat, Role.alliance_member])
@@ -320,6 +335,7 @@ class TestVerifyEndpoint:
         self, client: TestClient, session: Session, settings: Settings, role: Role
     ) -> None:
         world = Scenario(client, session, settings, audited=True)
+        before = event_count(session)
         commitment = world.commitment()
         update = world.update(commitment)
         world.assess(commitment, status_update_id=update["id"])
@@ -329,10 +345,11 @@ class TestVerifyEndpoint:
 
         assert r.status_code == 200, r.text
         head = audit_rows(session)[-1]
+        # Three writes and the verifier's account after the scenario's own events.
         assert r.json() == {
             "ok": True,
-            "checked": 4,
-            "head": {"seq": 4, "hash": head.hash},
+            "checked": before + 4,
+            "head": {"seq": before + 4, "hash": head.hash},
             "first_bad_seq": None,
             "detail": r.json()["detail"],
             "entity_type": None,
@@ -382,11 +399,12 @@ class TestVerifyEndpoint:
         world = Scenario(client, session, settings, audited=True)
         world.ministry()
         world.ministry()
+        head = event_count(session)
 
-        result = world.verify(from_seq=5, expected_hash="a" * 64)
+        result = world.verify(from_seq=head + 2, expected_hash="a" * 64)
 
         assert result["ok"] is False
-        assert result["first_bad_seq"] == 4
+        assert result["first_bad_seq"] == head + 1
 
     @pytest.mark.parametrize(
         "params",

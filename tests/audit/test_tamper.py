@@ -57,8 +57,8 @@ class History:
 def write_history(client: TestClient, session: Session, settings: Settings) -> History:
     """Two ministries, a recommendation, a commitment, two updates, an assessment, a ministry.
 
-    Every record is written over the API, so an event covers each (the users are not
-    among the records verification compares).
+    Every record is written over the API, so an event covers each; the users are made by
+    the factory, which records their creation as the API would.
     """
     sec = make_user(session, Role.secretariat)
     member = make_user(session, Role.alliance_member)
@@ -114,7 +114,8 @@ def write_history(client: TestClient, session: Session, settings: Settings) -> H
     return History(lead_id, recommendation_id, commitment_id, first, second, assessment)
 
 
-HISTORY_EVENTS = 7
+# Seven writes over the API and the three accounts.
+HISTORY_EVENTS = 10
 
 
 def posted_seq(session: Session, entity_type: str, entity_id: int) -> int:
@@ -148,8 +149,12 @@ def tamper(session: Session, sql: str, **params: Any) -> None:
     session.commit()
 
 
-def verify(client: TestClient, settings: Settings, session: Session) -> dict[str, Any]:
-    r = client.get("/v1/audit/verify", headers=auth(settings, make_user(session, Role.secretariat)))
+def verify(
+    client: TestClient, settings: Settings, session: Session, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``GET /v1/audit/verify``; without ``headers``, as a new secretariat user (an event)."""
+    headers = headers or auth(settings, make_user(session, Role.secretariat))
+    r = client.get("/v1/audit/verify", headers=headers)
     assert r.status_code == 200, r.text
     result: dict[str, Any] = r.json()
     return result
@@ -158,6 +163,12 @@ def verify(client: TestClient, settings: Settings, session: Session) -> dict[str
 def caught_at(result: dict[str, Any], seq: int) -> None:
     assert result["ok"] is False, result
     assert result["first_bad_seq"] == seq, result
+
+
+def caught_past_the_head(result: dict[str, Any], session: Session) -> None:
+    """A row no event covers, with no later row of its kind covered: the head plus one."""
+    assert result["head"]["seq"] == event_count(session), result
+    caught_at(result, result["head"]["seq"] + 1)
 
 
 class TestTamperedRecords:
@@ -169,7 +180,8 @@ class TestTamperedRecords:
         result = verify(client, settings, session)
 
         assert result["ok"] is True, result
-        assert result["checked"] == result["head"]["seq"] == HISTORY_EVENTS
+        # …and the verifier's account.
+        assert result["checked"] == result["head"]["seq"] == HISTORY_EVENTS + 1
 
     @pytest.mark.parametrize(
         ("column", "value"), [("summary", "x"), ("progress_percent", 95), ("status", "completed")]
@@ -235,7 +247,7 @@ class TestTamperedRecords:
         row = make_update(session, commitment, by=make_user(session), at=utcnow())
 
         result = verify(client, settings, session)
-        caught_at(result, HISTORY_EVENTS + 1)
+        caught_past_the_head(result, session)
         assert (result["entity_type"], result["entity_id"]) == ("status_update", str(row.id))
 
     def test_a_status_update_no_event_covers_is_caught_before_the_next_one_posted(
@@ -399,7 +411,7 @@ class TestTamperedRecordsAtTheEdges:
         hidden = make_commitment(session, lead=session.get_one(Ministry, history.lead_id))
 
         result = verify(client, settings, session)
-        caught_at(result, HISTORY_EVENTS + 1)
+        caught_past_the_head(result, session)
         named(result, "commitment", hidden.id)
 
     def test_an_edited_catalogue_provision_is_caught(
@@ -410,7 +422,7 @@ class TestTamperedRecordsAtTheEdges:
         tamper(session, "UPDATE provision SET title = 'Nothing' WHERE key = 'TIP-6'")
 
         result = verify(client, settings, session)
-        caught_at(result, HISTORY_EVENTS + 1)
+        caught_past_the_head(result, session)
         named(result, "provision", "TIP-6")
 
     def test_the_earliest_edit_wins_across_kinds(
@@ -689,11 +701,12 @@ class TestCliAndApiAgree:
             "ministry": history.lead_id,
             "recommendation": history.recommendation_id,
         }[table]
-        assert run_verify() == (0, verify(client, settings, session))
+        verifier = auth(settings, make_user(session, Role.secretariat))
+        assert run_verify() == (0, verify(client, settings, session, verifier))
 
         tamper(session, f"UPDATE {table} SET {column} = 'edited in SQL' WHERE id = :i", i=row_id)
 
-        api = verify(client, settings, session)
+        api = verify(client, settings, session, verifier)
         code, cli_report = run_verify()
         assert code == 1
         assert cli_report == api
@@ -709,5 +722,5 @@ class TestCliAndApiAgree:
 
         api = verify(client, settings, session)
         assert run_verify() == (1, api)
-        caught_at(api, HISTORY_EVENTS + 1)
+        caught_past_the_head(api, session)
         named(api, "commitment", hidden.id)

@@ -370,12 +370,21 @@ class TestOfflineChecks:
         inclusion += ["--proof", p["inclusion"], *key]
         consistency = ["check-consistency", "--old", p["old"], "--new", p["new"]]
         consistency += ["--proof", p["consistency"], *key]
+        # The viewer's own creation is an event too: the sizes count from it.
+        assert new_size == old_size + 4
         assert run("check-checkpoint", p["new"], *key)[0] == 0
-        assert run(*inclusion) == (0, f"OK: event 2 is in {TEST_LOG_ORIGIN} at tree size 7")
-        assert run(*consistency) == (0, "OK: the tree of 7 events extends the tree of 3")
+        assert run(*inclusion) == (
+            0,
+            f"OK: event 2 is in {TEST_LOG_ORIGIN} at tree size {new_size}",
+        )
+        assert run(*consistency) == (
+            0,
+            f"OK: the tree of {new_size} events extends the tree of {old_size}",
+        )
 
         # A signed size changed by hand no longer verifies.
-        (tmp_path / "new").write_text(new.replace(f"\n{new_size}\n", "\n8\n"), encoding="utf-8")
+        forged = new.replace(f"\n{new_size}\n", f"\n{new_size + 1}\n")
+        (tmp_path / "new").write_text(forged, encoding="utf-8")
         code, out = run("check-checkpoint", p["new"], *key)
         assert (code, out.count("\n")) == (1, 0)
         assert "does not verify" in out

@@ -31,7 +31,8 @@ from tests.live import LiveServer, cli, prepare, serve, server_env
 from vpitracker.audit import merkle, note
 from vpitracker.audit.service import compute_hash
 from vpitracker.db import make_engine, normalize_url
-from vpitracker.models import AuditEvent, MerkleNode, Ministry
+from vpitracker.jsonutil import canonical
+from vpitracker.models import ApiKey, AuditEvent, MerkleNode, Ministry
 
 pytestmark = pytest.mark.server
 
@@ -96,14 +97,19 @@ def remove_tail(url: str, keep: int) -> None:
 
 
 def rewrite_history(url: str, seq: int) -> None:
-    """Change one event and recompute the chain and tree after it, covering the tracks."""
+    """Rename the API key event ``seq`` created, in its row and in the event, then recompute
+    the chain and tree after it, covering the tracks (verification compares the two)."""
     engine = make_engine(url)
     with Session(engine) as s:
         rows = s.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()
         prev = rows[seq - 2].hash if seq > 1 else "0" * 64
         for event in rows[seq - 1 :]:
             if event.seq == seq:
-                event.data = '{"name":"rewritten"}'
+                assert event.action == "api_key.created", event
+                event.data = canonical({**json.loads(event.data), "name": "rewritten"})
+                key = s.get_one(ApiKey, int(event.entity_id))
+                key.name = "rewritten"
+                s.add(key)
             event.prev_hash, event.hash = prev, compute_hash(prev, event)
             prev = event.hash
             s.add(event)

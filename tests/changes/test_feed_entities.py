@@ -17,6 +17,9 @@ READ_BY_ID = {
     "commitment": "/v1/commitments/{}",
     "status_update": "/v1/status-updates/{}",
     "assessment": "/v1/assessments/{}",
+    # The secretariat's feed names accounts too (the caller's own creation among them).
+    "user": "/v1/users/{}",
+    "webhook_subscription": "/v1/webhooks/{}",
 }
 
 

@@ -224,11 +224,10 @@ class TestUpdateMinistry:
     ) -> None:
         parent = make_ministry(session)
         child = make_ministry(session, parent_id=parent.id, kind="state_department")
+        headers = {**auth(settings, make_user(session)), "If-Match": '"v1"'}
         before = counts(session)
         r = client.patch(
-            f"/v1/ministries/{parent.id}",
-            json={"parent_id": child.id},
-            headers={**auth(settings, make_user(session)), "If-Match": '"v1"'},
+            f"/v1/ministries/{parent.id}", json={"parent_id": child.id}, headers=headers
         )
         assert problem(r, 422)["errors"][0]["loc"] == ["body", "parent_id"]
         assert counts(session) == before

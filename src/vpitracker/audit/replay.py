@@ -1,13 +1,15 @@
 """The state the chain records for each edited record, compared with the row as it stands.
 
 Verification replays, in ``seq`` order, every event about a ministry, provision,
-recommendation or commitment: the ``*.created`` snapshot, then each ``*.updated`` and
-``*.archived`` change (``{field: {"old", "new"}}``). At the end each row must equal the
-state its newest event leaves, its links included (a recommendation's provisions, a
-commitment's recommendations and supporting ministries). A row no event covers was
-written behind the API's back. Columns that change without an event of their own are
-left out: ``version`` and ``updated_at`` (a links-only edit bumps both). The shipped
-provision catalogue is loaded by the first migration, before the chain begins: a
+recommendation, commitment, user, API key or webhook subscription: the ``*.created``
+snapshot, then each change (``{field: {"old", "new"}}``). At the end each row must equal
+the state its newest event leaves, its links included (a recommendation's provisions, a
+commitment's recommendations and supporting ministries, an officer's ministries). A row
+no event covers was written behind the API's back. Columns that change without an event
+of their own are left out: ``version`` and ``updated_at`` everywhere (a links-only edit
+bumps both), secrets and their hashes (never in an event), and the bookkeeping of use —
+an API key's ``last_used_at``, a subscription's ``failure_count`` and worker lease. The
+shipped provision catalogue is loaded by the first migration, before the chain begins: a
 catalogue provision with no event must still read as the catalogue does.
 """
 
@@ -28,6 +30,7 @@ from sqlmodel import Session, SQLModel, select
 
 from vpitracker.jsonutil import plain
 from vpitracker.models import (
+    ApiKey,
     AuditEvent,
     Commitment,
     CommitmentRecommendation,
@@ -36,18 +39,64 @@ from vpitracker.models import (
     Provision,
     Recommendation,
     RecommendationProvision,
+    User,
+    UserMinistry,
+    WebhookSubscription,
     table_of,
 )
 from vpitracker.vocab import EntityType
 
-# The records whose whole state their events carry, and the column that names each row.
-REPLAYED: dict[str, tuple[type[SQLModel], str]] = {
-    EntityType.ministry.value: (Ministry, "id"),
-    EntityType.provision.value: (Provision, "key"),
-    EntityType.recommendation.value: (Recommendation, "id"),
-    EntityType.commitment.value: (Commitment, "id"),
-}
 NOT_RECORDED = frozenset({"version", "updated_at"})
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """How one kind of record's events are replayed and its rows read."""
+
+    model: type[SQLModel]
+    # The column that names each row.
+    key: str
+    # Columns no event carries (besides NOT_RECORDED): secrets, and what use changes.
+    unrecorded: frozenset[str] = frozenset()
+    # Fields an event names that no column holds: a secret's "***" change.
+    placeholders: frozenset[str] = frozenset()
+    # Columns stored as JSON text that the events record as lists.
+    json_lists: tuple[str, ...] = ()
+    # Events about the record that record none of its state (a failed sign-in).
+    stateless: frozenset[str] = frozenset()
+    # Events whose data are the new values themselves, not {"old", "new"}.
+    values: frozenset[str] = frozenset()
+
+
+# The records whose whole (non-secret) state their events carry.
+REPLAYED: dict[str, Replayed] = {
+    EntityType.ministry.value: Replayed(Ministry, "id"),
+    EntityType.provision.value: Replayed(Provision, "key"),
+    EntityType.recommendation.value: Replayed(Recommendation, "id"),
+    EntityType.commitment.value: Replayed(Commitment, "id"),
+    EntityType.user.value: Replayed(
+        User,
+        "id",
+        unrecorded=frozenset({"password_hash"}),
+        placeholders=frozenset({"password"}),
+        stateless=frozenset({"user.login_failed"}),
+        values=frozenset({"user.signed_out_everywhere"}),
+    ),
+    EntityType.api_key.value: Replayed(
+        ApiKey, "id", unrecorded=frozenset({"key_hash", "last_used_at"})
+    ),
+    EntityType.webhook_subscription.value: Replayed(
+        WebhookSubscription,
+        "id",
+        unrecorded=frozenset({"secret_encrypted", "lease_until", "failure_count"}),
+        placeholders=frozenset({"secret"}),
+        json_lists=("events", "ministry_ids"),
+        # About one delivery, not the subscription.
+        stateless=frozenset(
+            {"webhook_subscription.pinged", "webhook_subscription.delivery_retried"}
+        ),
+    ),
+}
 # What the first migration loads for a provision (its times are the migration's).
 _CATALOGUE_FIELDS = ("instrument", "article", "title", "cluster")
 _MISSING = object()
@@ -72,6 +121,8 @@ class _Entity:
     first_seq: int
     last_seq: int = 0
     created: bool = False
+    # A ``*.deleted`` event was the newest: no row may hold this key.
+    deleted: bool = False
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,7 +136,8 @@ class Replay:
 
     def apply(self, event: AuditEvent) -> None:
         known = self.entities.get(event.entity_type)
-        if known is None:
+        spec = REPLAYED.get(event.entity_type)
+        if known is None or spec is None or event.action in spec.stateless:
             return
         entity = known.get(event.entity_id)
         if entity is None:
@@ -94,11 +146,18 @@ class Replay:
         data = json.loads(event.data)
         if not isinstance(data, dict):
             data = {}
+        data = {k: v for k, v in data.items() if k not in spec.placeholders}
         if event.action.endswith(".created"):
-            entity.created = True
+            entity.created, entity.deleted = True, False
             entity.state = data
             return
+        if event.action.endswith(".deleted"):
+            entity.deleted = True
+            return
         for name, change in data.items():
+            if event.action in spec.values:
+                entity.state[name] = change
+                continue
             # A change the app wrote is {"old", "new"}; anything else cannot hold.
             recorded = change.get("new", _MISSING) if isinstance(change, dict) else _MISSING
             entity.state[name] = recorded
@@ -110,14 +169,14 @@ class Replay:
         )
 
     def _compare_table(self, session: Session, entity_type: str, head_seq: int) -> Problem | None:
-        model, key_column = REPLAYED[entity_type]
+        spec = REPLAYED[entity_type]
         entities = self.entities[entity_type]
-        uncovered_seq = _uncovered_seq(entities, head_seq, numeric=key_column == "id")
+        uncovered_seq = _uncovered_seq(entities, head_seq, numeric=spec.key == "id")
         links = _links(session, entity_type)
         seen: set[str] = set()
         found: Problem | None = None
-        for row in _rows(session, model, key_column):
-            key = str(row[key_column])
+        for row in _rows(session, spec):
+            key = str(row[spec.key])
             seen.add(key)
             current = {**row, **{name: by_row.get(key, []) for name, by_row in links.items()}}
             found = earliest(
@@ -125,7 +184,7 @@ class Replay:
                 _check_row(entity_type, key, current, entities.get(key), uncovered_seq, head_seq),
             )
         for key, entity in entities.items():
-            if key not in seen:
+            if key not in seen and not entity.deleted:
                 detail = f"{entity_type} {key} was deleted (event {entity.last_seq} records it)"
                 found = earliest(found, Problem(entity.last_seq, detail, entity_type, key))
         return found
@@ -158,10 +217,14 @@ def _check_row(
         source = f"event {entity.last_seq}" if entity else "the shipped catalogue"
         detail = f"{entity_type} {key} differs from {source} in {', '.join(fields)}"
         return Problem(seq, detail, entity_type, key)
+    if entity.deleted:
+        detail = f"{entity_type} {key} exists, but event {entity.last_seq} deleted it"
+        return Problem(entity.last_seq, detail, entity_type, key)
+    unrecorded = NOT_RECORDED | REPLAYED[entity_type].unrecorded
     fields = [
         name
         for name in sorted(current.keys() | entity.state.keys())
-        if name not in NOT_RECORDED and current.get(name, _MISSING) != entity.state.get(name)
+        if name not in unrecorded and current.get(name, _MISSING) != entity.state.get(name)
     ]
     if not fields:
         return None
@@ -214,6 +277,7 @@ def _links(session: Session, entity_type: str) -> dict[str, dict[str, list[Any]]
                 CommitmentSupport.ministry_id,
             ),
         },
+        EntityType.user.value: {"ministry_ids": (UserMinistry.user_id, UserMinistry.ministry_id)},
     }
     out: dict[str, dict[str, list[Any]]] = {}
     for name, (owner, target) in tables.get(entity_type, {}).items():
@@ -224,16 +288,29 @@ def _links(session: Session, entity_type: str) -> dict[str, dict[str, list[Any]]
     return out
 
 
-def _rows(session: Session, model: type[SQLModel], key_column: str) -> Iterator[dict[str, Any]]:
+def _rows(session: Session, spec: Replayed) -> Iterator[dict[str, Any]]:
     """Each row's recorded columns as plain JSON values, a thousand rows at a time.
 
     Core rows, not ORM objects: nothing lands in the session's identity map.
     """
-    table = table_of(model)
-    columns = [c for c in table.columns if c.name not in NOT_RECORDED]
-    stmt = select(*columns).order_by(table.c[key_column])
+    table = table_of(spec.model)
+    unrecorded = NOT_RECORDED | spec.unrecorded
+    columns = [c for c in table.columns if c.name not in unrecorded]
+    stmt = select(*columns).order_by(table.c[spec.key])
     for row in session.execute(stmt.execution_options(yield_per=1000)):
-        yield {c.name: plain(value) for c, value in zip(columns, row, strict=True)}
+        values = {c.name: plain(value) for c, value in zip(columns, row, strict=True)}
+        for name in spec.json_lists:
+            values[name] = _json_list(values[name])
+        yield values
+
+
+def _json_list(text: Any) -> Any:
+    """A list column as its events record it; text that is no JSON list stays as it is."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return text
+    return value if isinstance(value, list) else text
 
 
 @lru_cache(maxsize=1)

@@ -134,9 +134,12 @@ def update(
             full_name=changes.get("full_name", user.full_name),
         )
     changed = apply_changes(user, changes)
-    if password is not None or "role" in changed or "is_active" in changed:
-        auth_service.bump_credential_version(user)
     extra: dict[str, dict[str, Any]] = {}
+    if password is not None or "role" in changed or "is_active" in changed:
+        before = user.credential_version
+        auth_service.bump_credential_version(user)
+        # Recorded like any column: verification compares the row with its events.
+        extra["credential_version"] = {"old": before, "new": user.credential_version}
     if password is not None:
         user.password_hash = hash_password(password)
         extra["password"] = {"old": "***", "new": "***"}
