@@ -108,10 +108,9 @@ class TestCreateRecommendation:
     def test_missing_required_fields_are_listed(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
+        headers = auth(settings, make_user(session))
         before = counts(session)
-        r = client.post(
-            "/v1/recommendations", json={"code": "X"}, headers=auth(settings, make_user(session))
-        )
+        r = client.post("/v1/recommendations", json={"code": "X"}, headers=headers)
         locs = {tuple(e["loc"]) for e in problem(r, 422)["errors"]}
         assert locs == {("body", "title"), ("body", "text"), ("body", "source")}
         assert counts(session) == before
