@@ -232,9 +232,10 @@ def verify(
     posted status update and assessment compared with the event that posted it, and
     the events of ministries, provisions, recommendations, commitments, users, API keys
     and webhook subscriptions replayed (``replay.py``); then each of those tables is
-    read once and compared with the replayed state. The result names the earliest ``seq`` that does not hold and the
-    record there. Once the chain itself is broken (a missing or altered event, a cut
-    tail), that break is the answer: the state its events record cannot be trusted.
+    read once and compared with the replayed state. The result names the earliest
+    ``seq`` that does not hold and the record there. Once the chain itself is broken
+    (a missing or altered event, a cut tail), that break is the answer: the state its
+    events record cannot be trusted.
     """
     prev_hash = GENESIS_HASH
     expected_seq = 1
