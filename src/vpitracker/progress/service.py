@@ -13,7 +13,7 @@ from sqlmodel import Session
 from vpitracker.commitments import service as commitments_service
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters, RecommendationFilters
-from vpitracker.progress import repository, timeline_repository
+from vpitracker.progress import bucket_repository, repository, timeline_repository
 from vpitracker.progress.schemas import (
     ClusterFigures,
     ClusterRow,
@@ -212,7 +212,12 @@ def clusters(
 
 
 def _clusters(session: Session, clock: Clock, counted: FromClause) -> ClusterFigures:
-    found = {row.bucket: row for row in repository.by_provision_field(session, counted, "cluster")}
+    rows = bucket_repository.by_provision_fields(session, counted, ("cluster",))
+    return _cluster_figures(clock, rows["cluster"])
+
+
+def _cluster_figures(clock: Clock, rows: list[repository.BucketFigures]) -> ClusterFigures:
+    found = {row.bucket: row for row in rows}
     without = found.pop(None, None)
     items = []
     for number, name in CLUSTER_NAMES.items():
@@ -241,9 +246,12 @@ def instruments(
 
 
 def _instruments(session: Session, clock: Clock, counted: FromClause) -> InstrumentFigures:
-    found = {
-        row.bucket: row for row in repository.by_provision_field(session, counted, "instrument")
-    }
+    rows = bucket_repository.by_provision_fields(session, counted, ("instrument",))
+    return _instrument_figures(clock, rows["instrument"])
+
+
+def _instrument_figures(clock: Clock, rows: list[repository.BucketFigures]) -> InstrumentFigures:
+    found = {row.bucket: row for row in rows}
     items = []
     for instrument in Instrument:
         row = found.get(instrument.value)
@@ -284,11 +292,12 @@ def scorecard(session: Session, clock: Clock) -> Scorecard:
     """
     counted = _counted(clock, None, None, None)
     with repository.materialized(session, counted, FIGURE_STATE_COLUMNS) as state:
+        buckets = bucket_repository.by_provision_fields(session, state, ("cluster", "instrument"))
         return Scorecard(
             summary=_summary(session, clock, state, None, None, None),
             ministries=_ministries(session, clock, state, None),
-            clusters=_clusters(session, clock, state),
-            instruments=_instruments(session, clock, state),
+            clusters=_cluster_figures(clock, buckets["cluster"]),
+            instruments=_instrument_figures(clock, buckets["instrument"]),
             timeline=timeline(session, clock, interval="quarter"),
         )
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from markupsafe import Markup, escape
+
+from vpitracker import i18n
 from vpitracker.progress.schemas import MinistryRow, TimelineRow
 from vpitracker.vocab import ReportedStatus
 
@@ -62,6 +65,65 @@ def progress_bar(row: MinistryRow) -> list[Segment]:
             segments.append(Segment(key, round(x, 2), round(width, 2)))
             x += width
     return segments
+
+
+_BAR_OPEN = (
+    '<svg class="bar" viewBox="0 0 100 12" width="100" height="12" role="img" '
+    'aria-label="%s" preserveAspectRatio="none">'
+    '<rect x="0" y="0" width="100" height="12" class="s-track"/>'
+)
+_SEGMENT = '<rect x="%s" y="0" width="%s" height="12" class="s-%s"/>'
+
+
+def bar_svg(segments: list[Segment], label: str) -> Markup:
+    """A stacked bar as inline SVG, ``label`` (plain text) escaped into its ``aria-label``.
+
+    Drawn here rather than by a template macro: the scorecard draws one per ministry,
+    and a macro call per row cost more than the rest of the row.
+    """
+    parts = [_BAR_OPEN % escape(label)]
+    # Segment keys are status words and the numbers are floats: nothing to escape.
+    parts.extend(_SEGMENT % (s.x, s.width, s.key) for s in segments)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _percent(value: float | None) -> str:
+    # A mean over no commitment is null: shown as a dash, never as 0 %.
+    return "—" if value is None else f"{value}%"
+
+
+@dataclass(frozen=True)
+class MinistryLine:
+    """One scorecard row, its progress cell (bar, label, mean) drawn once in Python."""
+
+    row: MinistryRow
+    progress: Markup
+    days: int | str
+
+
+def ministry_lines(rows: list[MinistryRow], lang: str) -> list[MinistryLine]:
+    """The scorecard's ministry rows with their bars, in ``lang``."""
+    done_of = i18n.gettext(lang, "%(done)s of %(led)s completed")
+    done_of_mean = i18n.gettext(lang, "%(done)s of %(led)s completed, mean progress %(mean)s%%")
+    lines = []
+    for row in rows:
+        values = {"done": row.completed, "led": row.commitments_led}
+        mean = row.mean_progress_percent
+        if mean is None:
+            label = done_of % values
+        else:
+            label = done_of_mean % {**values, "mean": mean}
+        days = row.days_since_last_update
+        lines.append(
+            MinistryLine(
+                row=row,
+                progress=bar_svg(progress_bar(row), label)
+                + Markup(' <span class="small">%s</span>') % _percent(mean),
+                days="—" if days is None else days,
+            )
+        )
+    return lines
 
 
 @dataclass(frozen=True)

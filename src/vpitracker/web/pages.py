@@ -27,6 +27,7 @@ from vpitracker.kernel.actor import Actor
 from vpitracker.models import User
 from vpitracker.users import service as users_service
 from vpitracker.vocab import Role
+from vpitracker.web import charts
 from vpitracker.web import session as cookies
 from vpitracker.web.session import PageSession
 
@@ -54,6 +55,8 @@ def _environment(lang: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Stacked bars are drawn in Python (one per ministry on the scorecard).
+    env.globals["bar_svg"] = charts.bar_svg
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     return env
 

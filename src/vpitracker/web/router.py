@@ -135,7 +135,7 @@ def scorecard(
     """The scorecard: headline figures, status chart, per-ministry bars, timeline."""
     page.require_reader()
     day, error = _parse_as_of(as_of)
-    data = views.scorecard(session, now.on(day))
+    data = views.scorecard(session, now.on(day), page.lang)
     return render(
         page, "scorecard.html", as_of=day, as_of_raw=as_of or "", as_of_error=error,
         cluster_names=CLUSTER_NAMES, **data,

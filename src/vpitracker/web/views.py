@@ -35,17 +35,16 @@ PAGE_SIZE = 25
 ALL = 1000
 
 
-def scorecard(session: Session, clock: Clock) -> dict[str, Any]:
+def scorecard(session: Session, clock: Clock, lang: str) -> dict[str, Any]:
     figures = progress_service.scorecard(session, clock)
     summary, ministries = figures.summary, figures.ministries.items
     return {
         "summary": summary,
-        "ministries": ministries,
+        "ministries": charts.ministry_lines(ministries, lang),
         "clusters": figures.clusters.items,
         "instruments": figures.instruments.items,
         "timeline": figures.timeline.items,
         "status_chart": charts.status_chart(summary.by_reported_status.model_dump()),
-        "ministry_bars": {row.ministry_id: charts.progress_bar(row) for row in ministries},
         "timeline_chart": charts.timeline_chart(figures.timeline.items),
     }
 
