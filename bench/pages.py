@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from bench.databases import RESULTS_DIR, DbKind, database_for, recreate
 from bench.datagen import load
+from bench.machine import loadavg
 from bench.server import (
     SECRETARIAT_EMAIL,
     SECRETARIAT_PASSWORD,
@@ -100,6 +101,7 @@ def compare(url: str, email: str, password: str, *, n: int, warmup: int) -> list
     ]
     rows = []
     for page_name, page_call, api_name, api_call in pairs:
+        load_before = loadavg()
         for _ in range(warmup):
             page_call()
             api_call()
@@ -115,20 +117,31 @@ def compare(url: str, email: str, password: str, *, n: int, warmup: int) -> list
                 "api": api_name,
                 "api_ms": api_s,
                 "p95_ratio": round(page_s["p95_ms"] / api_s["p95_ms"], 2),
+                "p50_ratio": round(page_s["p50_ms"] / api_s["p50_ms"], 2),
+                # 1-minute load average before and after: 2 shared CPUs skew every timing.
+                "load": [load_before[0] if load_before else None, _load1()],
             }
         )
     return rows
 
 
+def _load1() -> float | None:
+    found = loadavg()
+    return found[0] if found else None
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| page | p50 ms | p95 ms | API calls, same figures | p50 ms | p95 ms | p95 ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| page | p50 ms | p95 ms | API calls, same figures | p50 ms | p95 ms | p95 ratio "
+        "| p50 ratio | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        start, end = r["load"]
         lines.append(
             f"| `{r['page']}` | {r['page_ms']['p50_ms']} | {r['page_ms']['p95_ms']} | {r['api']} "
-            f"| {r['api_ms']['p50_ms']} | {r['api_ms']['p95_ms']} | {r['p95_ratio']} |"
+            f"| {r['api_ms']['p50_ms']} | {r['api_ms']['p95_ms']} | {r['p95_ratio']} "
+            f"| {r['p50_ratio']} | {start} → {end} |"
         )
     return "\n".join(lines)
 
