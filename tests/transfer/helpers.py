@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import AnyUrl
 from sqlmodel import Session
 
+from tests.factories import record_created
 from vpitracker.auth.passwords import hash_password
 from vpitracker.commitments import service as commitments_service
 from vpitracker.commitments.schemas import CommitmentCreate
@@ -109,7 +110,7 @@ def _password_hash() -> str:
 def create_user(
     session: Session, email: str, role: Role, ministry_ids: list[int] | None = None
 ) -> Actor:
-    """An account written directly (users are not what is under test): fast, no audit event."""
+    """An account written directly (users are not what is under test), with its creation event."""
     user = User(
         email=email.lower(),
         full_name=email.split("@")[0],
@@ -123,6 +124,7 @@ def create_user(
     for ministry_id in ministry_ids or []:
         session.add(UserMinistry(user_id=user.id, ministry_id=ministry_id))
     session.flush()
+    record_created(session, user)
     return actor_for_user(session, user)
 
 

@@ -176,6 +176,7 @@ class TestUpdateUser:
         assert data == {
             "full_name": {"old": "Old", "new": "New"},
             "password": {"old": "***", "new": "***"},
+            "credential_version": {"old": 1, "new": 2},
         }
         good = client.post(
             "/v1/auth/token", data={"username": member.email, "password": "another long password"}
