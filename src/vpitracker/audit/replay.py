@@ -67,6 +67,11 @@ class Replayed:
     # Events whose data are the new values themselves, not {"old", "new"}.
     values: frozenset[str] = frozenset()
 
+    @property
+    def ignored(self) -> frozenset[str]:
+        """Every column the comparison leaves out."""
+        return NOT_RECORDED | self.unrecorded
+
 
 # The records whose whole (non-secret) state their events carry.
 REPLAYED: dict[str, Replayed] = {
@@ -220,7 +225,7 @@ def _check_row(
     if entity.deleted:
         detail = f"{entity_type} {key} exists, but event {entity.last_seq} deleted it"
         return Problem(entity.last_seq, detail, entity_type, key)
-    unrecorded = NOT_RECORDED | REPLAYED[entity_type].unrecorded
+    unrecorded = REPLAYED[entity_type].ignored
     fields = [
         name
         for name in sorted(current.keys() | entity.state.keys())
@@ -294,8 +299,7 @@ def _rows(session: Session, spec: Replayed) -> Iterator[dict[str, Any]]:
     Core rows, not ORM objects: nothing lands in the session's identity map.
     """
     table = table_of(spec.model)
-    unrecorded = NOT_RECORDED | spec.unrecorded
-    columns = [c for c in table.columns if c.name not in unrecorded]
+    columns = [c for c in table.columns if c.name not in spec.ignored]
     stmt = select(*columns).order_by(table.c[spec.key])
     for row in session.execute(stmt.execution_options(yield_per=1000)):
         values = {c.name: plain(value) for c, value in zip(columns, row, strict=True)}

@@ -21,6 +21,27 @@ def body(event_type: EventType, data: dict[str, Any]) -> str:
     return canonical({"type": event_type.value, "timestamp": iso_z(utcnow()), "data": data})
 
 
+def _fields(
+    event_type: EventType,
+    data: dict[str, Any],
+    *,
+    commitment_id: int | None = None,
+    ministry_ids: list[int] | None = None,
+    subscription_id: int | None = None,
+    audit_seq: int | None = None,
+) -> dict[str, Any]:
+    """One outbox row's columns (``add`` and ``queued`` write the same rows)."""
+    return {
+        "type": event_type.value,
+        "audit_seq": audit_seq,
+        "commitment_id": commitment_id,
+        "ministry_ids": json.dumps(sorted(set(ministry_ids or []))),
+        "subscription_id": subscription_id,
+        "body": body(event_type, data),
+        "created_at": utcnow(),
+    }
+
+
 def add(
     session: Session,
     event_type: EventType,
@@ -32,12 +53,14 @@ def add(
     audit_seq: int | None = None,
 ) -> OutboxEvent:
     row = OutboxEvent(
-        type=event_type.value,
-        audit_seq=audit_seq,
-        commitment_id=commitment_id,
-        ministry_ids=json.dumps(sorted(set(ministry_ids or []))),
-        subscription_id=subscription_id,
-        body=body(event_type, data),
+        **_fields(
+            event_type,
+            data,
+            commitment_id=commitment_id,
+            ministry_ids=ministry_ids,
+            subscription_id=subscription_id,
+            audit_seq=audit_seq,
+        )
     )
     session.add(row)
     return row
@@ -108,15 +131,13 @@ def queued(notice: Notice, event: AuditEvent) -> Insert:
     }
     return repository.insert_rows(
         [
-            {
-                "type": event_type.value,
-                "audit_seq": event.seq,
-                "commitment_id": notice.commitment_id,
-                "ministry_ids": json.dumps(notice.ministry_ids),
-                "subscription_id": None,
-                "body": body(event_type, payload),
-                "created_at": utcnow(),
-            }
+            _fields(
+                event_type,
+                payload,
+                commitment_id=notice.commitment_id,
+                ministry_ids=notice.ministry_ids,
+                audit_seq=event.seq,
+            )
             for event_type in notice.types
         ]
     )

@@ -171,9 +171,7 @@ def csv_chunks(
     fields are quoted and joined a column at a time instead of field by field.
     """
     fixes = tuple(fixes) or (None,) * len(columns)
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(header_row(columns))
-    yield buffer.getvalue().encode()
+    yield _csv_header(columns)
     for batch in batches:
         if not batch:
             continue

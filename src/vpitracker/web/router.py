@@ -295,7 +295,7 @@ def report_csv(
     reports: dict[str, Callable[[str], Any]] = {
         "commitments": lambda d: reports_service.commitments(d, clock, CommitmentFilters()),
         "recommendations": lambda d: reports_service.recommendations(d, clock),
-        "status-history": lambda _d: reports_service.status_history(clock),
+        "status-history": lambda d: reports_service.status_history(clock, dialect=d),
     }
     actor = page.actor or Actor(kind="anonymous", id=0, role=Role.viewer)
     # The API's own streaming, per-caller slots and CSV writer.
