@@ -7,15 +7,18 @@ record, a page with its ``Link`` header, and a JSON-or-CSV answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from vpitracker.config import Settings
 from vpitracker.csvout import columns_of, csv_response, flatten, model_rows, wants_csv
+from vpitracker.db import end_read
 from vpitracker.deps import AsOf, SettingsDep
 from vpitracker.kernel.clock import Clock
 from vpitracker.pagination import Page, link_next
@@ -61,6 +64,38 @@ def page_of(
     """One page of a listing, with the ``Link: rel="next"`` header when there is more."""
     link_next(request, response, next_cursor)
     return Page(items=list(items), next_cursor=next_cursor)
+
+
+P = TypeVar("P", bound=Page[Any])
+
+
+async def page_read(
+    request: Request,
+    response: Response,
+    session: Session,
+    page: type[P],
+    read: Callable[[], tuple[Sequence[object], str | None]],
+) -> P:
+    """One page of a listing: ``read`` (rows and the next cursor) in one thread-pool hop.
+
+    A sync route takes three hops after its caller's: the route, its response
+    validation, and the session's commit. Here ``read`` runs, its rows (records or
+    plain result rows, read by attribute) are validated as ``page`` in one call,
+    and the read transaction ends, all in the same hop; the page is then an instance
+    of the route's response model, which FastAPI passes through to its encoder.
+    """
+
+    def run() -> P:
+        rows, next_cursor = read()
+        body = page.model_validate(
+            {"items": rows, "next_cursor": next_cursor}, from_attributes=True
+        )
+        end_read(session)
+        return body
+
+    body = await run_in_threadpool(run)
+    link_next(request, response, body.next_cursor)
+    return body
 
 
 def json_or_csv(

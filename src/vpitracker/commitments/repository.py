@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, delete, exists, func, or_
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    RowMapping,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    union_all,
+)
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from vpitracker.kernel.clock import Clock
@@ -33,32 +48,9 @@ SORTS = {
 }
 
 
-class CommitmentWithState(NamedTuple):
-    """A commitment and its derived state at a clock (docs/concepts.md)."""
-
-    commitment: Commitment
-    reported_status: str
-    progress_percent: int
-    last_reported_at: datetime | None
-    verdict: str
-    contested: bool
-    overdue: bool
-    stale: bool
-
-
-def _with_state(row: Row[Commitment, *tuple[Any, ...]]) -> CommitmentWithState:
-    state = row._mapping
-    return CommitmentWithState(
-        row[0],
-        state["reported_status"],
-        state["progress_percent"],
-        state["last_reported_at"],
-        state["verdict"],
-        # SQLite answers CASE ... THEN TRUE with 1 and 0.
-        bool(state["contested"]),
-        bool(state["overdue"]),
-        bool(state["stale"]),
-    )
+# The commitment's own columns: a list or a read selects these, not the ORM entity (no
+# identity map, no instance per row, for rows that are only serialized).
+_COMMITMENT = table_of(Commitment)
 
 
 def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment | None:
@@ -110,9 +102,9 @@ def select_with_state(
     if with_state or _needs_state(filters):
         columns = state_columns(clock, table_of(Commitment))
         state = columns.fields
-        stmt = sa_select(Commitment, *columns.labelled()).select_from(columns.joined)
+        stmt = sa_select(*_COMMITMENT.c, *columns.labelled()).select_from(columns.joined)
     else:
-        stmt = sa_select(Commitment)
+        stmt = sa_select(*_COMMITMENT.c)
     if not filters.include_archived:
         stmt = stmt.where(col(Commitment.archived_at).is_(None))
     if clock.as_of is not None:
@@ -153,56 +145,64 @@ def select_with_state(
 
 def list_commitments(
     session: Session, *, clock: Clock, filters: CommitmentFilters, page: PageRequest
-) -> tuple[list[CommitmentWithState], str | None]:
+) -> tuple[list[RowMapping], str | None]:
+    """One page: each row the commitment's columns and ``STATE_FIELDS`` (and the cursor's)."""
     stmt = select_with_state(clock, filters)
     rows, next_cursor = paginate_rows(
         session, stmt, page=page, sort_columns=SORTS, id_column=col(Commitment.id)
     )
-    return [_with_state(row) for row in rows], next_cursor
+    return [row._mapping for row in rows], next_cursor
 
 
-def get_with_state(
-    session: Session, commitment_id: int, clock: Clock
-) -> CommitmentWithState | None:
-    state = state_columns(clock, table_of(Commitment))
+def get_with_state(session: Session, commitment_id: int, clock: Clock) -> RowMapping | None:
+    """The commitment's columns and ``STATE_FIELDS``, or None."""
+    state = state_columns(clock, _COMMITMENT)
     stmt = (
-        sa_select(Commitment, *state.labelled())
+        sa_select(*_COMMITMENT.c, *state.labelled())
         .select_from(state.joined)
-        .where(col(Commitment.id) == commitment_id)
+        .where(_COMMITMENT.c.id == commitment_id)
     )
     row = session.execute(stmt).first()
-    return None if row is None else _with_state(row)
+    return None if row is None else row._mapping
+
+
+def _links_statement(
+    ids_match: Callable[[ColumnElement[int]], ColumnElement[bool]],
+) -> CompoundSelect[int, int, int]:
+    """Both link tables' targets of some commitments, ascending: (link, commitment, target)."""
+    recs, support = table_of(CommitmentRecommendation), table_of(CommitmentSupport)
+    return union_all(
+        sa_select(literal_column("0"), recs.c.commitment_id, recs.c.recommendation_id)
+        .where(ids_match(recs.c.commitment_id)),
+        sa_select(literal_column("1"), support.c.commitment_id, support.c.ministry_id)
+        .where(ids_match(support.c.commitment_id)),
+    ).order_by(literal_column("3"))  # fmt: skip
+
+
+# Built once, with the ids one bound value: PostgreSQL takes them as one array
+# (= ANY), SQLite as an IN list expanded when the statement runs.
+_LINKS = {
+    "postgresql": _links_statement(
+        lambda column: column == any_(bindparam("ids", type_=ARRAY(Integer)))
+    ),
+    "sqlite": _links_statement(lambda column: column.in_(bindparam("ids", expanding=True))),
+}
 
 
 def links(
     session: Session, commitment_ids: Iterable[int]
 ) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """(recommendation ids, supporting ministry ids) per commitment."""
+    """(recommendation ids, supporting ministry ids) per commitment, each ascending."""
     ids = list(commitment_ids)
-    return (
-        _linked(session, ids, CommitmentRecommendation, "recommendation_id"),
-        _linked(session, ids, CommitmentSupport, "ministry_id"),
+    found: tuple[dict[int, list[int]], dict[int, list[int]]] = (
+        {i: [] for i in ids},
+        {i: [] for i in ids},
     )
-
-
-def _linked(
-    session: Session,
-    ids: list[int],
-    links: type[CommitmentRecommendation] | type[CommitmentSupport],
-    target: str,
-) -> dict[int, list[int]]:
-    """The ``target`` ids ``links`` ties to each of these commitments, ascending."""
-    found: dict[int, list[int]] = {i: [] for i in ids}
     if not ids:
         return found
-    table = table_of(links)
-    stmt: Select[int, int] = (
-        sa_select(table.c.commitment_id, table.c[target])
-        .where(table.c.commitment_id.in_(ids))
-        .order_by(table.c[target])
-    )
-    for commitment_id, target_id in session.execute(stmt).all():
-        found[commitment_id].append(target_id)
+    stmt = _LINKS[session.get_bind().dialect.name]
+    for link, commitment_id, target_id in session.execute(stmt, {"ids": ids}):
+        found[link][commitment_id].append(target_id)
     return found
 
 

@@ -11,7 +11,7 @@ from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.kernel.clock import Clock
 from vpitracker.pagination import Page
-from vpitracker.resources import ClockDep, IdPath, NowDep, etagged, page_of
+from vpitracker.resources import ClockDep, IdPath, NowDep, etagged, page_read
 
 router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
 
@@ -24,7 +24,7 @@ def respond(
 
 
 @router.get("", operation_id="commitments-list", responses=responses(401, 403, 422))
-def list_commitments(
+async def list_commitments(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -34,8 +34,13 @@ def list_commitments(
     filters: CommitmentFiltersDep,
 ) -> Page[CommitmentRead]:
     """List commitments with derived state (sort: id, code, due_date, committed_on, created_at)."""
-    items, next_cursor = service.list_commitments(session, clock=clock, filters=filters, page=page)
-    return page_of(request, response, items, next_cursor)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[CommitmentRead],
+        lambda: service.list_commitments(session, clock=clock, filters=filters, page=page),
+    )
 
 
 @router.post(

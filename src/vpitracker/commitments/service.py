@@ -6,19 +6,18 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Insert, Select
+from pydantic import TypeAdapter
+from sqlalchemy import Insert, RowMapping, Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
 from vpitracker.audited import archive as archive_record
 from vpitracker.commitments import latest, repository
-from vpitracker.commitments.repository import CommitmentWithState
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
 from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters
-from vpitracker.kernel.state import STATE_FIELDS
 from vpitracker.ministries import service as ministries_service
 from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
 from vpitracker.pagination import PageRequest
@@ -32,25 +31,23 @@ def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Co
     return or_404(commitment, "No commitment with id %(id)s", id=commitment_id)
 
 
-def _to_reads(session: Session, rows: Sequence[CommitmentWithState]) -> list[CommitmentRead]:
-    recs, support = repository.links(
-        session, [row.commitment.id for row in rows if row.commitment.id is not None]
+# One validation of a whole page (in pydantic's core), not one model_validate per row.
+_READS = TypeAdapter(list[CommitmentRead])
+
+
+def _to_reads(session: Session, rows: Sequence[RowMapping]) -> list[CommitmentRead]:
+    """Rows of ``repository.list_commitments``/``get_with_state`` as read bodies."""
+    recs, support = repository.links(session, [row["id"] for row in rows])
+    return _READS.validate_python(
+        [
+            {
+                **row,
+                "recommendation_ids": recs[row["id"]],
+                "supporting_ministry_ids": support[row["id"]],
+            }
+            for row in rows
+        ]
     )
-    out = []
-    for row in rows:
-        commitment = row.commitment
-        assert commitment.id is not None
-        out.append(
-            CommitmentRead.model_validate(
-                {
-                    **commitment.model_dump(),
-                    "recommendation_ids": recs[commitment.id],
-                    "supporting_ministry_ids": support[commitment.id],
-                    **{field: getattr(row, field) for field in STATE_FIELDS},
-                }
-            )
-        )
-    return out
 
 
 def read(session: Session, commitment_id: int, clock: Clock) -> tuple[CommitmentRead, int]:
@@ -60,7 +57,7 @@ def read(session: Session, commitment_id: int, clock: Clock) -> tuple[Commitment
         "No commitment with id %(id)s",
         id=commitment_id,
     )
-    return _to_reads(session, [row])[0], row.commitment.version
+    return _to_reads(session, [row])[0], row["version"]
 
 
 def state_query(

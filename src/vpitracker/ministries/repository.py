@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from sqlalchemy import Row, Select
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from vpitracker.kernel.filters import MinistryFilters
-from vpitracker.models import Ministry
-from vpitracker.pagination import PageRequest, paginate
+from vpitracker.models import Ministry, table_of
+from vpitracker.pagination import PageRequest, paginate_rows
 from vpitracker.records import by_key, matches
 
 SORTS = {"id": col(Ministry.id), "code": col(Ministry.code), "name": col(Ministry.name)}
@@ -38,19 +41,24 @@ def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
     return {i for i in session.exec(stmt).all() if i is not None}
 
 
+# A list selects the table's columns, not the ORM entity: its rows are only serialized.
+_MINISTRY = table_of(Ministry)
+
+
 def list_ministries(
     session: Session, *, filters: MinistryFilters, page: PageRequest
-) -> tuple[list[Ministry], str | None]:
-    stmt = select(Ministry)
+) -> tuple[list[Row[*tuple[Any, ...]]], str | None]:
+    """One page of ministry rows (the table's columns, then the cursor's)."""
+    stmt: Select[*tuple[Any, ...]] = sa_select(*_MINISTRY.c)
     if not filters.include_archived:
         stmt = stmt.where(col(Ministry.archived_at).is_(None))
     if filters.q:
         stmt = stmt.where(matches(filters.q, col(Ministry.name), col(Ministry.code)))
     if filters.kind is not None:
-        stmt = stmt.where(Ministry.kind == filters.kind.value)
+        stmt = stmt.where(col(Ministry.kind) == filters.kind.value)
     if filters.parent_id is not None:
-        stmt = stmt.where(Ministry.parent_id == filters.parent_id)
-    return paginate(session, stmt, page=page, sort_columns=SORTS, id_column=col(Ministry.id))
+        stmt = stmt.where(col(Ministry.parent_id) == filters.parent_id)
+    return paginate_rows(session, stmt, page=page, sort_columns=SORTS, id_column=col(Ministry.id))
 
 
 def ancestors(session: Session, ministry_id: int) -> list[int]:

@@ -22,7 +22,7 @@ from vpitracker.ministries import service
 from vpitracker.ministries.schemas import MinistryCreate, MinistryRead, MinistryUpdate
 from vpitracker.models import Ministry
 from vpitracker.pagination import Page
-from vpitracker.resources import IdPath, etagged, page_of
+from vpitracker.resources import IdPath, etagged, page_read
 from vpitracker.vocab import MinistryKind
 
 router = APIRouter(prefix="/v1/ministries", tags=["ministries"])
@@ -33,7 +33,7 @@ def _read(response: Response, ministry: Ministry) -> MinistryRead:
 
 
 @router.get("", operation_id="ministries-list", responses=responses(401, 403, 422))
-def list_ministries(
+async def list_ministries(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -48,9 +48,13 @@ def list_ministries(
     filters = MinistryFilters(
         q=q, kind=kind, parent_id=parent_id, include_archived=include_archived
     )
-    rows, next_cursor = service.list_ministries(session, filters=filters, page=page)
-    items = [MinistryRead.model_validate(m) for m in rows]
-    return page_of(request, response, items, next_cursor)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[MinistryRead],
+        lambda: service.list_ministries(session, filters=filters, page=page),
+    )
 
 
 @router.post(

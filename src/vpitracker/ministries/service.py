@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pydantic import TypeAdapter
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
@@ -12,7 +13,7 @@ from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.ministries import repository
-from vpitracker.ministries.schemas import MinistryCreate, MinistryUpdate
+from vpitracker.ministries.schemas import MinistryCreate, MinistryRead, MinistryUpdate
 from vpitracker.models import Ministry
 from vpitracker.pagination import PageRequest
 from vpitracker.records import apply_changes, flush_unique, or_404, patch_changes
@@ -24,10 +25,15 @@ def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Mini
     return or_404(ministry, "No ministry with id %(id)s", id=ministry_id)
 
 
+# One validation of a whole page, from the rows' attributes.
+_READS = TypeAdapter(list[MinistryRead])
+
+
 def list_ministries(
     session: Session, *, filters: MinistryFilters, page: PageRequest
-) -> tuple[list[Ministry], str | None]:
-    return repository.list_ministries(session, filters=filters, page=page)
+) -> tuple[list[MinistryRead], str | None]:
+    rows, next_cursor = repository.list_ministries(session, filters=filters, page=page)
+    return _READS.validate_python(rows, from_attributes=True), next_cursor
 
 
 def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]) -> None:

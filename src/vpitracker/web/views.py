@@ -18,6 +18,7 @@ from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters, MinistryFilters
 from vpitracker.ministries import service as ministries_service
+from vpitracker.ministries.schemas import MinistryRead
 from vpitracker.models import Assessment, Ministry, StatusUpdate
 from vpitracker.pagination import PageRequest
 from vpitracker.progress import service as progress_service
@@ -49,13 +50,13 @@ def scorecard(session: Session, clock: Clock, lang: str) -> dict[str, Any]:
     }
 
 
-def ministry_names(session: Session) -> dict[int, Ministry]:
+def ministry_names(session: Session) -> dict[int, MinistryRead]:
     ministries, _ = ministries_service.list_ministries(
         session,
         filters=MinistryFilters(include_archived=True),
         page=PageRequest(limit=ALL, cursor=None, sort="code"),
     )
-    return {m.id: m for m in ministries if m.id is not None}
+    return {m.id: m for m in ministries}
 
 
 def commitments_page(
@@ -84,14 +85,14 @@ class Entry:
 @dataclass
 class CommitmentView:
     commitment: CommitmentRead
-    lead: Ministry
-    supporting: list[Ministry]
+    lead: MinistryRead
+    supporting: list[MinistryRead]
     recommendations: list[RecommendationRead]
     provisions: dict[str, str]
     entries: list[Entry]
     disputes: list[Assessment]
     updates: list[StatusUpdate]
-    report_for: list[Ministry]
+    report_for: list[MinistryRead]
     may_assess: bool
 
 
@@ -147,7 +148,7 @@ def commitment_detail(
         for a in assessments
     ]
     entries.sort(key=lambda e: (e.at, e.kind), reverse=True)
-    report_for: list[Ministry] = []
+    report_for: list[MinistryRead] = []
     if actor.kind == "user" and actor.role in REPORTER_ROLES and commitment.archived_at is None:
         model = commitments_service.get(session, commitment_id)
         allowed = reporting_service.reporting_ministries(session, actor, model)
