@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from vpitracker.auth.passwords import hash_password
 from vpitracker.commitments.service import refresh_latest
+from vpitracker.kernel import figures
 from vpitracker.models import (
     Assessment,
     Commitment,
@@ -139,6 +140,9 @@ def make_commitment(
         session.add(
             CommitmentRecommendation(commitment_id=pk(commitment), recommendation_id=pk(rec))
         )
+    session.commit()
+    # Its figures row, as the commitment service writes it.
+    figures.refresh(session, [pk(commitment)])
     session.commit()
     return commitment
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -20,10 +20,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy import delete, text
+from sqlmodel import Session, col, select
 
+from tests.commitments.test_latest_cache import _migration
 from tests.credentials import auth
 from tests.factories import (
+    assessment_body,
     make_assessment,
     make_commitment,
     make_ministry,
@@ -31,10 +34,24 @@ from tests.factories import (
     make_recommendation,
     make_update,
     make_user,
+    status_update_body,
 )
 from tests.scenarios import Scenario, make_scenario
+from tests.transfer.helpers import csv_file
 from vpitracker.config import Settings
-from vpitracker.models import Assessment, Commitment, StatusUpdate
+from vpitracker.kernel import figures
+from vpitracker.models import (
+    Assessment,
+    Commitment,
+    CommitmentFigures,
+    CommitmentRecommendation,
+    CommitmentSupport,
+    Provision,
+    Recommendation,
+    RecommendationProvision,
+    StatusUpdate,
+)
+from vpitracker.transfer.schemas import Kind
 from vpitracker.vocab import Role
 
 STALE_AFTER_DAYS = 90
@@ -796,3 +813,153 @@ class TestHandMade:
             {"no_commitment": 0, "not_started": 1, "in_progress": 0, "completed": 0},
             [rec.id],
         )
+
+
+# --- the kept figures rows (commitment_figures) after every kind of write ---
+
+
+def reloaded(session: Session, scenario: Scenario) -> Scenario:
+    """``scenario`` as the database now holds it: commitments (new ones too), links,
+    provisions and every update and assessment, after writes through the API."""
+    session.expire_all()
+    links = {
+        (c, r) for c, r in session.exec(select(CommitmentRecommendation.commitment_id,
+                                               CommitmentRecommendation.recommendation_id))
+    }  # fmt: skip
+    support = set(
+        session.exec(select(CommitmentSupport.commitment_id, CommitmentSupport.ministry_id))
+    )
+    cited = set(session.exec(select(RecommendationProvision.recommendation_id,
+                                    RecommendationProvision.provision_key)))  # fmt: skip
+    commitments = list(session.exec(select(Commitment).order_by(col(Commitment.id))))
+    return replace(
+        scenario,
+        provisions={p.key: p for p in session.exec(select(Provision))},
+        recommendations=list(session.exec(select(Recommendation).order_by(col(Recommendation.id)))),
+        commitments=commitments,
+        rec_provisions={
+            r.id or 0: sorted(k for rid, k in cited if rid == r.id)
+            for r in session.exec(select(Recommendation))
+        },
+        rec_links={c.id or 0: sorted(r for cid, r in links if cid == c.id) for c in commitments},
+        supporting={c.id or 0: sorted(m for cid, m in support if cid == c.id) for c in commitments},
+        updates=list(session.exec(select(StatusUpdate))),
+        assessments=list(session.exec(select(Assessment))),
+    )
+
+
+def figure_rows(session: Session) -> list[tuple[Any, ...]]:
+    rows = session.exec(select(CommitmentFigures).order_by(col(CommitmentFigures.commitment_id)))
+    return [tuple(row.model_dump().values()) for row in rows]
+
+
+class TestKeptFiguresFollowEveryWrite:
+    def test_figures_equal_the_reference_after_edits_links_archive_posts_and_imports(
+        self,
+        world: tuple[Scenario, Reference, Api],
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+    ) -> None:
+        """Each write that changes what a figure reads rewrites the commitments' figures
+        rows in its own transaction: afterwards every figure, now and as of a past day,
+        equals the reference over the rows the database holds, and the kept rows equal
+        those a rebuild from the records writes."""
+        scenario, _, api = world
+        sec = auth(settings, scenario.secretariat)
+        live = [c for c in scenario.commitments if c.archived_at is None]
+        ms = scenario.ministries
+
+        def patch(path: str, version: int, body: dict[str, Any]) -> None:
+            r = client.patch(path, json=body, headers={**sec, "If-Match": f'"v{version}"'})
+            assert r.status_code == 200, r.text
+
+        # A new lead (and earlier due date), new recommendations, an archive.
+        moved = live[0]
+        new_lead = next(
+            m for m in ms
+            if m.id != moved.lead_ministry_id and m.id not in scenario.supporting[moved.id or 0]
+        )  # fmt: skip
+        patch(
+            f"/v1/commitments/{moved.id}",
+            moved.version,
+            {"lead_ministry_id": new_lead.id, "due_date": moved.committed_on.isoformat()},
+        )
+        relinked = live[1]
+        active = [r.id for r in scenario.recommendations if r.archived_at is None]
+        others = [r for r in active if r not in scenario.rec_links[relinked.id or 0]]
+        patch(f"/v1/commitments/{relinked.id}", relinked.version,
+              {"recommendation_ids": others[:2]})  # fmt: skip
+        archived = live[2]
+        r = client.post(f"/v1/commitments/{archived.id}/archive", headers=sec)
+        assert r.status_code == 200, r.text
+        # A recommendation's provisions, a provision's cluster and instrument.
+        rec = next(r for r in scenario.recommendations if r.archived_at is None)
+        patch(f"/v1/recommendations/{rec.id}", rec.version,
+              {"provision_keys": ["SOM-6", "FIREARMS-8"]})  # fmt: skip
+        provision = scenario.provisions["TIP-6"]
+        new_cluster = next(n for n in CLUSTER_NAMES if n != provision.cluster)
+        patch(f"/v1/provisions/{provision.key}", provision.version,
+              {"cluster": new_cluster, "instrument": "smuggling_protocol"})  # fmt: skip
+        # Posts: a completion and a dispute.
+        completion = status_update_body(status="completed", progress_percent=100)
+        r = client.post(f"/v1/commitments/{live[3].id}/status-updates", headers=sec,
+                        json=completion)  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = client.post(f"/v1/commitments/{live[4].id}/assessments", headers=sec,
+                        json=assessment_body(verdict="disputes"))  # fmt: skip
+        assert r.status_code == 201, r.text
+        # Imports: a new commitment, an edited one, and a status update older than the newest.
+        rec_codes = [r.code for r in scenario.recommendations if r.archived_at is None]
+        edited = live[5]
+        commitments_file = csv_file(Kind.commitments, [{
+            "code": "GOK-C-IMPORTED", "title": "Imported", "description": "From a file",
+            "recommendation_codes": "; ".join(rec_codes[:2]), "lead_ministry_code": ms[0].code,
+            "committed_on": "2024-02-01", "due_date": "2024-09-30", "indicator": "Done",
+        }, {
+            "code": edited.code, "title": edited.title, "description": edited.description,
+            "recommendation_codes": rec_codes[-1], "lead_ministry_code": ms[-1].code,
+            "committed_on": edited.committed_on.isoformat(),
+            "due_date": (edited.committed_on + timedelta(days=30)).isoformat(),
+            "indicator": edited.indicator,
+        }])  # fmt: skip
+        r = client.post("/v1/imports/commitments", headers=sec,
+                        files={"file": ("c.csv", commitments_file, "text/csv")})  # fmt: skip
+        assert r.status_code == 200, r.text
+        officer_ministry = next(m for m in ms if m.id == live[6].lead_ministry_id)
+        updates_file = csv_file(Kind.status_updates, [{
+            "commitment_code": live[6].code, "ministry_code": officer_ministry.code,
+            "reported_by_email": scenario.secretariat.email,
+            "reported_at": "2024-03-15T10:00:00Z", "status": "stalled",
+            "progress_percent": "10", "summary": "Imported late",
+        }, {
+            "commitment_code": "GOK-C-IMPORTED", "ministry_code": ms[0].code,
+            "reported_by_email": scenario.secretariat.email,
+            "reported_at": "2024-05-15T10:00:00Z", "status": "in_progress",
+            "progress_percent": "30", "summary": "Imported",
+        }])  # fmt: skip
+        r = client.post("/v1/imports/status-updates", headers=sec,
+                        files={"file": ("u.csv", updates_file, "text/csv")})  # fmt: skip
+        assert r.status_code == 200, r.text
+
+        now = reloaded(session, scenario)
+        assert any(c.code == "GOK-C-IMPORTED" for c in now.commitments)
+        ref = Reference(now)
+        for as_of in (None, PAST_DATES[1], PAST_DATES[2]):
+            at = Moment.of(as_of)
+            for filters in filter_cases(now):
+                assert api.get("summary", **filters, **as_of_param(at)) == ref.summary(
+                    at, **filters
+                ), (as_of, filters)
+            body = api.get("ministries", **as_of_param(at))
+            assert {row["ministry_id"]: row for row in body["items"]} == ref.ministries(at)
+            assert api.get("clusters", **as_of_param(at))["items"] == ref.clusters(at)
+            assert api.get("instruments", **as_of_param(at))["items"] == ref.instruments(at)
+        kept = figure_rows(session)
+        assert len(kept) == sum(c.archived_at is None for c in now.commitments)
+        figures.refresh(session)
+        assert figure_rows(session) == kept
+        # The migration's backfill writes the very same rows.
+        session.execute(delete(CommitmentFigures))
+        session.execute(text(_migration("2026-12-03_commitment_figures.py").BACKFILL))
+        assert figure_rows(session) == kept

@@ -1,7 +1,8 @@
-"""The tables kept from the reporting history: ``commitment_latest``, the spans and
-``update_month``. A post updates them in its own transaction (``note_update``,
-``note_assessment``); bulk loads and rows written elsewhere rebuild them from the
-history (``refresh_latest``). Queries only, like a repository.
+"""The tables kept from the reporting history: ``commitment_latest``, the spans,
+``update_month`` and the reported fields of ``commitment_figures``. A post updates
+them in its own transaction (``note_update``, ``note_assessment``); bulk loads and
+rows written elsewhere rebuild them from the history (``refresh_latest``). Queries
+only, like a repository.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from vpitracker.commitments.repository import month_of
+from vpitracker.kernel import figures
 from vpitracker.models import (
     Assessment,
     Commitment,
@@ -60,6 +62,9 @@ def note_update(session: Session, update: StatusUpdate) -> None:
         refresh_spans(session, [update.commitment_id])
         return
     _extend_spans(session, latest, update)
+    figures.note_update(
+        session, update.commitment_id, update.status, update.progress_percent, update.reported_at
+    )
     latest.update_id = update.id
     latest.reported_at = update.reported_at
     latest.status = update.status
@@ -87,6 +92,9 @@ def note_assessment(session: Session, assessment: Assessment) -> None:
             "assessed_at": assessment.assessed_at,
         },
         at=assessment.assessed_at,
+    )
+    figures.note_assessment(
+        session, assessment.commitment_id, assessment.verdict, assessment.assessed_at
     )
     latest.assessment_id = assessment.id
     latest.assessed_at = assessment.assessed_at
@@ -238,7 +246,8 @@ def refresh_update_months(session: Session) -> None:
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
-    """Rebuild ``commitment_latest``, the closed spans and the month counts from the history.
+    """Rebuild ``commitment_latest``, the spans, the month counts and the figures rows
+    (``commitment_figures``) from the records.
 
     For bulk loads and rows written outside the reporting service.
     """
@@ -256,6 +265,7 @@ def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None
             _history_latest(ids),
         )
     )  # fmt: skip
+    figures.refresh(session, ids)
     session.flush()
 
 

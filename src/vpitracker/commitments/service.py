@@ -15,6 +15,7 @@ from vpitracker.audited import archive as archive_record
 from vpitracker.commitments import latest, repository
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
 from vpitracker.errors import Conflict, Invalid
+from vpitracker.kernel import figures
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters
@@ -116,6 +117,7 @@ def create(session: Session, actor: Actor, data: CommitmentCreate) -> Commitment
         recommendation_ids=data.recommendation_ids,
         supporting_ministry_ids=data.supporting_ministry_ids,
     )
+    figures.refresh(session, [commitment.id])
     audit.record(
         session,
         actor,
@@ -173,6 +175,7 @@ def update(
     changed.update(extra)
     if changed:
         flush_unique(session, "A commitment with that code already exists")
+        figures.refresh(session, [commitment_id])
         audit.record(
             session, actor, "commitment.updated", EntityType.commitment, commitment_id, changed
         )
@@ -182,6 +185,7 @@ def update(
 def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
     """Archive (never delete); archiving twice changes nothing."""
     commitment = get(session, commitment_id, for_update=True)
+    figures.forget(session, commitment_id)  # an archived commitment is counted nowhere
     archive_record(session, actor, EntityType.commitment, commitment, commitment_id)
     return commitment
 

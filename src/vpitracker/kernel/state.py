@@ -5,12 +5,15 @@ Now, the newest status update and assessment of each commitment are read from
 update and assessment spans current then (``commitment_update_span``,
 ``commitment_assessment_span``: one each per commitment at any instant). Either
 way the rows are outer-joined onto the commitment table itself (no second scan of
-it) and the derived figures are filtered and counted in SQL.
+it) and the derived figures are filtered and counted in SQL. The progress figures
+read the same state from ``commitment_figures`` (``figures_state``), one narrow row
+per non-archived commitment, instead of the commitment table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +33,7 @@ from vpitracker.kernel.clock import Clock
 from vpitracker.models import (
     Commitment,
     CommitmentAssessmentSpan,
+    CommitmentFigures,
     CommitmentLatest,
     CommitmentUpdateSpan,
     table_of,
@@ -66,8 +70,7 @@ def _newest(clock: Clock, commitment: Table) -> _Newest:
     As of a past day: the update and assessment spans current at the cutoff (begun
     before it, not ended by then).
     """
-    cutoff = clock.cutoff
-    if cutoff is None:
+    if clock.cutoff is None:
         latest = table_of(CommitmentLatest)
         return _Newest(
             commitment.outerjoin(latest, latest.c.commitment_id == commitment.c.id),
@@ -78,22 +81,15 @@ def _newest(clock: Clock, commitment: Table) -> _Newest:
             latest.c.verdict,
             latest.c.assessed_at,
         )
+    return _spans(clock.cutoff, commitment, commitment.c.id)
+
+
+def _spans(cutoff: datetime, rows: Table, commitment_id: ColumnElement[int]) -> _Newest:
+    """``rows`` joined to the update and assessment spans current at ``cutoff``."""
     su = table_of(CommitmentUpdateSpan).alias("su")
     asm = table_of(CommitmentAssessmentSpan).alias("asm")
-    joined = commitment.outerjoin(
-        su,
-        and_(
-            su.c.commitment_id == commitment.c.id,
-            su.c.reported_at < cutoff,
-            or_(su.c.until.is_(None), su.c.until >= cutoff),
-        ),
-    ).outerjoin(
-        asm,
-        and_(
-            asm.c.commitment_id == commitment.c.id,
-            asm.c.assessed_at < cutoff,
-            or_(asm.c.until.is_(None), asm.c.until >= cutoff),
-        ),
+    joined = rows.outerjoin(su, _current(su, su.c.reported_at, commitment_id, cutoff)).outerjoin(
+        asm, _current(asm, asm.c.assessed_at, commitment_id, cutoff)
     )
     return _Newest(
         joined,
@@ -121,7 +117,63 @@ class StateColumns:
 def state_columns(clock: Clock, commitment: Table | None = None) -> StateColumns:
     """The derived state of the rows of ``commitment`` (the commitment table) at ``clock``."""
     commitment = table_of(Commitment) if commitment is None else commitment
-    n = _newest(clock, commitment)
+    return _derived(clock, _newest(clock, commitment), commitment)
+
+
+def figures_state(clock: Clock) -> StateColumns:
+    """The derived state of the ``commitment_figures`` rows (the non-archived commitments).
+
+    Now, the newest update's and assessment's fields are the row's own; as of a past
+    day, the spans current then. Overdue and stale are derived from the row's dates.
+    """
+    figures = table_of(CommitmentFigures)
+    if clock.cutoff is None:
+        newest = _Newest(
+            figures,
+            figures.c.reported_at,  # NULL exactly when no update was posted
+            figures.c.status,
+            figures.c.progress_percent,
+            figures.c.reported_at,
+            figures.c.verdict,
+            figures.c.assessed_at,
+        )
+    else:
+        newest = _spans(clock.cutoff, figures, figures.c.commitment_id)
+    return _derived(clock, newest, figures)
+
+
+def figures_status(clock: Clock) -> tuple[FromClause, ColumnElement[Any]]:
+    """The ``commitment_figures`` rows and their ``reported_status`` alone at ``clock``
+    (as of a past day, only the update spans are joined: no assessment is read)."""
+    figures = table_of(CommitmentFigures)
+    if clock.cutoff is None:
+        joined: FromClause = figures
+        status = figures.c.status
+    else:
+        su = table_of(CommitmentUpdateSpan).alias("su")
+        joined = figures.outerjoin(
+            su, _current(su, su.c.reported_at, figures.c.commitment_id, clock.cutoff)
+        )
+        status = su.c.status
+    return joined, func.coalesce(status, literal(ReportedStatus.not_started.value))
+
+
+def _current(
+    spans: FromClause,
+    start: ColumnElement[Any],
+    commitment_id: ColumnElement[int],
+    cutoff: datetime,
+) -> ColumnElement[bool]:
+    """The span of ``spans`` current at ``cutoff`` (begun before it, not ended by then)."""
+    return and_(
+        spans.c.commitment_id == commitment_id,
+        start < cutoff,
+        or_(spans.c.until.is_(None), spans.c.until >= cutoff),
+    )
+
+
+def _derived(clock: Clock, n: _Newest, commitment: Table) -> StateColumns:
+    """§4's fields from the newest records ``n`` and the dates of ``commitment``'s rows."""
     status: ColumnElement[Any] = func.coalesce(n.status, literal(ReportedStatus.not_started.value))
     open_ = status.not_in([s.value for s in CLOSED_STATUSES])
     contested = and_(

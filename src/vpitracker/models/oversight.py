@@ -107,6 +107,37 @@ class CommitmentLatest(SQLModel, table=True):
     verdict: str | None = Field(default=None, sa_column=Column(String(32)))
 
 
+class CommitmentFigures(SQLModel, table=True):
+    """One narrow row per non-archived commitment: what every progress figure reads.
+
+    The commitment's lead ministry and dates, the bit masks of the review clusters
+    and instruments of its recommendations' provisions (``kernel.figures.BITS``), and
+    its newest update's status, percentage and time and newest assessment's verdict
+    and time (as ``commitment_latest``). Overdue and stale depend on the clock, so
+    they are derived when read, from the dates kept here. Written in the same
+    transaction as every change of what it holds (``kernel.figures``): a post or an
+    assessment updates the row, a commitment's create, edit or archive and a change
+    of links, a recommendation's provisions or a provision's cluster or instrument
+    rewrite the rows concerned; bulk loads rebuild it with ``refresh_latest``.
+    """
+
+    __tablename__ = "commitment_figures"
+
+    commitment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("commitment.id", ondelete="CASCADE"), primary_key=True)
+    )
+    lead_ministry_id: int = Field(sa_column=Column(Integer, nullable=False))
+    committed_on: date = Field(sa_column=Column(Date, nullable=False))
+    due_date: date = Field(sa_column=Column(Date, nullable=False))
+    cluster_mask: int = Field(sa_column=Column(Integer, nullable=False))
+    instrument_mask: int = Field(sa_column=Column(Integer, nullable=False))
+    status: str | None = Field(default=None, sa_column=Column(String(32)))
+    progress_percent: int | None = Field(default=None, sa_column=Column(Integer))
+    reported_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    verdict: str | None = Field(default=None, sa_column=Column(String(32)))
+    assessed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
 class CommitmentSpan(SQLModel):
     """What every span table has: its commitment, and when the span ended (NULL while
     the record that opened it is still the commitment's newest). The span's start and

@@ -1,7 +1,8 @@
 """Aggregate queries: every figure is counted by the database in one statement.
 
 ``counted`` is any FROM whose rows are commitments with their derived state
-(``STATE_FIELDS``) and ``lead_ministry_id``; the timeline's queries are in
+(``STATE_FIELDS``) and ``lead_ministry_id``: the figures read it from
+``commitment_figures`` (``counted()``); the timeline's queries are in
 ``timeline_repository``.
 """
 
@@ -19,10 +20,14 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     MetaData,
+    Select,
+    Subquery,
     Table,
     case,
+    exists,
     func,
     insert,
+    or_,
     select,
     text,
 )
@@ -30,17 +35,103 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from vpitracker.kernel import figures
+from vpitracker.kernel.clock import Clock
+from vpitracker.kernel.state import figures_state
 from vpitracker.models import (
+    CommitmentFigures,
+    CommitmentRecommendation,
     CommitmentSupport,
     Ministry,
+    Provision,
+    RecommendationProvision,
     StatusUpdate,
     table_of,
 )
 from vpitracker.vocab import (
     DerivedVerdict,
     Implementation,
+    Instrument,
     ReportedStatus,
 )
+
+# The status words, once (an enum member's ``.value`` is slow, read per ministry row).
+STATUSES = tuple(s.value for s in ReportedStatus)
+
+# The derived fields the figures read of each counted commitment.
+COUNTED_STATE = (
+    "reported_status",
+    "progress_percent",
+    "verdict",
+    "contested",
+    "overdue",
+    "stale",
+)
+
+
+def _in_bucket(column: ColumnElement[int], field: str, bucket: int | str) -> ColumnElement[bool]:
+    bit = figures.bits(field)[bucket]
+    return column.op("&")(bit) != 0
+
+
+def counted(
+    clock: Clock,
+    ministry_id: int | None,
+    cluster: int | None,
+    instrument: Instrument | None,
+    *,
+    with_state: bool = True,
+) -> Subquery:
+    """The counted commitments (non-archived, made by the ``as_of`` day, under the
+    filters), one ``commitment_figures`` row each, with their derived state.
+
+    Columns: ``id``, ``lead_ministry_id``, ``committed_on``, ``due_date``, the masks
+    (``cluster_mask``, ``instrument_mask``) and, ``with_state``, ``COUNTED_STATE``.
+    """
+    f = table_of(CommitmentFigures)
+    columns: list[ColumnElement[Any]] = [
+        f.c.commitment_id.label("id"),
+        f.c.lead_ministry_id,
+        f.c.committed_on,
+        f.c.due_date,
+        f.c.cluster_mask,
+        f.c.instrument_mask,
+    ]
+    stmt: Select[Any]
+    if with_state:
+        state = figures_state(clock)
+        stmt = select(*columns, *(state.fields[n].label(n) for n in COUNTED_STATE)).select_from(
+            state.joined
+        )
+    else:
+        stmt = select(*columns)
+    if clock.as_of is not None:
+        stmt = stmt.where(f.c.committed_on <= clock.as_of)
+    if ministry_id is not None:
+        support = table_of(CommitmentSupport)
+        supporting = exists().where(
+            support.c.commitment_id == f.c.commitment_id, support.c.ministry_id == ministry_id
+        )
+        stmt = stmt.where(or_(f.c.lead_ministry_id == ministry_id, supporting))
+    if cluster is not None and instrument is not None:
+        # One provision of both: the masks cannot tell, the links can.
+        links, rp, p = (
+            table_of(CommitmentRecommendation),
+            table_of(RecommendationProvision),
+            table_of(Provision),
+        )
+        stmt = stmt.where(
+            exists()
+            .where(links.c.commitment_id == f.c.commitment_id)
+            .where(rp.c.recommendation_id == links.c.recommendation_id)
+            .where(p.c.key == rp.c.provision_key)
+            .where(p.c.cluster == cluster, p.c.instrument == instrument.value)
+        )
+    elif cluster is not None:
+        stmt = stmt.where(_in_bucket(f.c.cluster_mask, "cluster", cluster))
+    elif instrument is not None:
+        stmt = stmt.where(_in_bucket(f.c.instrument_mask, "instrument", instrument.value))
+    return stmt.subquery("counted")
 
 
 @dataclass(frozen=True)
@@ -61,7 +152,7 @@ class FigureRow:
 
 def _figure_row(m: RowMapping) -> FigureRow:
     return FigureRow(
-        **{s.value: int(m[s.value]) for s in ReportedStatus},
+        **{status: int(m[status]) for status in STATUSES},
         overdue=int(m["overdue"]),
         stale=int(m["stale"]),
         contested=int(m["contested"]),

@@ -52,7 +52,7 @@ def _mean(value: Decimal | float | None) -> float | None:
     return None if value is None else _one_decimal(value)
 
 
-# The columns of the counted commitments the figures and the timeline read.
+# The columns of the counted commitments the timeline reads.
 COUNTED_COLUMNS = (
     "id",
     "lead_ministry_id",
@@ -90,7 +90,7 @@ def _counted(
 
 def _figures(row: repository.FigureRow) -> dict[str, Any]:
     return {
-        **{s.value: getattr(row, s.value) for s in ReportedStatus},
+        **{status: getattr(row, status) for status in repository.STATUSES},
         "overdue": row.overdue,
         "stale": row.stale,
         "contested": row.contested,
@@ -107,7 +107,7 @@ def summary(
     instrument: Instrument | None = None,
 ) -> Summary:
     """Counts by status and verdict, flags, completion and recommendations' implementation."""
-    counted = _counted(clock, ministry_id, cluster, instrument)
+    counted = repository.counted(clock, ministry_id, cluster, instrument)
     return _summary(session, clock, counted, ministry_id, cluster, instrument)
 
 
@@ -158,8 +158,8 @@ def ministries(
     instrument: Instrument | None = None,
 ) -> MinistryScorecard:
     """The per-ministry scorecard."""
-    counted = _counted(clock, None, cluster, instrument)
-    involved = _counted(clock, None, cluster, instrument, with_state=False)
+    counted = repository.counted(clock, None, cluster, instrument)
+    involved = repository.counted(clock, None, cluster, instrument, with_state=False)
     return _ministries(session, clock, counted, ministry_id, involved)
 
 
@@ -208,7 +208,7 @@ def clusters(
     instrument: Instrument | None = None,
 ) -> ClusterFigures:
     """Figures per review cluster (every cluster, zero when none)."""
-    return _clusters(session, clock, _counted(clock, ministry_id, None, instrument))
+    return _clusters(session, clock, repository.counted(clock, ministry_id, None, instrument))
 
 
 def _clusters(session: Session, clock: Clock, counted: FromClause) -> ClusterFigures:
@@ -242,7 +242,7 @@ def instruments(
     cluster: int | None = None,
 ) -> InstrumentFigures:
     """Figures per instrument (UNTOC and each Protocol)."""
-    return _instruments(session, clock, _counted(clock, ministry_id, cluster, None))
+    return _instruments(session, clock, repository.counted(clock, ministry_id, cluster, None))
 
 
 def _instruments(session: Session, clock: Clock, counted: FromClause) -> InstrumentFigures:
@@ -265,6 +265,8 @@ def _instrument_figures(clock: Clock, rows: list[repository.BucketFigures]) -> I
 FIGURE_STATE_COLUMNS = (
     "id",
     "lead_ministry_id",
+    "cluster_mask",
+    "instrument_mask",
     "reported_status",
     "progress_percent",
     "overdue",
@@ -290,7 +292,7 @@ def scorecard(session: Session, clock: Clock) -> Scorecard:
     and the quarterly ``timeline`` without filters, read from one materialized copy
     of every counted commitment's derived state rather than deriving it per figure.
     """
-    counted = _counted(clock, None, None, None)
+    counted = repository.counted(clock, None, None, None)
     with repository.materialized(session, counted, FIGURE_STATE_COLUMNS) as state:
         buckets = bucket_repository.by_provision_fields(session, state, ("cluster", "instrument"))
         return Scorecard(

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from vpitracker.audit import service as audit
 from vpitracker.errors import Conflict, Invalid
+from vpitracker.kernel import figures
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Provision
 from vpitracker.pagination import PageRequest
@@ -64,5 +65,7 @@ def update(
     changed = apply_changes(provision, changes)
     if changed:
         session.flush()
+        if "cluster" in changed or "instrument" in changed:
+            figures.refresh(session, figures.of_provision(key))
         audit.record(session, actor, "provision.updated", EntityType.provision, key, changed)
     return provision

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, Subquery, case, delete, exists, func, literal, or_
+from sqlalchemy import ColumnElement, Select, Subquery, case, delete, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import RecommendationFilters
-from vpitracker.kernel.state import state_columns
+from vpitracker.kernel.state import figures_status
 from vpitracker.models import (
-    Commitment,
+    CommitmentFigures,
     CommitmentRecommendation,
     CommitmentSupport,
     Provision,
@@ -58,10 +58,13 @@ def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
 
 
 def implementation_subquery(clock: Clock) -> Subquery:
-    """Per recommendation: counts over its non-archived commitments' reported statuses."""
-    commitment = table_of(Commitment)
-    state = state_columns(clock, commitment)
-    status = state.fields["reported_status"]
+    """Per recommendation: counts over its non-archived commitments' reported statuses.
+
+    Read from ``commitment_figures`` (one narrow row per non-archived commitment) and,
+    as of a past day, the update spans current then.
+    """
+    joined, status = figures_status(clock)
+    figures = table_of(CommitmentFigures)
     completed = func.sum(case((status == ReportedStatus.completed.value, 1), else_=0))
     not_started = func.sum(case((status == ReportedStatus.not_started.value, 1), else_=0))
     # recommendation id, its commitments, how many completed, how many not started
@@ -72,12 +75,11 @@ def implementation_subquery(clock: Clock) -> Subquery:
             completed.label("completed"),
             not_started.label("not_started"),
         )
-        .join(state.joined, commitment.c.id == col(CommitmentRecommendation.commitment_id))
-        .where(col(Commitment.archived_at).is_(None))
+        .join(joined, figures.c.commitment_id == col(CommitmentRecommendation.commitment_id))
         .group_by(col(CommitmentRecommendation.recommendation_id))
     )
     if clock.as_of is not None:
-        stmt = stmt.where(col(Commitment.committed_on) <= clock.as_of)
+        stmt = stmt.where(figures.c.committed_on <= clock.as_of)
     impl: Subquery = stmt.subquery("impl")
     return impl
 
@@ -132,24 +134,21 @@ def select_with_implementation(
     if filters.implementation is not None:
         stmt = stmt.where(implementation_expr(impl) == filters.implementation)
     if filters.ministry_id is not None:
+        # The ministry's commitments first (those it leads, then those it supports, each
+        # hashed once), then their recommendations: not a probe per recommendation.
         mid = filters.ministry_id
+        figures = table_of(CommitmentFigures)
+        supported = select(CommitmentSupport.commitment_id).where(
+            col(CommitmentSupport.ministry_id) == mid
+        )
         by_ministry = (
             select(CommitmentRecommendation.recommendation_id)
-            .join(Commitment, col(Commitment.id) == col(CommitmentRecommendation.commitment_id))
-            .where(
-                col(Commitment.archived_at).is_(None),
-                or_(
-                    col(Commitment.lead_ministry_id) == mid,
-                    exists().where(
-                        col(CommitmentSupport.commitment_id) == col(Commitment.id),
-                        col(CommitmentSupport.ministry_id) == mid,
-                    ),
-                ),
-            )
+            .join(figures, figures.c.commitment_id == col(CommitmentRecommendation.commitment_id))
+            .where(or_(figures.c.lead_ministry_id == mid, figures.c.commitment_id.in_(supported)))
         )
         if clock.as_of is not None:
             # A commitment made later did not yet tie the ministry to the recommendation.
-            by_ministry = by_ministry.where(col(Commitment.committed_on) <= clock.as_of)
+            by_ministry = by_ministry.where(figures.c.committed_on <= clock.as_of)
         stmt = stmt.where(col(Recommendation.id).in_(by_ministry))
     return stmt
 

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from vpitracker.audit import service as audit
 from vpitracker.audited import archive as archive_record
 from vpitracker.errors import Conflict, Invalid, NotFound
+from vpitracker.kernel import figures
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import RecommendationFilters
@@ -144,6 +145,7 @@ def update(
     changed = apply_changes(rec, changes)
     if new_keys != old_keys:
         repository.set_provisions(session, recommendation_id, new_keys)
+        figures.refresh(session, figures.of_recommendation(recommendation_id))
         if not changed:
             apply_changes(rec, {"updated_at": utcnow()})
         changed["provision_keys"] = {"old": old_keys, "new": new_keys}
