@@ -10,18 +10,19 @@ from vpitracker.deps import PageDep, Secretariat, SessionDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.pagination import Page
-from vpitracker.resources import IdPath, page_of
+from vpitracker.resources import IdPath, page_read
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
 
 @router.get("", operation_id="api-keys-list", responses=responses(401, 403, 422))
-def list_api_keys(
+async def list_api_keys(
     request: Request, response: Response, session: SessionDep, _actor: Secretariat, page: PageDep
 ) -> Page[ApiKeyRead]:
     """List API keys (never their secrets)."""
-    rows, next_cursor = service.list_keys(session, page=page)
-    return page_of(request, response, [ApiKeyRead.model_validate(k) for k in rows], next_cursor)
+    return await page_read(
+        request, response, session, Page[ApiKeyRead], lambda: service.list_keys(session, page=page)
+    )
 
 
 @router.post(

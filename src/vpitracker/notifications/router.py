@@ -16,18 +16,23 @@ from vpitracker.notifications.schemas import (
     WebhookWithSecret,
 )
 from vpitracker.pagination import Page
-from vpitracker.resources import IdPath, etagged, page_of
+from vpitracker.resources import IdPath, etagged, page_read
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 @router.get("", operation_id="webhooks-list", responses=responses(401, 403, 422))
-def list_webhooks(
+async def list_webhooks(
     request: Request, response: Response, session: SessionDep, _actor: Secretariat, page: PageDep
 ) -> Page[WebhookRead]:
     """List webhook subscriptions."""
-    items, next_cursor = service.list_subscriptions(session, page=page)
-    return page_of(request, response, items, next_cursor)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[WebhookRead],
+        lambda: service.list_subscriptions(session, page=page),
+    )
 
 
 @router.post(
@@ -125,7 +130,7 @@ def ping_webhook(subscription_id: IdPath, session: SessionDep, actor: Secretaria
     operation_id="webhooks-deliveries",
     responses=responses(401, 403, 404, 422),
 )
-def list_deliveries(
+async def list_deliveries(
     subscription_id: IdPath,
     request: Request,
     response: Response,
@@ -134,8 +139,13 @@ def list_deliveries(
     page: PageDep,
 ) -> Page[DeliveryRead]:
     """This subscription's deliveries with their attempts."""
-    items, next_cursor = service.list_deliveries(session, subscription_id, page=page)
-    return page_of(request, response, items, next_cursor)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[DeliveryRead],
+        lambda: service.list_deliveries(session, subscription_id, page=page),
+    )
 
 
 @router.post(

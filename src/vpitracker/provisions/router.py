@@ -13,7 +13,7 @@ from vpitracker.models import Provision
 from vpitracker.pagination import Page, PageRequest
 from vpitracker.provisions import service
 from vpitracker.provisions.schemas import ProvisionCreate, ProvisionRead, ProvisionUpdate
-from vpitracker.resources import etagged, page_of
+from vpitracker.resources import etagged, page_read
 from vpitracker.vocab import CLUSTER_NAMES, Instrument
 
 router = APIRouter(prefix="/v1/provisions", tags=["provisions"])
@@ -35,7 +35,7 @@ def _read(response: Response, provision: Provision) -> ProvisionRead:
 
 
 @router.get("", operation_id="provisions-list", responses=responses(401, 403, 422))
-def list_provisions(
+async def list_provisions(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -45,10 +45,14 @@ def list_provisions(
     cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
 ) -> Page[ProvisionRead]:
     """List treaty provisions (sort: key, instrument; default key)."""
-    rows, next_cursor = service.list_provisions(
-        session, instrument=instrument, cluster=cluster, page=page
-    )
-    return page_of(request, response, [to_read(p) for p in rows], next_cursor)
+
+    def read() -> tuple[list[ProvisionRead], str | None]:
+        rows, next_cursor = service.list_provisions(
+            session, instrument=instrument, cluster=cluster, page=page
+        )
+        return [to_read(p) for p in rows], next_cursor
+
+    return await page_read(request, response, session, Page[ProvisionRead], read)
 
 
 @router.post(

@@ -27,7 +27,7 @@ from vpitracker.recommendations.schemas import (
     RecommendationRead,
     RecommendationUpdate,
 )
-from vpitracker.resources import ClockDep, IdPath, NowDep, clock_as_of, etagged, page_of
+from vpitracker.resources import ClockDep, IdPath, NowDep, clock_as_of, etagged, page_read
 from vpitracker.vocab import GovernmentResponse, Implementation, Instrument, Priority
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
@@ -41,7 +41,7 @@ def respond(
 
 
 @router.get("", operation_id="recommendations-list", responses=responses(401, 403, 422))
-def list_recommendations(
+async def list_recommendations(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -75,10 +75,14 @@ def list_recommendations(
         ministry_id=ministry_id,
         include_archived=include_archived,
     )
-    items, next_cursor = service.list_recommendations(
-        session, clock=clock_as_of(settings, as_of), filters=filters, page=page
+    clock = clock_as_of(settings, as_of)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[RecommendationRead],
+        lambda: service.list_recommendations(session, clock=clock, filters=filters, page=page),
     )
-    return page_of(request, response, items, next_cursor)
 
 
 @router.post(

@@ -24,7 +24,7 @@ from vpitracker.reporting.schemas import (
     StatusUpdateCreate,
     StatusUpdateRead,
 )
-from vpitracker.resources import IdPath, page_of
+from vpitracker.resources import IdPath, page_read
 from vpitracker.types import IsoDateTime
 
 router = APIRouter(prefix="/v1", tags=["reporting"])
@@ -37,7 +37,7 @@ AssessmentsPage = Annotated[PageRequest, Depends(page_request_for("-assessed_at"
     operation_id="status-updates-list-for-commitment",
     responses=responses(401, 403, 404, 422),
 )
-def list_commitment_updates(
+async def list_commitment_updates(
     commitment_id: IdPath,
     request: Request,
     response: Response,
@@ -46,9 +46,13 @@ def list_commitment_updates(
     page: UpdatesPage,
 ) -> Page[StatusUpdateRead]:
     """A commitment's status updates, newest first (sort: reported_at, id)."""
-    rows, next_cursor = service.list_updates(session, commitment_id=commitment_id, page=page)
-    items = [StatusUpdateRead.model_validate(u) for u in rows]
-    return page_of(request, response, items, next_cursor)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[StatusUpdateRead],
+        lambda: service.list_updates(session, commitment_id=commitment_id, page=page),
+    )
 
 
 @router.post(
@@ -74,7 +78,7 @@ def post_status_update(
 @router.get(
     "/status-updates", operation_id="status-updates-list", responses=responses(401, 403, 422)
 )
-def list_status_updates(
+async def list_status_updates(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -88,11 +92,15 @@ def list_status_updates(
     ] = None,
 ) -> Page[StatusUpdateRead]:
     """Every status update, newest first (sort: reported_at, id)."""
-    rows, next_cursor = service.list_updates(
-        session, ministry_id=ministry_id, reported_by=reported_by, since=since, page=page
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[StatusUpdateRead],
+        lambda: service.list_updates(
+            session, ministry_id=ministry_id, reported_by=reported_by, since=since, page=page
+        ),
     )
-    items = [StatusUpdateRead.model_validate(u) for u in rows]
-    return page_of(request, response, items, next_cursor)
 
 
 @router.get(
@@ -122,7 +130,7 @@ def get_assessment_by_id(
     operation_id="assessments-list",
     responses=responses(401, 403, 404, 422),
 )
-def list_assessments(
+async def list_assessments(
     commitment_id: IdPath,
     request: Request,
     response: Response,
@@ -131,9 +139,13 @@ def list_assessments(
     page: AssessmentsPage,
 ) -> Page[AssessmentRead]:
     """The alliance's assessments of a commitment, newest first (sort: assessed_at, id)."""
-    rows, next_cursor = service.list_assessments(session, commitment_id=commitment_id, page=page)
-    items = [AssessmentRead.model_validate(a) for a in rows]
-    return page_of(request, response, items, next_cursor)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[AssessmentRead],
+        lambda: service.list_assessments(session, commitment_id=commitment_id, page=page),
+    )
 
 
 @router.get(

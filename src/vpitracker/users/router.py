@@ -11,7 +11,7 @@ from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import User
 from vpitracker.pagination import Page
-from vpitracker.resources import IdPath, etagged, page_of
+from vpitracker.resources import IdPath, etagged, page_read
 from vpitracker.users import service
 from vpitracker.users.schemas import UserCreate, UserRead, UserUpdate
 from vpitracker.vocab import Role
@@ -24,7 +24,7 @@ def _read(session: SessionDep, response: Response, user: User) -> UserRead:
 
 
 @router.get("", operation_id="users-list", responses=responses(401, 403, 422))
-def list_users(
+async def list_users(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -35,8 +35,13 @@ def list_users(
     q: Annotated[str | None, Query(max_length=200, description="Name or email contains")] = None,
 ) -> Page[UserRead]:
     """List user accounts (sort: id, email)."""
-    items, next_cursor = service.list_users(session, role=role, is_active=is_active, q=q, page=page)
-    return page_of(request, response, items, next_cursor)
+    return await page_read(
+        request,
+        response,
+        session,
+        Page[UserRead],
+        lambda: service.list_users(session, role=role, is_active=is_active, q=q, page=page),
+    )
 
 
 @router.post(
