@@ -11,13 +11,14 @@ import hashlib
 from datetime import timedelta
 
 from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from vpitracker.config import Settings
 from vpitracker.errors import Unauthorized
 from vpitracker.kernel import tokens
 from vpitracker.kernel.actor import Actor
-from vpitracker.models import ApiKey, User, UserMinistry, utcnow
+from vpitracker.models import ApiKey, User, UserMinistry, table_of, utcnow
 from vpitracker.vocab import Role
 
 API_KEY_PREFIX = "vpi_"
@@ -51,11 +52,19 @@ def actor_for_user(session: Session, user: User) -> Actor:
 
 
 # Built once: every signed-in request runs it, and building a select costs more
-# Python than running this one.
+# Python than running this one. Plain columns, not the ORM entity: the row is only read.
+_USER = table_of(User)
 _USER_AND_MINISTRIES = (
-    select(User, UserMinistry.ministry_id)
-    .outerjoin(UserMinistry, col(UserMinistry.user_id) == col(User.id))
-    .where(col(User.id) == bindparam("user_id"))
+    sa_select(
+        _USER.c.id,
+        _USER.c.email,
+        _USER.c.role,
+        _USER.c.is_active,
+        _USER.c.credential_version,
+        col(UserMinistry.ministry_id),
+    )
+    .outerjoin(UserMinistry, col(UserMinistry.user_id) == _USER.c.id)
+    .where(_USER.c.id == bindparam("user_id"))
     .order_by(col(UserMinistry.ministry_id))
 )
 
@@ -68,16 +77,15 @@ def actor_for_user_id(session: Session, user_id: int, credential_version: int) -
     changed, deactivated, or "sign out everywhere"). One statement: the account and
     its ministries together (every signed-in request runs it).
     """
-    rows = session.exec(_USER_AND_MINISTRIES, params={"user_id": user_id}).all()
-    user = rows[0][0] if rows else None
+    rows = session.execute(_USER_AND_MINISTRIES, {"user_id": user_id}).all()
+    user = rows[0] if rows else None
     if user is None or not user.is_active or user.credential_version != credential_version:
         raise Unauthorized("The sign-in is no longer valid: sign in again")
-    assert user.id is not None
     return Actor(
         kind="user",
         id=user.id,
         role=Role(user.role),
-        ministry_ids=frozenset(m for _, m in rows if m is not None),
+        ministry_ids=frozenset(row.ministry_id for row in rows if row.ministry_id is not None),
         email=user.email,
     )
 
