@@ -1,15 +1,15 @@
-"""The scorecard page's figures: one derivation of the state, the API's numbers exactly.
+"""The scorecard page's figures: the API's numbers exactly, in no more statements.
 
-``progress.service.scorecard`` keeps every counted commitment's derived state in a
-temporary table and reads summary, ministries, clusters and instruments from it.
-Each figure must equal what the API's own endpoint answers for the same moment
-(those are checked against an independent reference in test_figures.py), and the
-state must be derived once, not once per figure.
+``progress.service.scorecard`` reads summary, ministries, clusters, instruments and
+the quarterly timeline for the page. Each figure must equal what the API's own
+endpoint answers for the same moment (those are checked against an independent
+reference in test_figures.py), and the page must not run more statements than the
+endpoints would: clusters and instruments share one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -23,7 +23,7 @@ from tests.credentials import auth
 from tests.scenarios import make_scenario
 from vpitracker.config import Settings
 from vpitracker.kernel.clock import Clock
-from vpitracker.progress import repository, service
+from vpitracker.progress import service
 
 MOMENTS = (None, date(2024, 10, 15), date(2025, 5, 20))
 
@@ -68,19 +68,33 @@ class TestScorecard:
         assert figures.timeline.model_dump(mode="json") == r.json()
         assert sum(row.commitments_led for row in figures.ministries.items) > 0
 
-    def test_the_state_is_derived_once_and_the_table_is_gone_after(
-        self, session: Session, settings: Settings, statements: list[str]
+    @pytest.mark.parametrize("as_of", [None, date(2025, 5, 20)], ids=str)
+    def test_no_more_statements_than_the_endpoints_clusters_and_instruments_in_one(
+        self, session: Session, settings: Settings, statements: list[str], as_of: date | None
     ) -> None:
         make_scenario(session, 4)
-        clock = Clock.at(None, settings.stale_after_days)
-        service.scorecard(session, clock)
-        filled = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO SCORECARD")]
-        read = [s for s in statements if "scorecard_state" in s and s.lstrip().startswith("SELECT")]
-        assert len(filled) == 1
-        # summary, ministries, and clusters (those without one among them) with instruments
-        assert len(read) == 3
-        # The same transaction can draw the page again: the table was dropped.
+        clock = Clock.at(as_of, settings.stale_after_days)
+
+        def counted(read: Callable[[], object]) -> int:
+            """The queries ``read`` runs (not the test transaction's savepoints)."""
+            statements.clear()
+            read()
+            return sum(s.lstrip().upper().startswith(("SELECT", "WITH")) for s in statements)
+
+        page = counted(lambda: service.scorecard(session, clock))
+        endpoints = {
+            "summary": counted(lambda: service.summary(session, clock)),
+            "ministries": counted(lambda: service.ministries(session, clock)),
+            "clusters": counted(lambda: service.clusters(session, clock)),
+            "instruments": counted(lambda: service.instruments(session, clock)),
+            "timeline": counted(lambda: service.timeline(session, clock, interval="quarter")),
+        }
+        assert endpoints["clusters"] == endpoints["instruments"] == 1
+        assert page == sum(endpoints.values()) - endpoints["instruments"]
         statements.clear()
-        again = service.scorecard(session, clock)
-        assert again.summary.commitments > 0
-        assert any(s.strip() == f"DROP TABLE {repository.STATE_TABLE}" for s in statements)
+        service.scorecard(session, clock)
+        # Reads only: nothing created, filled or dropped for the page.
+        assert not any(
+            s.lstrip().upper().startswith(("CREATE", "INSERT", "DROP", "ANALYZE"))
+            for s in statements
+        )

@@ -8,31 +8,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     FromClause,
-    MetaData,
     Select,
     Subquery,
-    Table,
     case,
     exists,
     func,
-    insert,
     or_,
     select,
-    text,
 )
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from vpitracker.kernel import figures
@@ -324,45 +316,3 @@ def ministries(
         )
         for row in session.execute(stmt).mappings()
     ]
-
-
-# The page's copy of the derived state lives in the request's own connection only.
-STATE_TABLE = "scorecard_state"
-
-
-@contextmanager
-def materialized(
-    session: Session, counted: FromClause, columns: tuple[str, ...]
-) -> Iterator[FromClause]:
-    """``counted``'s rows (only ``columns``) in a temporary table, for several figures.
-
-    The derived state is computed once for all the figures read from the table,
-    instead of once per figure. The table belongs to this transaction's connection
-    and is dropped at the end (on PostgreSQL also when the transaction ends). Where
-    no temporary table can be made (a read-only standby), ``counted`` itself is
-    used, and each figure derives the state again.
-    """
-    chosen = [counted.c[name] for name in columns]
-    table = Table(
-        STATE_TABLE,
-        MetaData(),
-        *(Column(c.name, c.type) for c in chosen),
-        prefixes=["TEMPORARY"],
-        postgresql_on_commit="DROP",
-    )
-    try:
-        with session.begin_nested():
-            # Taken inside the savepoint, so a refused CREATE rolls back to it only.
-            connection = session.connection()
-            table.create(connection)
-            session.execute(insert(table).from_select(list(columns), select(*chosen)))
-            if session.get_bind().dialect.name == "postgresql":
-                # No autovacuum analyzes a temporary table: without its row count the
-                # planner guesses a few thousand rows, then costs the statements over
-                # it high enough to JIT-compile them (about 170 ms each at size M).
-                session.execute(text(f"ANALYZE {STATE_TABLE} (id)"))
-    except DBAPIError:
-        yield counted
-        return
-    yield table
-    table.drop(connection)

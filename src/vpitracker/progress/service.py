@@ -261,21 +261,6 @@ def _instrument_figures(clock: Clock, rows: list[repository.BucketFigures]) -> I
     return InstrumentFigures(as_of=clock.ref_date, items=items)
 
 
-# The derived-state columns the figures above read: what the scorecard keeps once.
-FIGURE_STATE_COLUMNS = (
-    "id",
-    "lead_ministry_id",
-    "cluster_mask",
-    "instrument_mask",
-    "reported_status",
-    "progress_percent",
-    "overdue",
-    "stale",
-    "contested",
-    "verdict",
-)
-
-
 @dataclass
 class Scorecard:
     summary: Summary
@@ -286,22 +271,24 @@ class Scorecard:
 
 
 def scorecard(session: Session, clock: Clock) -> Scorecard:
-    """The whole alliance's figures for the scorecard page, the state derived once for all.
+    """The whole alliance's figures for the scorecard page.
 
     The same figures as ``summary``, ``ministries``, ``clusters``, ``instruments``
-    and the quarterly ``timeline`` without filters, read from one materialized copy
-    of every counted commitment's derived state rather than deriving it per figure.
+    and the quarterly ``timeline`` without filters, in no more statements than
+    those endpoints run: clusters and instruments come from one grouped statement.
+    The derived state is read from ``commitment_figures`` by each statement; a copy
+    of it in a temporary table cost more (create, fill, analyze, drop) than it saved.
     """
     counted = repository.counted(clock, None, None, None)
-    with repository.materialized(session, counted, FIGURE_STATE_COLUMNS) as state:
-        buckets = bucket_repository.by_provision_fields(session, state, ("cluster", "instrument"))
-        return Scorecard(
-            summary=_summary(session, clock, state, None, None, None),
-            ministries=_ministries(session, clock, state, None),
-            clusters=_cluster_figures(clock, buckets["cluster"]),
-            instruments=_instrument_figures(clock, buckets["instrument"]),
-            timeline=timeline(session, clock, interval="quarter"),
-        )
+    involved = repository.counted(clock, None, None, None, with_state=False)
+    buckets = bucket_repository.by_provision_fields(session, counted, ("cluster", "instrument"))
+    return Scorecard(
+        summary=_summary(session, clock, counted, None, None, None),
+        ministries=_ministries(session, clock, counted, None, involved),
+        clusters=_cluster_figures(clock, buckets["cluster"]),
+        instruments=_instrument_figures(clock, buckets["instrument"]),
+        timeline=timeline(session, clock, interval="quarter"),
+    )
 
 
 def _period_start(day: date, months: int) -> date:
