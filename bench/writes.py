@@ -48,7 +48,9 @@ from vpitracker.reporting.schemas import StatusUpdateCreate
 from vpitracker.vocab import ReportedStatus, Role
 
 # Statements that take a lock every post needs: where the serial section starts.
-SHARED_LOCKS = re.compile(r"pg_advisory_xact_lock|INSERT INTO update_month", re.IGNORECASE)
+SHARED_LOCKS = re.compile(
+    r"pg_advisory_xact_lock|audit_chain_head|INSERT INTO update_month", re.IGNORECASE
+)
 
 
 @dataclass

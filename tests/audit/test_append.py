@@ -10,17 +10,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from tests.audit.independent import sha256
 from tests.factories import make_commitment, make_ministry, make_user, pk, record_created
 from vpitracker import migrate
+from vpitracker.audit import merkle
 from vpitracker.audit import service as audit_service
 from vpitracker.audit.repository import CHAIN_LOCK_ID
 from vpitracker.db import make_engine, unit_of_work
 from vpitracker.jsonutil import canonical, iso_z
 from vpitracker.kernel.actor import Actor
-from vpitracker.models import AuditEvent, UpdateMonth
+from vpitracker.models import AuditEvent, MerkleNode, UpdateMonth
 from vpitracker.reporting import service as reporting_service
 from vpitracker.reporting.schemas import StatusUpdateCreate
 from vpitracker.vocab import EntityType, ReportedStatus, Role
@@ -110,26 +111,37 @@ def _statements(engine: Engine) -> tuple[list[str], Any]:
 
 
 @pytest.mark.postgres_only
-def test_under_the_chain_lock_a_post_reads_the_head_and_writes_once(
+def test_under_the_chain_lock_a_post_makes_one_call_and_one_write(
     posting: tuple[Engine, Actor, int],
 ) -> None:
-    """The lock is held to the commit: after it only the head (and any Merkle
-    siblings) are read, and the event, its tree nodes, its outbox row and the
-    month's count are one statement."""
+    """The lock is held to the commit: the call that takes it also reads the head and
+    the Merkle siblings (none is read after it, whatever subtrees the leaf closes), and
+    the event, its tree nodes, its outbox row and the month's count are one statement."""
     engine, actor, commitment_id = posting
-    for n in range(4):  # leaves 0-3: the fourth closes two subtrees (reads a sibling)
+    closed_levels = set()
+    for n in range(16):  # leaves closing subtrees up to level 4 (16 = 2**4 leaves)
         seen, listener = _statements(engine)
         _post(engine, actor, commitment_id, n)
         event.remove(engine, "before_cursor_execute", listener)
-        locked = next(i for i, s in enumerate(seen) if "pg_advisory_xact_lock" in s)
+        assert not any("pg_advisory_xact_lock" in s for s in seen), seen
+        locked = next(i for i, s in enumerate(seen) if "audit_chain_head" in s)
+        assert not any("merkle_node" in s for s in seen[:locked]), seen
         under = seen[locked + 1 :]
-        assert under[0].startswith("SELECT audit_event.seq, audit_event.hash"), under
-        assert all(s.startswith("SELECT") and "merkle_node" in s for s in under[1:-1]), under
-        write = under[-1]
+        assert len(under) == 1, under
+        write = under[0]
         assert write.startswith("WITH"), under
         assert write.count("INSERT INTO") == 4, under
         for table in ("audit_event", "merkle_node", "outbox_event", "update_month"):
             assert f"INSERT INTO {table}" in write
+        with Session(engine) as s:
+            index = s.exec(select(func.max(AuditEvent.seq))).one() - 1
+        closed_levels.add((~index & (index + 1)).bit_length() - 1)  # trailing ones
+    assert closed_levels >= {0, 1, 2, 3}, closed_levels
+    with unit_of_work(engine, write=False) as s:
+        hashes = list(s.exec(select(AuditEvent.hash).order_by(col(AuditEvent.seq))).all())
+        stored = {(n.level, n.idx): bytes(n.hash) for n in s.exec(select(MerkleNode)).all()}
+        assert audit_service.verify(s).ok
+    assert stored == {(level, idx): h for level, idx, h in merkle.build(hashes)}
 
 
 @pytest.mark.postgres_only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Insert, Integer, and_, cast, func, insert, or_, text, tuple_
 from sqlalchemy import inspect as sa_inspect
@@ -15,10 +16,35 @@ from vpitracker.models import Assessment, AuditEvent, MerkleNode, StatusUpdate
 CHAIN_LOCK_ID = 7_212_026_001
 
 
-def lock_chain(session: Session) -> None:
-    """Serialize appends. SQLite write transactions already began IMMEDIATE."""
-    if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
+@dataclass(frozen=True)
+class LockedHead:
+    """What an append reads once it holds the chain lock."""
+
+    head: tuple[int, str] | None  # the newest event's (seq, hash)
+    # Stored Merkle nodes by (level, idx): on PostgreSQL the left siblings above level 0
+    # that the next leaf closes; empty elsewhere (``leaf_nodes`` reads what it needs).
+    nodes: dict[tuple[int, int], bytes]
+
+
+def lock_head(session: Session) -> LockedHead:
+    """Take the chain lock (held to the commit) and read the head.
+
+    PostgreSQL: one round trip, ``audit_chain_head`` (migration 0011_chain): the
+    advisory lock, then the head and the siblings, read after the lock is granted.
+    SQLite write transactions already began IMMEDIATE: only the head is read.
+    """
+    if not is_postgres(session):
+        return LockedHead(head(session), {})
+    seq, head_hash, levels, hashes = session.execute(
+        text("SELECT * FROM audit_chain_head(:k)"), {"k": CHAIN_LOCK_ID}
+    ).one()
+    if seq is None:
+        return LockedHead(None, {})
+    nodes = {
+        (level, (seq >> level) - 1): bytes(h)
+        for level, h in zip(levels or [], hashes or [], strict=True)
+    }
+    return LockedHead((seq, head_hash), nodes)
 
 
 def head(session: Session) -> tuple[int, str] | None:

@@ -101,9 +101,12 @@ def record(
 
     The chain lock is held until the commit, so the time from taking it to the commit
     bounds how many writes a second the whole deployment makes. Everything that does
-    not need the chain's head is done before it: the event's canonical text, the
-    outbox's reads. Under it: the head, the hash, the tree nodes the leaf closes, and
-    one statement writing the event, its nodes, its outbox rows and ``with_event``.
+    not need the chain's head is done before it: the caller's own writes (flushed
+    here), the event's canonical text, the outbox's reads. Under it, on PostgreSQL, three
+    round trips: the lock with the head and the Merkle siblings (``lock_head``), one
+    statement writing the event, its nodes, its outbox rows and ``with_event``, and
+    the caller's commit. A row only one commitment's posts write belongs before this
+    call (flushed here); one that every post writes, in ``with_event``.
     """
     event = AuditEvent(
         seq=0,
@@ -121,15 +124,17 @@ def record(
     unhashed = _Unhashed(event)
     notice = outbox.prepare(session, action, event.entity_type, event.entity_id, event.data)
     session.flush()  # the caller's pending changes, before the lock rather than under it
-    repository.lock_chain(session)
-    last = repository.head(session)
+    locked = repository.lock_head(session)
+    last = locked.head
     if last is not None:
         event.seq, event.prev_hash = last[0] + 1, last[1]
     else:
         event.seq = 1
     event.at = utcnow()
     event.hash = unhashed.hash(event.prev_hash, event.seq, iso_z(event.at))
-    nodes = transparency.leaf_nodes(session, event.seq - 1, event.hash, last[1] if last else None)
+    nodes = transparency.leaf_nodes(
+        session, event.seq - 1, event.hash, last[1] if last else None, locked.nodes
+    )
     writes = [repository.event_insert(event)]
     if nodes:
         writes.append(repository.merkle_insert(nodes))

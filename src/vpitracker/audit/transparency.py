@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,19 +53,26 @@ def signer(settings: Settings) -> note.Signer:
 
 
 def leaf_nodes(
-    session: Session, index: int, event_hash_hex: str, prev_hash_hex: str | None = None
+    session: Session,
+    index: int,
+    event_hash_hex: str,
+    prev_hash_hex: str | None = None,
+    stored: Mapping[tuple[int, int], bytes] | None = None,
 ) -> list[tuple[int, int, bytes]]:
     """Leaf ``index`` and every complete subtree it closes, as (level, idx, hash) rows.
 
     ``prev_hash_hex`` (the previous event's hash, which the chain append already read)
-    gives the level-0 sibling without a query: it is that event's leaf.
+    gives the level-0 sibling without a query: it is that event's leaf. ``stored``:
+    nodes already read (the append's ``lock_head``); only what is still missing is read.
     """
     # The left siblings on the way up are the complete subtrees ending at this leaf.
     levels = 0
     while (index >> levels) & 1:
         levels += 1
     siblings = [(level, (index >> level) - 1) for level in range(levels)]
-    known = {(0, index - 1): merkle.leaf_hash(prev_hash_hex)} if levels and prev_hash_hex else {}
+    known = dict(stored or {})
+    if levels and prev_hash_hex:
+        known[(0, index - 1)] = merkle.leaf_hash(prev_hash_hex)
     wanted = set(siblings) - known.keys()
     nodes = {**known, **(repository.merkle_nodes(session, wanted) if wanted else {})}
     current = merkle.leaf_hash(event_hash_hex)
