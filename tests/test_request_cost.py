@@ -22,6 +22,7 @@ from tests.conftest import database_url, scratch_database, test_settings
 from tests.credentials import auth
 from tests.factories import make_ministry, make_user
 from vpitracker import db, migrate
+from vpitracker.commitments import repository as commitments_repository
 from vpitracker.db import make_engine
 from vpitracker.main import create_app
 
@@ -125,3 +126,19 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_commitment_page_statement_is_built_once_per_shape(
+    app_client: tuple[TestClient, Any],
+) -> None:
+    """Another value of the same filters and sort runs the statement already built."""
+    client, headers = app_client
+    url = "/v1/commitments?limit=5&lead_ministry_id={}&sort=-due_date"
+    client.get(url.format(1), headers=headers).raise_for_status()
+    before = commitments_repository._page.cache_info()
+    for ministry_id in (2, 3):
+        client.get(url.format(ministry_id), headers=headers).raise_for_status()
+    after = commitments_repository._page.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 2, before.misses)
+    client.get(url.format(1) + "&overdue=true", headers=headers).raise_for_status()
+    assert commitments_repository._page.cache_info().misses == before.misses + 1

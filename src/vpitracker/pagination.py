@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from fastapi import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Row, Select, and_, or_
+from sqlalchemy import BindParameter, ColumnElement, Integer, Row, Select, and_, bindparam, or_
 from sqlmodel import Session
 
 from vpitracker.errors import Invalid
@@ -110,6 +110,18 @@ def paginate_rows(
 
     Each row is ``stmt``'s columns followed by the two sort columns the cursor is made of.
     """
+    params = keyset_params(page, sort_columns=sort_columns, id_column=id_column)
+    paged = keyset(
+        stmt, sort=page.sort, after=page.cursor is not None,
+        sort_columns=sort_columns, id_column=id_column,
+    )  # fmt: skip
+    return page_rows(session, paged, params, page=page)
+
+
+def keyset_params(
+    page: PageRequest, *, sort_columns: Mapping[str, Any], id_column: Any
+) -> dict[str, Any]:
+    """The bound values of ``keyset(...)`` for ``page``; 422 for an unknown sort or a bad cursor."""
     name = page.sort.removeprefix("-")
     if name not in sort_columns:
         allowed = ", ".join(sorted(sort_columns))
@@ -118,26 +130,51 @@ def paginate_rows(
             loc=["query", "sort"],
             allowed=allowed,
         )
-    descending = page.sort.startswith("-")
-    column = sort_columns[name]
+    params: dict[str, Any] = {"vpi_limit": page.limit + 1}
     if page.cursor:
         last_value, last_id = _decode(page.cursor, page.sort)
-        last_value = _coerce(column, last_value)
+        params["vpi_after_value"] = _coerce(sort_columns[name], last_value)
         # The tiebreaker is an integer id, or a text key (provisions): check it by its column.
-        last_id = _coerce(id_column, last_id)
-        if last_id is None:
+        params["vpi_after_id"] = _coerce(id_column, last_id)
+        if params["vpi_after_id"] is None:
             raise Invalid("The cursor is not valid for this listing", loc=["query", "cursor"])
+    return params
+
+
+def keyset(
+    stmt: Select[*Ts],
+    *,
+    sort: str,
+    after: bool,
+    sort_columns: Mapping[str, Any],
+    id_column: Any,
+) -> Select[*Ts]:
+    """``stmt`` as one keyset page, its values bound (``keyset_params``): ordered by ``sort``
+    (a key of ``sort_columns``, ``-`` for descending) then ``id_column``, after the cursor's
+    row when ``after``, one row more than the page (to know there is a next one).
+
+    The statement depends on the sort and on whether there is a cursor only, so a
+    repository may build it once (``functools.cache``) and run it for every page.
+    """
+    descending = sort.startswith("-")
+    column = sort_columns[sort.removeprefix("-")]
+    if after:
+        value: BindParameter[Any] = bindparam("vpi_after_value")
+        last_id: BindParameter[Any] = bindparam("vpi_after_id")
         if descending:
-            stmt = stmt.where(
-                or_(column < last_value, and_(column == last_value, id_column < last_id))
-            )
+            stmt = stmt.where(or_(column < value, and_(column == value, id_column < last_id)))
         else:
-            stmt = stmt.where(
-                or_(column > last_value, and_(column == last_value, id_column > last_id))
-            )
+            stmt = stmt.where(or_(column > value, and_(column == value, id_column > last_id)))
     order = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
     paged = stmt.add_columns(column.label("sort_value"), id_column.label("sort_id"))
-    rows: list[Row[*Ts]] = list(session.execute(paged.order_by(*order).limit(page.limit + 1)))
+    return paged.order_by(*order).limit(bindparam("vpi_limit", type_=Integer))
+
+
+def page_rows(
+    session: Session, paged: Select[*Ts], params: Mapping[str, Any], *, page: PageRequest
+) -> tuple[list[Row[*Ts]], str | None]:
+    """Run ``keyset(...)`` with its ``params``: the page's rows and the next cursor."""
+    rows: list[Row[*Ts]] = list(session.execute(paged, params))
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters
-from vpitracker.kernel.state import state_columns
+from vpitracker.kernel.state import ClockValues, clock_params, state_columns
 from vpitracker.models import (
     Commitment,
     CommitmentRecommendation,
@@ -36,7 +38,7 @@ from vpitracker.models import (
     RecommendationProvision,
     table_of,
 )
-from vpitracker.pagination import PageRequest, paginate_rows
+from vpitracker.pagination import PageRequest, keyset, keyset_params, page_rows
 from vpitracker.records import by_key, matches
 
 SORTS = {
@@ -61,8 +63,9 @@ def by_code(session: Session, code: str) -> Commitment | None:
     return session.exec(select(Commitment).where(Commitment.code == code)).first()
 
 
-def _provision_filter(cluster: int | None, instrument: str | None) -> ColumnElement[bool]:
-    """Commitments with a recommendation tied to a provision of this cluster/instrument."""
+def _provision_filter(cluster: Any, instrument: Any) -> ColumnElement[bool]:
+    """Commitments with a recommendation tied to a provision of this cluster/instrument
+    (each a value, a bound parameter, or None for any)."""
     stmt = (
         select(CommitmentRecommendation.commitment_id)
         .join(
@@ -73,16 +76,23 @@ def _provision_filter(cluster: int | None, instrument: str | None) -> ColumnElem
         .join(Provision, col(Provision.key) == col(RecommendationProvision.provision_key))
     )
     if cluster is not None:
-        stmt = stmt.where(Provision.cluster == cluster)
+        stmt = stmt.where(col(Provision.cluster) == cluster)
     if instrument is not None:
-        stmt = stmt.where(Provision.instrument == instrument)
+        stmt = stmt.where(col(Provision.instrument) == instrument)
     return col(Commitment.id).in_(stmt)
 
 
-def _needs_state(filters: CommitmentFilters) -> bool:
-    return any(
-        getattr(filters, f) is not None
-        for f in ("reported_status", "verdict", "contested", "overdue", "stale")
+# Every filter but include_archived: set (not None) or not.
+_FILTERS = tuple(f.name for f in fields(CommitmentFilters) if f.name != "include_archived")
+_STATE_FILTERS = frozenset({"reported_status", "verdict", "contested", "overdue", "stale"})
+
+
+def _present(filters: CommitmentFilters) -> frozenset[str]:
+    """The filters set (an empty ``q`` is none)."""
+    return frozenset(
+        name
+        for name in _FILTERS
+        if (filters.q if name == "q" else getattr(filters, name) is not None)
     )
 
 
@@ -97,60 +107,113 @@ def select_with_state(
     ``with_state=False`` selects the commitments alone (cheaper) when no derived
     column is wanted and no filter needs one.
     """
+    return _select(
+        ClockValues.of(clock),
+        clock.as_of,
+        _present(filters),
+        filters.include_archived,
+        lambda name: getattr(filters, name),
+        with_state=with_state,
+    )
+
+
+def _select(
+    clock: ClockValues,
+    as_of: Any,
+    present: frozenset[str],
+    include_archived: bool,
+    value: Callable[[str], Any],
+    *,
+    with_state: bool,
+) -> Select[*tuple[Any, ...]]:
+    """``select_with_state`` for the filters in ``present``, each compared with ``value(name)``
+    (the filter's value, or a bound parameter); ``as_of`` likewise (None: now)."""
     stmt: Select[*tuple[Any, ...]]
     state: dict[str, ColumnElement[Any]] = {}
-    if with_state or _needs_state(filters):
-        columns = state_columns(clock, table_of(Commitment))
+    if with_state or present & _STATE_FILTERS:
+        columns = state_columns(clock, _COMMITMENT)
         state = columns.fields
         stmt = sa_select(*_COMMITMENT.c, *columns.labelled()).select_from(columns.joined)
     else:
         stmt = sa_select(*_COMMITMENT.c)
-    if not filters.include_archived:
+    if not include_archived:
         stmt = stmt.where(col(Commitment.archived_at).is_(None))
-    if clock.as_of is not None:
-        stmt = stmt.where(col(Commitment.committed_on) <= clock.as_of)
-    if filters.q:
-        stmt = stmt.where(matches(filters.q, col(Commitment.title), col(Commitment.code)))
-    if filters.ministry_id is not None:
+    if as_of is not None:
+        stmt = stmt.where(col(Commitment.committed_on) <= as_of)
+    if "q" in present:
+        stmt = stmt.where(matches(value("q"), col(Commitment.title), col(Commitment.code)))
+    if "ministry_id" in present:
+        ministry_id = value("ministry_id")
         supporting = exists().where(
             col(CommitmentSupport.commitment_id) == col(Commitment.id),
-            col(CommitmentSupport.ministry_id) == filters.ministry_id,
+            col(CommitmentSupport.ministry_id) == ministry_id,
         )
-        stmt = stmt.where(or_(col(Commitment.lead_ministry_id) == filters.ministry_id, supporting))
-    if filters.lead_ministry_id is not None:
-        stmt = stmt.where(col(Commitment.lead_ministry_id) == filters.lead_ministry_id)
-    if filters.recommendation_id is not None:
+        stmt = stmt.where(or_(col(Commitment.lead_ministry_id) == ministry_id, supporting))
+    if "lead_ministry_id" in present:
+        stmt = stmt.where(col(Commitment.lead_ministry_id) == value("lead_ministry_id"))
+    if "recommendation_id" in present:
         stmt = stmt.where(
             exists().where(
                 col(CommitmentRecommendation.commitment_id) == col(Commitment.id),
-                col(CommitmentRecommendation.recommendation_id) == filters.recommendation_id,
+                col(CommitmentRecommendation.recommendation_id) == value("recommendation_id"),
             )
         )
-    if filters.reported_status is not None:
-        stmt = stmt.where(state["reported_status"] == filters.reported_status)
-    if filters.verdict is not None:
-        stmt = stmt.where(state["verdict"] == filters.verdict)
-    for flag in ("contested", "overdue", "stale"):
-        wanted = getattr(filters, flag)
-        if wanted is not None:
-            stmt = stmt.where(state[flag] == wanted)
-    if filters.due_before is not None:
-        stmt = stmt.where(col(Commitment.due_date) < filters.due_before)
-    if filters.due_after is not None:
-        stmt = stmt.where(col(Commitment.due_date) > filters.due_after)
-    if filters.cluster is not None or filters.instrument is not None:
-        stmt = stmt.where(_provision_filter(filters.cluster, filters.instrument))
+    for name in ("reported_status", "verdict", "contested", "overdue", "stale"):
+        if name in present:
+            stmt = stmt.where(state[name] == value(name))
+    if "due_before" in present:
+        stmt = stmt.where(col(Commitment.due_date) < value("due_before"))
+    if "due_after" in present:
+        stmt = stmt.where(col(Commitment.due_date) > value("due_after"))
+    if "cluster" in present or "instrument" in present:
+        stmt = stmt.where(
+            _provision_filter(
+                value("cluster") if "cluster" in present else None,
+                value("instrument") if "instrument" in present else None,
+            )
+        )
     return stmt
+
+
+@lru_cache(maxsize=256)
+def _page(
+    present: frozenset[str], include_archived: bool, as_of: bool, sort: str, after: bool
+) -> Select[*tuple[Any, ...]]:
+    """A list page's statement, built once per shape: every value a bound parameter."""
+    stmt = _select(
+        ClockValues.bound(as_of=as_of),
+        bindparam("vpi_as_of") if as_of else None,
+        present,
+        include_archived,
+        lambda name: bindparam(f"vpi_{name}"),
+        with_state=True,
+    )
+    return keyset(stmt, sort=sort, after=after, sort_columns=SORTS, id_column=col(Commitment.id))
 
 
 def list_commitments(
     session: Session, *, clock: Clock, filters: CommitmentFilters, page: PageRequest
 ) -> tuple[list[RowMapping], str | None]:
-    """One page: each row the commitment's columns and ``STATE_FIELDS`` (and the cursor's)."""
-    stmt = select_with_state(clock, filters)
-    rows, next_cursor = paginate_rows(
-        session, stmt, page=page, sort_columns=SORTS, id_column=col(Commitment.id)
-    )
+    """One page: each row the commitment's columns and ``STATE_FIELDS`` (and the cursor's).
+
+    Its statement is built once per shape of filters, sort and cursor (``_page``) and
+    run with the request's values; ``q`` (an escaped pattern) is built per request.
+    """
+    params = keyset_params(page, sort_columns=SORTS, id_column=col(Commitment.id))
+    after = page.cursor is not None
+    if filters.q:
+        stmt = keyset(
+            select_with_state(clock, filters),
+            sort=page.sort, after=after, sort_columns=SORTS, id_column=col(Commitment.id),
+        )  # fmt: skip
+    else:
+        present = _present(filters)
+        stmt = _page(present, filters.include_archived, clock.as_of is not None, page.sort, after)
+        params |= clock_params(clock)
+        params |= {f"vpi_{name}": getattr(filters, name) for name in present}
+        if clock.as_of is not None:
+            params["vpi_as_of"] = clock.as_of
+    rows, next_cursor = page_rows(session, stmt, params, page=page)
     return [row._mapping for row in rows], next_cursor
 
 

@@ -13,7 +13,6 @@ per non-archived commitment, instead of the commitment table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +21,7 @@ from sqlalchemy import (
     Subquery,
     Table,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -64,7 +64,49 @@ class _Newest:
     assessed_at: ColumnElement[Any]
 
 
-def _newest(clock: Clock, commitment: Table) -> _Newest:
+@dataclass(frozen=True)
+class ClockValues:
+    """What derived state compares with: a clock's values, or bound parameters for them.
+
+    Bound (``ClockValues.bound``), a statement is built once and run at any clock
+    with ``clock_params(clock)``: a list page is not rebuilt per request.
+    """
+
+    ref_date: Any
+    stale_before: Any
+    stale_on: Any  # the date of stale_before
+    cutoff: Any  # None: now
+
+    @classmethod
+    def of(cls, clock: Clock) -> ClockValues:
+        stale_before = clock.stale_before
+        return cls(clock.ref_date, stale_before, stale_before.date(), clock.cutoff)
+
+    @classmethod
+    def bound(cls, *, as_of: bool) -> ClockValues:
+        """Bound parameters (their types come from the columns they are compared with)."""
+        return cls(
+            bindparam("vpi_ref_date"),
+            bindparam("vpi_stale_before"),
+            bindparam("vpi_stale_on"),
+            bindparam("vpi_cutoff") if as_of else None,
+        )
+
+
+def clock_params(clock: Clock) -> dict[str, Any]:
+    """The values of ``ClockValues.bound`` at ``clock``."""
+    values = ClockValues.of(clock)
+    params = {
+        "vpi_ref_date": values.ref_date,
+        "vpi_stale_before": values.stale_before,
+        "vpi_stale_on": values.stale_on,
+    }
+    if values.cutoff is not None:
+        params["vpi_cutoff"] = values.cutoff
+    return params
+
+
+def _newest(clock: ClockValues, commitment: Table) -> _Newest:
     """Now: the ``commitment_latest`` row the reporting service keeps current.
 
     As of a past day: the update and assessment spans current at the cutoff (begun
@@ -84,7 +126,7 @@ def _newest(clock: Clock, commitment: Table) -> _Newest:
     return _spans(clock.cutoff, commitment, commitment.c.id)
 
 
-def _spans(cutoff: datetime, rows: Table, commitment_id: ColumnElement[int]) -> _Newest:
+def _spans(cutoff: Any, rows: Table, commitment_id: ColumnElement[int]) -> _Newest:
     """``rows`` joined to the update and assessment spans current at ``cutoff``."""
     su = table_of(CommitmentUpdateSpan).alias("su")
     asm = table_of(CommitmentAssessmentSpan).alias("asm")
@@ -114,10 +156,12 @@ class StateColumns:
         return [self.fields[name].label(name) for name in STATE_FIELDS]
 
 
-def state_columns(clock: Clock, commitment: Table | None = None) -> StateColumns:
-    """The derived state of the rows of ``commitment`` (the commitment table) at ``clock``."""
+def state_columns(clock: Clock | ClockValues, commitment: Table | None = None) -> StateColumns:
+    """The derived state of the rows of ``commitment`` (the commitment table) at ``clock``
+    (a clock, or ``ClockValues.bound``)."""
     commitment = table_of(Commitment) if commitment is None else commitment
-    return _derived(clock, _newest(clock, commitment), commitment)
+    values = clock if isinstance(clock, ClockValues) else ClockValues.of(clock)
+    return _derived(values, _newest(values, commitment), commitment)
 
 
 def figures_state(clock: Clock) -> StateColumns:
@@ -139,7 +183,7 @@ def figures_state(clock: Clock) -> StateColumns:
         )
     else:
         newest = _spans(clock.cutoff, figures, figures.c.commitment_id)
-    return _derived(clock, newest, figures)
+    return _derived(ClockValues.of(clock), newest, figures)
 
 
 def figures_status(clock: Clock) -> tuple[FromClause, ColumnElement[Any]]:
@@ -162,7 +206,7 @@ def _current(
     spans: FromClause,
     start: ColumnElement[Any],
     commitment_id: ColumnElement[int],
-    cutoff: datetime,
+    cutoff: Any,
 ) -> ColumnElement[bool]:
     """The span of ``spans`` current at ``cutoff`` (begun before it, not ended by then)."""
     return and_(
@@ -172,7 +216,7 @@ def _current(
     )
 
 
-def _derived(clock: Clock, n: _Newest, commitment: Table) -> StateColumns:
+def _derived(clock: ClockValues, n: _Newest, commitment: Table) -> StateColumns:
     """§4's fields from the newest records ``n`` and the dates of ``commitment``'s rows."""
     status: ColumnElement[Any] = func.coalesce(n.status, literal(ReportedStatus.not_started.value))
     open_ = status.not_in([s.value for s in CLOSED_STATUSES])
@@ -184,7 +228,7 @@ def _derived(clock: Clock, n: _Newest, commitment: Table) -> StateColumns:
     stale = and_(
         open_,
         or_(
-            and_(n.update_id.is_(None), commitment.c.committed_on < clock.stale_before.date()),
+            and_(n.update_id.is_(None), commitment.c.committed_on < clock.stale_on),
             n.reported_at < clock.stale_before,
         ),
     )
