@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
@@ -21,13 +22,14 @@ ProvisionKeyPath = Annotated[str, Path(min_length=1, max_length=32)]
 KeyPage = Annotated[PageRequest, Depends(page_request_for("key"))]
 
 
+def _with_cluster_name(provision: Mapping[Any, Any]) -> dict[Any, Any]:
+    """A provision's fields and its cluster's name (what ``ProvisionRead`` is made of)."""
+    cluster = provision["cluster"]
+    return {**provision, "cluster_name": CLUSTER_NAMES.get(cluster) if cluster else None}
+
+
 def to_read(provision: Provision) -> ProvisionRead:
-    return ProvisionRead.model_validate(
-        {
-            **provision.model_dump(),
-            "cluster_name": CLUSTER_NAMES.get(provision.cluster) if provision.cluster else None,
-        }
-    )
+    return ProvisionRead.model_validate(_with_cluster_name(provision.model_dump()))
 
 
 def _read(response: Response, provision: Provision) -> ProvisionRead:
@@ -46,11 +48,11 @@ async def list_provisions(
 ) -> Page[ProvisionRead]:
     """List treaty provisions (sort: key, instrument; default key)."""
 
-    def read() -> tuple[list[ProvisionRead], str | None]:
+    def read() -> tuple[list[dict[Any, Any]], str | None]:
         rows, next_cursor = service.list_provisions(
             session, instrument=instrument, cluster=cluster, page=page
         )
-        return [to_read(p) for p in rows], next_cursor
+        return [_with_cluster_name(row._mapping) for row in rows], next_cursor
 
     return await page_read(request, response, session, Page[ProvisionRead], read)
 

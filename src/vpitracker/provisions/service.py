@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
@@ -25,7 +27,7 @@ def get(session: Session, key: str, *, for_update: bool = False) -> Provision:
 
 def list_provisions(
     session: Session, *, instrument: Instrument | None, cluster: int | None, page: PageRequest
-) -> tuple[list[Provision], str | None]:
+) -> tuple[list[Row[*tuple[Any, ...]]], str | None]:
     return repository.list_provisions(
         session, instrument=instrument.value if instrument else None, cluster=cluster, page=page
     )
