@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, Subquery, case, delete, func, literal, or_
+from sqlalchemy import ColumnElement, FromClause, Select, Subquery, case, delete, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -65,6 +65,19 @@ def implementation_subquery(clock: Clock) -> Subquery:
     """
     joined, status = figures_status(clock)
     figures = table_of(CommitmentFigures)
+    each: FromClause = joined
+    if clock.as_of is not None:
+        # Each commitment's status as of the day once, then counted per recommendation:
+        # SQLite would otherwise probe the spans once per link. PostgreSQL inlines the
+        # query (its hash join already derives each status once).
+        each = (
+            sa_select(figures.c.commitment_id, status.label("status"))
+            .select_from(joined)
+            .where(figures.c.committed_on <= clock.as_of)
+            .cte("statuses")
+            .prefix_with("MATERIALIZED", dialect="sqlite")
+        )
+        status = each.c.status
     completed = func.sum(case((status == ReportedStatus.completed.value, 1), else_=0))
     not_started = func.sum(case((status == ReportedStatus.not_started.value, 1), else_=0))
     # recommendation id, its commitments, how many completed, how many not started
@@ -75,11 +88,9 @@ def implementation_subquery(clock: Clock) -> Subquery:
             completed.label("completed"),
             not_started.label("not_started"),
         )
-        .join(joined, figures.c.commitment_id == col(CommitmentRecommendation.commitment_id))
+        .join(each, each.c.commitment_id == col(CommitmentRecommendation.commitment_id))
         .group_by(col(CommitmentRecommendation.recommendation_id))
     )
-    if clock.as_of is not None:
-        stmt = stmt.where(figures.c.committed_on <= clock.as_of)
     impl: Subquery = stmt.subquery("impl")
     return impl
 
