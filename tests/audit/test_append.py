@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, text
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlmodel import Session, col, func, select
 
 from tests.audit.independent import sha256
@@ -130,12 +131,13 @@ def test_under_the_chain_lock_a_post_makes_one_call_and_one_write(
         assert len(under) == 1, under
         write = under[0]
         assert write.startswith("WITH"), under
-        assert write.count("INSERT INTO") == 4, under
-        for table in ("audit_event", "merkle_node", "outbox_event", "update_month"):
-            assert f"INSERT INTO {table}" in write
         with Session(engine) as s:
             index = s.exec(select(func.max(AuditEvent.seq))).one() - 1
-        closed_levels.add((~index & (index + 1)).bit_length() - 1)  # trailing ones
+        closed = (~index & (index + 1)).bit_length() - 1  # its trailing ones
+        closed_levels.add(closed)
+        assert write.count("INSERT INTO merkle_node") == 1 + closed, under
+        for table in ("audit_event", "outbox_event", "update_month"):
+            assert write.count(f"INSERT INTO {table}") == 1, under
     assert closed_levels >= {0, 1, 2, 3}, closed_levels
     with unit_of_work(engine, write=False) as s:
         hashes = list(s.exec(select(AuditEvent.hash).order_by(col(AuditEvent.seq))).all())
@@ -191,3 +193,33 @@ def test_a_post_waiting_for_the_chain_holds_no_shared_row(
         assert s.exec(select(UpdateMonth.updates).where(UpdateMonth.month == month)).one() == 2
         verdict = audit_service.verify(s)
     assert verdict.ok, verdict.detail
+
+
+def test_every_statement_of_a_post_is_compiled_once(posting: tuple[Engine, Actor, int]) -> None:
+    """Each statement a post runs has a compiled-cache key, so once warm none is compiled
+    again: the append's write (under the chain lock on PostgreSQL) is served from the
+    cache. A multi-row VALUES (tree nodes, outbox rows) has no key and would be compiled
+    anew, under the lock, on every post."""
+    engine, actor, commitment_id = posting
+    seen: list[tuple[str, CacheStats]] = []
+
+    def on_execute(_c: Any, _cur: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
+        if context.compiled is not None:  # not driver-level SQL (SQLite's BEGIN IMMEDIATE)
+            seen.append((" ".join(statement.split()), context.cache_hit))
+
+    event.listen(engine, "after_cursor_execute", on_execute)
+    try:
+        for n in range(16):  # every shape of append up to three closed levels
+            _post(engine, actor, commitment_id, n)
+        assert not [s for s, hit in seen if hit is CacheStats.NO_CACHE_KEY]
+        for n in range(16, 24):
+            seen.clear()
+            _post(engine, actor, commitment_id, n)
+            with Session(engine) as s:
+                index = s.exec(select(func.max(AuditEvent.seq))).one() - 1
+            if (~index & (index + 1)).bit_length() - 1 < 3:  # a shape seen above
+                writes = [(s, hit) for s, hit in seen if "INSERT INTO audit_event" in s]
+                assert writes, seen
+                assert all(hit is CacheStats.CACHE_HIT for _, hit in writes), writes
+    finally:
+        event.remove(engine, "after_cursor_execute", on_execute)

@@ -174,6 +174,16 @@ def merkle_insert(rows: Sequence[tuple[int, int, bytes]]) -> Insert:
     )
 
 
+def merkle_rows(rows: Sequence[tuple[int, int, bytes]]) -> list[Insert]:
+    """One single-row INSERT per tree node, for ``write_together``.
+
+    A multi-row VALUES has no compiled-cache key, so SQLAlchemy compiles it (and any
+    statement it is part of) again on every call; single-row INSERTs are compiled once
+    per shape, and the append's one statement with them.
+    """
+    return [insert(MerkleNode).values({"level": lv, "idx": i, "hash": h}) for lv, i, h in rows]
+
+
 def add_merkle_nodes(session: Session, rows: list[tuple[int, int, bytes]]) -> None:
     session.execute(merkle_insert(rows))
 

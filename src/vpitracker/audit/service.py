@@ -135,9 +135,7 @@ def record(
     nodes = transparency.leaf_nodes(
         session, event.seq - 1, event.hash, last[1] if last else None, locked.nodes
     )
-    writes = [repository.event_insert(event)]
-    if nodes:
-        writes.append(repository.merkle_insert(nodes))
+    writes = [repository.event_insert(event), *repository.merkle_rows(nodes)]
     if notice is not None:
         writes.append(outbox.queued(notice, event))
     repository.write_together(session, [*writes, *with_event])
