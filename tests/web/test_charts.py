@@ -47,19 +47,37 @@ class TestBarSvg:
         assert 'x="75.0" y="0" width="25.0" height="12" class="s-completed"' in svg
 
 
-class TestMinistryLines:
+class TestMinistryRows:
     def test_the_label_is_in_the_page_language_with_the_mean(self) -> None:
         row = _row(completed=2, stalled=2, mean_progress_percent=62.5)
         for lang in i18n.SUPPORTED:
-            (line,) = charts.ministry_lines([row], lang)
+            html = str(charts.ministry_rows([row], lang))
             wanted = i18n.gettext(
                 lang, "%(done)s of %(led)s completed, mean progress %(mean)s%%"
             ) % {"done": 2, "led": 4, "mean": 62.5}
-            assert f'aria-label="{wanted}"' in line.progress
-            assert line.progress.endswith('<span class="small">62.5%</span>')
-            assert line.days == "—"
+            assert f'aria-label="{wanted}"' in html
+            assert '</svg> <span class="small">62.5%</span></td>' in html
+            # led, the bar, completed, overdue, contested, days since the last update
+            assert html.count("<td>") == 6
+            assert html.endswith("<td>—</td>\n  </tr>\n")
 
     def test_no_mean_is_a_dash_not_zero(self) -> None:
-        (line,) = charts.ministry_lines([_row()], "en")
-        assert "<rect " in line.progress  # the track alone
-        assert line.progress.endswith('<span class="small">—</span>')
+        html = str(charts.ministry_rows([_row()], "en"))
+        assert html.count("<rect ") == 1  # the track alone
+        assert '</svg> <span class="small">—</span></td>' in html
+
+    def test_one_row_per_ministry_its_name_and_code_escaped(self) -> None:
+        rows = [
+            _row(completed=1).model_copy(
+                update={"ministry_id": n, "ministry_code": f"M&{n}", "ministry_name": '<b>"x"</b>'}
+            )
+            for n in (3, 9)
+        ]
+        html = str(charts.ministry_rows(rows, "en"))
+        assert html.count("<tr>") == 2
+        assert "<b>" not in html
+        assert (
+            '<a href="/ministries/9"><abbr title="&lt;b&gt;&#34;x&#34;&lt;/b&gt;">M&amp;9</abbr>'
+            in html
+        )
+        assert html.index('href="/ministries/3"') < html.index('href="/ministries/9"')

@@ -41,7 +41,7 @@ def scorecard(session: Session, clock: Clock, lang: str) -> dict[str, Any]:
     summary, ministries = figures.summary, figures.ministries.items
     return {
         "summary": summary,
-        "ministries": charts.ministry_lines(ministries, lang),
+        "ministry_rows": charts.ministry_rows(ministries, lang),
         "clusters": figures.clusters.items,
         "instruments": figures.instruments.items,
         "timeline": figures.timeline.items,
