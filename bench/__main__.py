@@ -139,6 +139,10 @@ def pages(
     ] = False,
     n: Annotated[int, typer.Option(min=1, max=10_000, help="Timed repetitions")] = 30,
     warmup: Annotated[int, typer.Option(min=0, max=1_000, help="Warm-up repetitions")] = 3,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="With --size: a source tree (git archive) served beside, alternating"),
+    ] = None,
 ) -> None:
     """Time the scorecard and a commitment page against the API calls they summarize."""
     from bench.pages import compare, markdown, sized
@@ -146,7 +150,9 @@ def pages(
     if size is not None:
         if size.upper() not in SIZES:
             raise typer.BadParameter(f"size must be one of {', '.join(SIZES)}")
-        rows = sized(size.upper(), db, seed=seed, n=n, warmup=warmup, reuse_db=reuse_db)
+        rows = sized(
+            size.upper(), db, seed=seed, n=n, warmup=warmup, reuse_db=reuse_db, baseline=baseline
+        )
     elif url and email and password:
         rows = compare(url, email, password, n=n, warmup=warmup)
     else:

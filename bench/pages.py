@@ -9,6 +9,8 @@ pages (cookie) and once on the API (token), then times, alternating, the scoreca
 ``python -m bench pages --size M --db postgres`` does it all itself: a fresh database of
 its own (``vpi_bench_pages_<size>``, so a ``run`` of the same size is left alone), the
 dataset, the secretariat, a live server; ``--reuse-db`` times that database again.
+``--baseline DIR`` (older code, e.g. ``git archive <commit> src migrations``) serves the
+same database beside this checkout's, and every call of both alternates.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ from bench.server import (
 )
 from bench.sizes import SIZES
 from bench.stats import summary_ms
+from bench.writes import code_env
 from vpitracker import migrate
 from vpitracker.db import make_engine
 
@@ -77,10 +81,14 @@ def _get_all(client: httpx.Client, *paths: str) -> Callable[[], None]:
 
 
 def compare(url: str, email: str, password: str, *, n: int, warmup: int) -> list[dict[str, Any]]:
+    return compare_servers({"": url}, email, password, n=n, warmup=warmup)
+
+
+def _pairs(url: str, email: str, password: str) -> list[tuple[str, Callable[[], None], str, Any]]:
     pages = page_client(url, email, password)
     api = api_client(url, email, password)
     commitment = api.get("/v1/commitments?limit=1").json()["items"][0]["id"]
-    pairs = [
+    return [
         (
             "/",
             _get_all(pages, "/"),
@@ -99,29 +107,43 @@ def compare(url: str, email: str, password: str, *, n: int, warmup: int) -> list
             ),
         ),
     ]
+
+
+def compare_servers(
+    servers: dict[str, str], email: str, password: str, *, n: int, warmup: int
+) -> list[dict[str, Any]]:
+    """``servers``: label -> URL (several: other code on the same database). Per pair,
+    each server's page and API calls alternate, so drift and load hit all alike."""
+    pairs = {label: _pairs(url, email, password) for label, url in servers.items()}
     rows = []
-    for page_name, page_call, api_name, api_call in pairs:
+    for i in range(len(next(iter(pairs.values())))):
         load_before = loadavg()
+        calls = {label: found[i] for label, found in pairs.items()}
         for _ in range(warmup):
-            page_call()
-            api_call()
-        page_times, api_times = [], []
-        for _ in range(n):  # alternating, so drift hits both alike
-            page_times.append(_timed(page_call))
-            api_times.append(_timed(api_call))
-        page_s, api_s = summary_ms(page_times), summary_ms(api_times)
-        rows.append(
-            {
-                "page": page_name,
-                "page_ms": page_s,
-                "api": api_name,
-                "api_ms": api_s,
-                "p95_ratio": round(page_s["p95_ms"] / api_s["p95_ms"], 2),
-                "p50_ratio": round(page_s["p50_ms"] / api_s["p50_ms"], 2),
-                # 1-minute load average before and after: 2 shared CPUs skew every timing.
-                "load": [load_before[0] if load_before else None, _load1()],
-            }
-        )
+            for _name, page_call, _api, api_call in calls.values():
+                page_call()
+                api_call()
+        times: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in calls}
+        for _ in range(n):
+            for label, (_name, page_call, _api, api_call) in calls.items():
+                times[label][0].append(_timed(page_call))
+                times[label][1].append(_timed(api_call))
+        load_after = _load1()
+        for label, (page_name, _page, api_name, _call) in calls.items():
+            page_s, api_s = summary_ms(times[label][0]), summary_ms(times[label][1])
+            rows.append(
+                {
+                    "code": label,
+                    "page": page_name,
+                    "page_ms": page_s,
+                    "api": api_name,
+                    "api_ms": api_s,
+                    "p95_ratio": round(page_s["p95_ms"] / api_s["p95_ms"], 2),
+                    "p50_ratio": round(page_s["p50_ms"] / api_s["p50_ms"], 2),
+                    # 1-minute load average before and after: 2 shared CPUs skew every timing.
+                    "load": [load_before[0] if load_before else None, load_after],
+                }
+            )
     return rows
 
 
@@ -131,15 +153,19 @@ def _load1() -> float | None:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
+    labelled = any(r.get("code") for r in rows)
     lines = [
-        "| page | p50 ms | p95 ms | API calls, same figures | p50 ms | p95 ms | p95 ratio "
+        ("| code " if labelled else "")
+        + "| page | p50 ms | p95 ms | API calls, same figures | p50 ms | p95 ms | p95 ratio "
         "| p50 ratio | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        ("|---" if labelled else "") + "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         start, end = r["load"]
+        code = f"| {r['code']} " if labelled else ""
         lines.append(
-            f"| `{r['page']}` | {r['page_ms']['p50_ms']} | {r['page_ms']['p95_ms']} | {r['api']} "
+            f"{code}| `{r['page']}` | {r['page_ms']['p50_ms']} | {r['page_ms']['p95_ms']} "
+            f"| {r['api']} "
             f"| {r['api_ms']['p50_ms']} | {r['api_ms']['p95_ms']} | {r['p95_ratio']} "
             f"| {r['p50_ratio']} | {start} → {end} |"
         )
@@ -147,9 +173,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def sized(
-    size: str, kind: DbKind, *, seed: int, n: int, warmup: int, reuse_db: bool
+    size: str,
+    kind: DbKind,
+    *,
+    seed: int,
+    n: int,
+    warmup: int,
+    reuse_db: bool,
+    baseline: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """``compare`` on a database of its own, loaded with the dataset of ``size``."""
+    """``compare`` on a database of its own, loaded with the dataset of ``size``;
+    ``baseline`` (a source tree): its code serves the same database beside this one's."""
     db = database_for(kind, f"pages_{size}")
     env = server_env(db.url, new_secret_key())
     engine = make_engine(db.url)
@@ -171,5 +205,12 @@ def sized(
     # The page cookie is Secure outside development mode, and this server speaks http.
     serving = {**env, "VPI_ENV": "development"}
     log = Path(RESULTS_DIR) / f"pages-{size}-{kind.value}.server.log"
-    with serve(serving, log) as server:
-        return compare(server.url, SECRETARIAT_EMAIL, SECRETARIAT_PASSWORD, n=n, warmup=warmup)
+    with ExitStack() as stack:
+        servers = {}
+        if baseline is not None:
+            old_log = log.with_suffix(".baseline.log")
+            old = stack.enter_context(serve(code_env(serving, baseline), old_log))
+            servers["baseline"] = old.url
+        server = stack.enter_context(serve(serving, log))
+        servers["this" if baseline is not None else ""] = server.url
+        return compare_servers(servers, SECRETARIAT_EMAIL, SECRETARIAT_PASSWORD, n=n, warmup=warmup)
