@@ -17,7 +17,6 @@ from sqlmodel import Session
 
 from vpitracker.auth.passwords import hash_password
 from vpitracker.commitments.service import refresh_latest
-from vpitracker.kernel import figures
 from vpitracker.models import (
     Assessment,
     Commitment,
@@ -141,8 +140,9 @@ def make_commitment(
             CommitmentRecommendation(commitment_id=pk(commitment), recommendation_id=pk(rec))
         )
     session.commit()
-    # Its figures row, as the commitment service writes it.
-    figures.refresh(session, [pk(commitment)])
+    # Written directly, as a bulk load writes rows: the kept tables (its figures row,
+    # its timeline's rows) are rebuilt for it.
+    refresh_latest(session, [pk(commitment)])
     session.commit()
     return commitment
 

@@ -117,7 +117,8 @@ def test_under_the_chain_lock_a_post_makes_one_call_and_one_write(
 ) -> None:
     """The lock is held to the commit: the call that takes it also reads the head and
     the Merkle siblings (none is read after it, whatever subtrees the leaf closes), and
-    the event, its tree nodes, its outbox row and the month's count are one statement."""
+    the event, its tree nodes, its outbox row, the month's count and the day's timeline
+    moves are one statement."""
     engine, actor, commitment_id = posting
     closed_levels = set()
     for n in range(16):  # leaves closing subtrees up to level 4 (16 = 2**4 leaves)
@@ -138,6 +139,7 @@ def test_under_the_chain_lock_a_post_makes_one_call_and_one_write(
         assert write.count("INSERT INTO merkle_node") == 1 + closed, under
         for table in ("audit_event", "outbox_event", "update_month"):
             assert write.count(f"INSERT INTO {table}") == 1, under
+        assert write.count("INSERT INTO timeline_day") >= 1, under  # a row per day changed
     assert closed_levels >= {0, 1, 2, 3}, closed_levels
     with unit_of_work(engine, write=False) as s:
         hashes = list(s.exec(select(AuditEvent.hash).order_by(col(AuditEvent.seq))).all())
@@ -183,6 +185,8 @@ def test_a_post_waiting_for_the_chain_holds_no_shared_row(
             probe.execute(
                 text("UPDATE update_month SET updates = updates WHERE month = :m"), {"m": month}
             )
+            # Nor the day's timeline row, which every post of the day writes.
+            probe.execute(text("UPDATE timeline_day SET updates = updates"))
             probe.rollback()
     finally:
         holder.rollback()

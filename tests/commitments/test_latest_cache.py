@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,10 @@ from sqlmodel import Session, col, select
 
 from tests.credentials import auth
 from tests.factories import make_commitment, make_ministry, make_user
+from vpitracker.commitments import service as commitments_service
+from vpitracker.commitments import timeline_days
 from vpitracker.commitments.latest import refresh_spans, refresh_update_months
+from vpitracker.commitments.schemas import CommitmentCreate, CommitmentUpdate
 from vpitracker.config import Settings
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
@@ -25,12 +28,15 @@ from vpitracker.models import (
     Commitment,
     CommitmentAssessmentSpan,
     CommitmentClosedSpan,
+    CommitmentTimelineDay,
     CommitmentUpdateSpan,
     StatusUpdate,
+    TimelineDay,
     UpdateMonth,
 )
 from vpitracker.reporting import service as reporting
 from vpitracker.reporting.schemas import AssessmentCreate, StatusUpdateCreate
+from vpitracker.versioning import etag
 from vpitracker.vocab import ReportedStatus, Role, Verdict
 
 
@@ -47,6 +53,9 @@ def _migration(name: str) -> Any:
 def _migration_backfill() -> str:
     return str(_migration("2026-12-02_closed_spans.py").BACKFILL)
 
+
+# A day's timeline moves: updates, completed, closed after due, due.
+Moves = tuple[int, int, int, int]
 
 FIELDS = ("reported_status", "progress_percent", "last_reported_at", "verdict", "contested")
 
@@ -220,3 +229,130 @@ class TestLatestCache:
         assert kept() == dict(expected)
         refresh_update_months(session)
         assert kept() == dict(expected)
+
+
+def _timeline_days_recomputed(session: Session, ids: list[int]) -> dict[tuple[int, date], Moves]:
+    """From the rows alone (docs/concepts.md, the timeline): per commitment and UTC day,
+    updates posted and the days each closed span starts and stops counting."""
+    out: dict[tuple[int, date], list[int]] = {}
+
+    def add(cid: int, day: date, kind: int, n: int) -> None:
+        out.setdefault((cid, day), [0, 0, 0, 0])[kind] += n
+
+    commitments = {
+        c.id: c for c in session.exec(select(Commitment).where(col(Commitment.id).in_(ids)))
+    }
+    updates = sorted(
+        session.exec(select(StatusUpdate).where(col(StatusUpdate.commitment_id).in_(ids))),
+        key=lambda u: (u.commitment_id, u.reported_at, u.id),
+    )
+    for c in commitments.values():
+        assert c.id is not None
+        add(c.id, max(c.committed_on, c.due_date + timedelta(days=1)), 3, 1)
+    for u, after in zip(updates, [*updates[1:], None], strict=True):
+        c = commitments[u.commitment_id]
+        day = u.reported_at.astimezone(UTC).date()
+        add(u.commitment_id, day, 0, 1)
+        if u.status not in ("completed", "cancelled"):
+            continue
+        ended = after is not None and after.commitment_id == u.commitment_id
+        until = after.reported_at.astimezone(UTC).date() if ended and after else None
+        due_from = max(c.committed_on, c.due_date + timedelta(days=1))
+        starts = [(2, max(day, due_from))]
+        if u.status == "completed":
+            starts.append((1, max(day, c.committed_on)))
+        for kind, first in starts:
+            add(u.commitment_id, first, kind, 1)
+            if until is not None:
+                add(u.commitment_id, max(first, until), kind, -1)
+    return {key: (n[0], n[1], n[2], n[3]) for key, n in out.items() if any(n)}
+
+
+class TestTimelineDays:
+    def test_kept_by_posts_imports_and_date_changes_equal_a_recomputation(
+        self, session: Session
+    ) -> None:
+        sec = make_user(session, Role.secretariat)
+        actor = actor_for_user(session, sec)
+        commitments = _random_history(session, actor, random.Random(17))
+        ids = [c.id for c in commitments if c.id is not None]
+        # New dates rewrite the commitment's rows (through the service, as PATCH does).
+        for c, committed, due in (
+            (commitments[0], date(2022, 3, 1), date(2022, 6, 30)),
+            (commitments[1], date(2020, 1, 1), date(2020, 2, 1)),
+        ):
+            assert c.id is not None
+            commitments_service.update(
+                session,
+                actor,
+                c.id,
+                CommitmentUpdate(committed_on=committed, due_date=due),
+                etag(c.version),
+            )
+            session.commit()
+        created = commitments_service.create(
+            session,
+            actor,
+            CommitmentCreate(
+                code="GOK-TL-1",
+                title="Created through the service",
+                description="d",
+                lead_ministry_id=commitments[0].lead_ministry_id,
+                committed_on=date(2021, 5, 5),
+                due_date=date(2021, 5, 31),
+                indicator="i",
+            ),
+        )
+        session.commit()
+        assert created.id is not None
+        ids.append(created.id)
+        expected = _timeline_days_recomputed(session, ids)
+        # Every kind of move is there, taken back too.
+        for kind in range(4):
+            assert any(m[kind] > 0 for m in expected.values()), kind
+        assert any(m[1] < 0 for m in expected.values())
+        assert any(m[2] < 0 for m in expected.values())
+
+        def kept() -> tuple[dict[tuple[int, date], Moves], dict[date, Moves]]:
+            rows = {
+                (r.commitment_id, r.day): (r.updates, r.completed, r.closed_due, r.due)
+                for r in session.exec(select(CommitmentTimelineDay))
+            }
+            days = {
+                r.day: (r.updates, r.completed, r.closed_due, r.due)
+                for r in session.exec(select(TimelineDay))
+            }
+            return {k: m for k, m in rows.items() if any(m)}, {
+                d: m for d, m in days.items() if any(m)
+            }
+
+        def summed(rows: dict[tuple[int, date], Moves]) -> dict[date, Moves]:
+            out: dict[date, list[int]] = {}
+            for (_, day), moves in rows.items():
+                total = out.setdefault(day, [0, 0, 0, 0])
+                for k, n in enumerate(moves):
+                    total[k] += n
+            return {d: (n[0], n[1], n[2], n[3]) for d, n in out.items() if any(n)}
+
+        assert kept() == (expected, summed(expected))
+        # The migration's backfill and the bulk refresh build the very same rows.
+        session.execute(delete(CommitmentTimelineDay))
+        session.execute(delete(TimelineDay))
+        for statement in _migration("2026-12-03_timeline_days.py").backfill(
+            session.get_bind().dialect.name
+        ):
+            session.execute(text(statement))
+        assert kept() == (expected, summed(expected))
+        timeline_days.refresh(session)
+        assert kept() == (expected, summed(expected))
+        # Rows written elsewhere (an update removed): rebuilding that commitment alone
+        # fixes its rows and moves the day sums by its change only.
+        removed = session.exec(
+            select(StatusUpdate).where(col(StatusUpdate.commitment_id) == ids[2])
+        ).first()
+        assert removed is not None
+        session.execute(delete(StatusUpdate).where(col(StatusUpdate.id) == removed.id))
+        commitments_service.refresh_latest(session, [ids[2]])
+        changed = _timeline_days_recomputed(session, ids)
+        assert changed != expected
+        assert kept() == (changed, summed(changed))

@@ -1,8 +1,8 @@
 """The tables kept from the reporting history: ``commitment_latest``, the spans,
-``update_month`` and the reported fields of ``commitment_figures``. A post updates
-them in its own transaction (``note_update``, ``note_assessment``); bulk loads and
-rows written elsewhere rebuild them from the history (``refresh_latest``). Queries
-only, like a repository.
+``update_month``, the reported fields of ``commitment_figures`` and the timeline's rows
+(``timeline_days``). A post updates them in its own transaction (``note_update``,
+``note_assessment``); bulk loads and rows written elsewhere rebuild them from the
+history (``refresh_latest``). Queries only, like a repository.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from vpitracker.commitments import timeline_days
 from vpitracker.commitments.repository import month_of
 from vpitracker.kernel import figures
 from vpitracker.models import (
@@ -50,17 +51,18 @@ def _before(
     return at is not None and key is not None and (at, key) > (record_at, record_id or 0)
 
 
-def note_update(session: Session, update: StatusUpdate) -> None:
-    """Keep ``commitment_latest`` and the closed spans current after a status update.
+def note_update(session: Session, update: StatusUpdate) -> list[Insert]:
+    """Keep ``commitment_latest``, the spans and the commitment's timeline rows current
+    after a status update; the changes to ``timeline_day`` are returned, to be written
+    with the update's audit event as the month's count (``month_count``) is.
 
-    The commitment row is locked, so posts to one commitment are serialized. The
-    month's count (``month_count``) is written with the update's audit event.
+    The commitment row is locked, so posts to one commitment are serialized.
     """
     latest = _latest_of(session, update.commitment_id)
     if _before((update.reported_at, update.id), (latest.reported_at, latest.update_id)):
         # An older (imported) report does not replace the newest, but it splits a span.
         refresh_spans(session, [update.commitment_id])
-        return
+        return timeline_days.rewrite(session, [update.commitment_id])
     _extend_spans(session, latest, update)
     figures.note_update(
         session, update.commitment_id, update.status, update.progress_percent, update.reported_at
@@ -71,6 +73,7 @@ def note_update(session: Session, update: StatusUpdate) -> None:
     latest.progress_percent = update.progress_percent
     session.add(latest)
     session.flush()
+    return timeline_days.rewrite(session, [update.commitment_id])
 
 
 def note_assessment(session: Session, assessment: Assessment) -> None:
@@ -246,13 +249,14 @@ def refresh_update_months(session: Session) -> None:
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
-    """Rebuild ``commitment_latest``, the spans, the month counts and the figures rows
-    (``commitment_figures``) from the records.
+    """Rebuild ``commitment_latest``, the spans, the month counts, the figures rows
+    (``commitment_figures``) and the timeline's rows from the records.
 
     For bulk loads and rows written outside the reporting service.
     """
     refresh_spans(session, commitment_ids)
     refresh_update_months(session)
+    timeline_days.refresh(session, commitment_ids)
     ids = None if commitment_ids is None else sorted(set(commitment_ids))
     latest = table_of(CommitmentLatest)
     _clear(session, latest, ids)

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from vpitracker.audit import service as audit
 from vpitracker.audited import archive as archive_record
-from vpitracker.commitments import latest, repository
+from vpitracker.commitments import latest, repository, timeline_days
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
 from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel import figures
@@ -129,6 +129,7 @@ def create(session: Session, actor: Actor, data: CommitmentCreate) -> Commitment
             "recommendation_ids": sorted(set(data.recommendation_ids)),
             "supporting_ministry_ids": sorted(set(data.supporting_ministry_ids)),
         },
+        with_event=_timeline_rows(session, commitment.id),
     )
     return commitment
 
@@ -176,8 +177,16 @@ def update(
     if changed:
         flush_unique(session, "A commitment with that code already exists")
         figures.refresh(session, [commitment_id])
+        # The timeline's rows follow the dates; ministries and links are picked at reading.
+        dated = "committed_on" in changed or "due_date" in changed
         audit.record(
-            session, actor, "commitment.updated", EntityType.commitment, commitment_id, changed
+            session,
+            actor,
+            "commitment.updated",
+            EntityType.commitment,
+            commitment_id,
+            changed,
+            with_event=_timeline_rows(session, commitment_id) if dated else (),
         )
     return commitment
 
@@ -190,20 +199,33 @@ def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
     return commitment
 
 
+# session.info key: the ``timeline_day`` change of each status update noted, by its id,
+# until ``counted`` hands it to the update's audit event.
+_TIMELINE_DAYS = "vpitracker.timeline_day"
+
+
 def note_report(session: Session, record: StatusUpdate | Assessment) -> None:
     """Record a new status update or assessment as the commitment's newest (if it is)."""
     if isinstance(record, StatusUpdate):
-        latest.note_update(session, record)
+        session.info.setdefault(_TIMELINE_DAYS, {})[record.id] = latest.note_update(session, record)
     else:
         latest.note_assessment(session, record)
 
 
 def counted(session: Session, record: StatusUpdate | Assessment) -> list[Insert]:
-    """The counts a new report adds to (a status update: its month's), to be written
-    with its audit event under the chain lock (``audit.record(with_event=...)``)."""
-    if isinstance(record, StatusUpdate):
-        return [latest.month_count(session, record.reported_at)]
-    return []
+    """The counts a new report adds to (a status update: its month's and its days'
+    timeline moves), to be written with its audit event under the chain lock
+    (``audit.record(with_event=...)``)."""
+    if not isinstance(record, StatusUpdate):
+        return []
+    days: list[Insert] = session.info.get(_TIMELINE_DAYS, {}).pop(record.id, [])
+    return [latest.month_count(session, record.reported_at), *days]
+
+
+def _timeline_rows(session: Session, commitment_id: int) -> list[Insert]:
+    """Rewrite the commitment's timeline rows (its dates are new); the ``timeline_day``
+    change, for its audit event."""
+    return timeline_days.rewrite(session, [commitment_id])
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:

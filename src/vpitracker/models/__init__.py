@@ -27,9 +27,11 @@ from vpitracker.models.oversight import (
     CommitmentLatest,
     CommitmentRecommendation,
     CommitmentSupport,
+    CommitmentTimelineDay,
     CommitmentUpdateSpan,
     Recommendation,
     RecommendationProvision,
+    TimelineDay,
     UpdateMonth,
 )
 from vpitracker.models.reference import Ministry, Provision
@@ -49,6 +51,7 @@ __all__ = [
     "CommitmentLatest",
     "CommitmentRecommendation",
     "CommitmentSupport",
+    "CommitmentTimelineDay",
     "CommitmentUpdateSpan",
     "DigestRun",
     "IdempotencyRecord",
@@ -62,6 +65,7 @@ __all__ = [
     "Recommendation",
     "RecommendationProvision",
     "StatusUpdate",
+    "TimelineDay",
     "UTCDateTime",
     "UpdateMonth",
     "User",

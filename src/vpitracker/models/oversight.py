@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlmodel import Field, SQLModel
 
 from vpitracker.models.base import ArchivableRecord, UTCDateTime
@@ -240,3 +250,53 @@ class UpdateMonth(SQLModel, table=True):
 
     month: str = Field(sa_column=Column(String(7), primary_key=True))
     updates: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class TimelineMoves(SQLModel):
+    """What one day (UTC) changes in the timeline's figures: updates posted that day,
+    and how many commitments start (+) or stop (-) counting as completed, as closed
+    after their due date, and as due (from the day after the due date, or the
+    commitment date if later; never stops). A day's completed and overdue figures
+    are the sums of these columns over every day up to it.
+    """
+
+    day: date = Field(sa_type=Date, primary_key=True)
+    updates: int = Field(default=0, nullable=False)
+    completed: int = Field(default=0, nullable=False)
+    closed_due: int = Field(default=0, nullable=False)
+    due: int = Field(default=0, nullable=False)
+
+
+class CommitmentTimelineDay(TimelineMoves, table=True):
+    """Each commitment's timeline moves per day, from its status updates, closed spans,
+    commitment date and due date. Rewritten for the commitment in the same
+    transaction as each post to it and each change of its dates; the filtered
+    timeline sums the counted commitments' rows instead of grouping their updates.
+    """
+
+    __tablename__ = "commitment_timeline_day"
+    __table_args__ = (
+        PrimaryKeyConstraint("commitment_id", "day"),
+        # Read by index only: a commitment's rows are scattered over the table.
+        Index(
+            "ix_commitment_timeline_day_moves",
+            "commitment_id",
+            "day",
+            "updates",
+            "completed",
+            "closed_due",
+            "due",
+        ),
+    )
+
+    commitment_id: int = Field(foreign_key="commitment.id", ondelete="CASCADE", primary_key=True)
+
+
+class TimelineDay(TimelineMoves, table=True):
+    """``commitment_timeline_day`` summed over every commitment (archived ones too) per
+    day: what a rewrite changes in a commitment's rows is added here under the audit
+    chain's lock, as ``update_month`` is. The unfiltered timeline reads these rows
+    less those of the few commitments it does not count.
+    """
+
+    __tablename__ = "timeline_day"

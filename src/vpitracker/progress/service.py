@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -312,10 +312,6 @@ def periods(first: date, last: date, months: int) -> list[tuple[date, date]]:
     return out[-timeline_repository.MAX_PERIODS :]
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
 def _months(start: date, count: int) -> list[str]:
     """The ``YYYY-MM`` keys of the ``count`` months from ``start``."""
     return [_add_months(start, n).strftime("%Y-%m") for n in range(count)]
@@ -332,40 +328,40 @@ def timeline(
 ) -> Timeline:
     """Per month or quarter: updates posted, completions (cumulative), overdue at period end."""
     counted = _counted(clock, ministry_id, cluster, instrument, with_state=False)
-    first = timeline_repository.first_commitment_date(session, counted)
+    every = ministry_id is None and cluster is None and instrument is None
+    if every:
+        first = timeline_repository.first_commitment_date(session, counted)
+    else:
+        ids, first = timeline_repository.counted_ids(session, counted)
     months = 3 if interval == "quarter" else 1
     items: list[TimelineRow] = []
     if first is not None:
         spans = periods(first, clock.ref_date, months)
-        posted = timeline_repository.updates_per_month(
-            session,
-            counted,
-            _midnight(spans[0][0]),
-            _midnight(spans[-1][1] + timedelta(days=1)),
-            every=ministry_id is None and cluster is None and instrument is None,
-        )
-        moves = timeline_repository.timeline_moves(session, counted, spans[-1][1])
-        running = dict.fromkeys(
-            ("completed+", "completed-", "closed_due+", "closed_due-", "due+"), 0
-        )
+        last_day = spans[-1][1]
+        if every:
+            moves = timeline_repository.every_moves_per_month(session, counted, last_day)
+        else:
+            moves = timeline_repository.moves_per_month(session, ids, last_day)
+        completed = closed_due = due = 0
         first_month = spans[0][0].strftime("%Y-%m")
         for n, (period_start, period_end) in enumerate(spans):
             # Months before the first period (imported history) count into it.
             period_months = _months(period_start, months)
+            keys = set(period_months)
             if n == 0:
-                keys = {m for _, m in moves if m < first_month} | set(period_months)
-            else:
-                keys = set(period_months)
-            for kind in running:
-                running[kind] += sum(moves.get((kind, m), 0) for m in keys)
-            closed_due = running["closed_due+"] - running["closed_due-"]
+                keys |= {m for m in moves if m < first_month}
+            for month in keys:
+                if month in moves:
+                    completed += moves[month].completed
+                    closed_due += moves[month].closed_due
+                    due += moves[month].due
             items.append(
                 TimelineRow(
                     period_start=period_start,
                     period_end=period_end,
-                    updates_posted=sum(posted.get(month, 0) for month in period_months),
-                    commitments_completed_cumulative=running["completed+"] - running["completed-"],
-                    overdue_at_end=running["due+"] - closed_due,
+                    updates_posted=sum(moves[m].updates for m in period_months if m in moves),
+                    commitments_completed_cumulative=completed,
+                    overdue_at_end=due - closed_due,
                 )
             )
     return Timeline(
