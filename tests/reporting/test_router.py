@@ -208,45 +208,6 @@ class TestPostStatusUpdate:
         assert r.status_code == 201, r.text
         assert len(r.json()["evidence"]) == 20
 
-    def test_more_than_twenty_evidence_links_is_422(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        sec = make_user(session, Role.secretariat)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = post_update(client, settings, sec, commitment, evidence=links(21))
-
-        problem(r, 422)
-        assert written(session) == before
-
-    @pytest.mark.parametrize(
-        "url", ["ftp://example.org/report.pdf", "javascript:alert(1)", "file:///etc/passwd"]
-    )
-    def test_evidence_that_is_not_http_is_422(
-        self, client: TestClient, session: Session, settings: Settings, url: str
-    ) -> None:
-        sec = make_user(session, Role.secretariat)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = post_update(client, settings, sec, commitment, evidence=[{"url": url, "title": "x"}])
-
-        problem(r, 422)
-        assert written(session) == before
-
-    def test_completed_with_less_than_100_percent_is_422(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        sec = make_user(session, Role.secretariat)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = post_update(client, settings, sec, commitment, status="completed", progress_percent=90)
-
-        problem(r, 422)
-        assert written(session) == before
-
     def test_reply_to_a_dispute_on_this_commitment_is_recorded(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
@@ -402,39 +363,6 @@ class TestPostAssessment:
         assert body["errors"][0]["loc"] == ["body", "status_update_id"]
         assert written(session) == before
 
-    @pytest.mark.parametrize("url", ["ftp://example.org/a.pdf", "javascript:alert(1)"])
-    def test_evidence_that_is_not_http_is_422(
-        self, client: TestClient, session: Session, settings: Settings, url: str
-    ) -> None:
-        member = make_user(session, Role.alliance_member)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = client.post(
-            assessments_url(commitment),
-            json=assessment_body(evidence=[{"url": url, "title": "x"}]),
-            headers=auth(settings, member),
-        )
-
-        problem(r, 422)
-        assert written(session) == before
-
-    def test_more_than_twenty_evidence_links_is_422(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        member = make_user(session, Role.alliance_member)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = client.post(
-            assessments_url(commitment),
-            json=assessment_body(evidence=links(21)),
-            headers=auth(settings, member),
-        )
-
-        problem(r, 422)
-        assert written(session) == before
-
     def test_archived_commitment_is_409_and_nothing_is_written(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
@@ -447,6 +375,50 @@ class TestPostAssessment:
         )
 
         problem(r, 409)
+        assert written(session) == before
+
+
+def evidence(url: str) -> dict[str, Any]:
+    return {"evidence": [{"url": url, "title": "x"}]}
+
+
+# Bodies each kind refuses with 422: more than twenty evidence links, evidence that is
+# not http(s), and a status update "completed" at less than 100 per cent.
+REFUSED_BODIES = [
+    ("status-updates", {"evidence": links(21)}),
+    ("status-updates", evidence("ftp://example.org/report.pdf")),
+    ("status-updates", evidence("javascript:alert(1)")),
+    ("status-updates", evidence("file:///etc/passwd")),
+    ("status-updates", {"status": "completed", "progress_percent": 90}),
+    ("assessments", evidence("ftp://example.org/a.pdf")),
+    ("assessments", evidence("javascript:alert(1)")),
+    ("assessments", {"evidence": links(21)}),
+]
+
+
+class TestRefusedBodies:
+    @pytest.mark.parametrize(("kind", "fields"), REFUSED_BODIES)
+    def test_is_422_and_nothing_is_written(
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        kind: str,
+        fields: dict[str, Any],
+    ) -> None:
+        # Who may post each kind: the secretariat an update, an alliance member an assessment.
+        if kind == "status-updates":
+            who, body = make_user(session, Role.secretariat), status_update_body(**fields)
+        else:
+            who, body = make_user(session, Role.alliance_member), assessment_body(**fields)
+        commitment = make_commitment(session, lead=make_ministry(session))
+        before = written(session)
+
+        r = client.post(
+            f"/v1/commitments/{commitment.id}/{kind}", json=body, headers=auth(settings, who)
+        )
+
+        problem(r, 422)
         assert written(session) == before
 
 
