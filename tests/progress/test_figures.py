@@ -34,10 +34,12 @@ from tests.factories import (
     make_recommendation,
     make_update,
     make_user,
+    pk,
     status_update_body,
 )
 from tests.scenarios import Scenario, make_scenario
 from tests.transfer.helpers import csv_file
+from vpitracker.commitments import timeline_days
 from vpitracker.config import Settings
 from vpitracker.kernel import figures
 from vpitracker.models import (
@@ -46,10 +48,12 @@ from vpitracker.models import (
     CommitmentFigures,
     CommitmentRecommendation,
     CommitmentSupport,
+    CommitmentTimelineDay,
     Provision,
     Recommendation,
     RecommendationProvision,
     StatusUpdate,
+    TimelineDay,
 )
 from vpitracker.transfer.schemas import Kind
 from vpitracker.vocab import Role
@@ -853,6 +857,21 @@ def figure_rows(session: Session) -> list[tuple[Any, ...]]:
     return [tuple(row.model_dump().values()) for row in rows]
 
 
+def timeline_rows(session: Session) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    """The kept timeline rows (per commitment and day, per day) without all-zero ones."""
+    per_commitment = {
+        (r.commitment_id, r.day, r.updates, r.completed, r.closed_due, r.due)
+        for r in session.exec(select(CommitmentTimelineDay))
+        if any((r.updates, r.completed, r.closed_due, r.due))
+    }
+    per_day = {
+        (r.day, r.updates, r.completed, r.closed_due, r.due)
+        for r in session.exec(select(TimelineDay))
+        if any((r.updates, r.completed, r.closed_due, r.due))
+    }
+    return per_commitment, per_day
+
+
 class TestKeptFiguresFollowEveryWrite:
     def test_figures_equal_the_reference_after_edits_links_archive_posts_and_imports(
         self,
@@ -876,6 +895,7 @@ class TestKeptFiguresFollowEveryWrite:
 
         # A new lead (and earlier due date), new recommendations, an archive.
         moved = live[0]
+        old_lead = moved.lead_ministry_id
         new_lead = next(
             m for m in ms
             if m.id != moved.lead_ministry_id and m.id not in scenario.supporting[moved.id or 0]
@@ -942,9 +962,40 @@ class TestKeptFiguresFollowEveryWrite:
                         files={"file": ("u.csv", updates_file, "text/csv")})  # fmt: skip
         assert r.status_code == 200, r.text
 
+        # Imports at period edges: the last second of a month and of an as_of day, and
+        # the first of the next (a completion there, reopened on the next month's first).
+        edged = live[7]
+        edged_ministry = next(m for m in ms if m.id == edged.lead_ministry_id)
+        edges = [
+            ("2024-09-30T23:59:59Z", "completed", "100"),
+            ("2024-10-01T00:00:00Z", "in_progress", "60"),
+            ("2024-10-15T23:59:59Z", "completed", "100"),
+            ("2024-10-16T00:00:00Z", "cancelled", "0"),
+            ("2025-03-31T23:59:59Z", "completed", "100"),
+        ]
+        edges_file = csv_file(Kind.status_updates, [{
+            "commitment_code": edged.code, "ministry_code": edged_ministry.code,
+            "reported_by_email": scenario.secretariat.email, "reported_at": at,
+            "status": status, "progress_percent": progress, "summary": "At an edge",
+        } for at, status, progress in edges])  # fmt: skip
+        r = client.post("/v1/imports/status-updates", headers=sec,
+                        files={"file": ("e.csv", edges_file, "text/csv")})  # fmt: skip
+        assert r.status_code == 200, r.text
+
         now = reloaded(session, scenario)
         assert any(c.code == "GOK-C-IMPORTED" for c in now.commitments)
         ref = Reference(now)
+        # The timeline (kept per commitment and day) after every write above.
+        for as_of in (None, PAST_DATES[1], PAST_DATES[2]):
+            at = Moment.of(as_of)
+            for months, interval in ((1, "month"), (3, "quarter")):
+                body = api.get("timeline", interval=interval, **as_of_param(at))
+                assert body["items"] == ref.timeline(at, months=months), (as_of, interval)
+            ministries = {old_lead, pk(new_lead), edged.lead_ministry_id}
+            cases: list[dict[str, Any]] = [{"ministry_id": m} for m in sorted(ministries)]
+            for filters in [*cases, {"cluster": new_cluster}]:
+                body = api.get("timeline", interval="month", **filters, **as_of_param(at))
+                assert body["items"] == ref.timeline(at, **filters), (as_of, filters)
         for as_of in (None, PAST_DATES[1], PAST_DATES[2]):
             at = Moment.of(as_of)
             for filters in filter_cases(now):
@@ -963,3 +1014,7 @@ class TestKeptFiguresFollowEveryWrite:
         session.execute(delete(CommitmentFigures))
         session.execute(text(_migration("2026-12-03_commitment_figures.py").BACKFILL))
         assert figure_rows(session) == kept
+        # The timeline's kept rows equal those a rebuild from the records writes.
+        days = timeline_rows(session)
+        timeline_days.refresh(session)
+        assert timeline_rows(session) == days
