@@ -191,6 +191,40 @@ class TestLimits:
         assert (len(everything.json()["items"]), everything.json()["next_cursor"]) == (51, None)
 
 
+class TestEmptyCursor:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/v1/commitments",
+            "/v1/commitments?sort=-due_date",
+            "/v1/ministries",
+            "/v1/provisions",
+            "/v1/recommendations",
+            "/v1/users",
+            "/v1/api-keys",
+            "/v1/webhooks",
+            "/v1/status-updates",
+            "/v1/commitments/{cid}/status-updates",
+            "/v1/commitments/{cid}/assessments",
+        ],
+    )
+    def test_an_empty_cursor_is_the_first_page(
+        self, client: TestClient, session: Session, settings: Settings, path: str
+    ) -> None:
+        # `?cursor=` (as a form or a hand-edited URL sends it) is no cursor, not a 500.
+        headers = auth(settings, make_user(session))
+        lead = make_ministry(session)
+        cid = make_commitment(session, lead=lead).id
+        for _ in range(2):
+            make_commitment(session, lead=lead)
+        path = path.format(cid=cid)
+        joiner = "&" if "?" in path else "?"
+        first = client.get(f"{path}{joiner}limit=2", headers=headers)
+        empty = client.get(f"{path}{joiner}limit=2&cursor=", headers=headers)
+        assert (first.status_code, empty.status_code) == (200, 200), empty.text
+        assert empty.json() == first.json()
+
+
 class TestTamperedCursors:
     @pytest.mark.parametrize(
         ("path", "tampered"),

@@ -36,6 +36,11 @@ class PageRequest:
     cursor: str | None
     sort: str
 
+    @property
+    def after(self) -> bool:
+        """Whether the page starts after a cursor's row (an empty ``cursor=`` is the first page)."""
+        return bool(self.cursor)
+
 
 def _encode(sort: str, values: list[Any]) -> str:
     raw = json.dumps({"s": sort, "v": values}, separators=(",", ":"), default=str)
@@ -112,7 +117,7 @@ def paginate_rows(
     """
     params = keyset_params(page, sort_columns=sort_columns, id_column=id_column)
     paged = keyset(
-        stmt, sort=page.sort, after=page.cursor is not None,
+        stmt, sort=page.sort, after=page.after,
         sort_columns=sort_columns, id_column=id_column,
     )  # fmt: skip
     return page_rows(session, paged, params, page=page)
@@ -131,7 +136,7 @@ def keyset_params(
             allowed=allowed,
         )
     params: dict[str, Any] = {"vpi_limit": page.limit + 1}
-    if page.cursor:
+    if page.cursor:  # page.after
         last_value, last_id = _decode(page.cursor, page.sort)
         params["vpi_after_value"] = _coerce(sort_columns[name], last_value)
         # The tiebreaker is an integer id, or a text key (provisions): check it by its column.

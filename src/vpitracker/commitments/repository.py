@@ -200,7 +200,7 @@ def list_commitments(
     run with the request's values; ``q`` (an escaped pattern) is built per request.
     """
     params = keyset_params(page, sort_columns=SORTS, id_column=col(Commitment.id))
-    after = page.cursor is not None
+    after = page.after
     if filters.q:
         stmt = keyset(
             select_with_state(clock, filters),
