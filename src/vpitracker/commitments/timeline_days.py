@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Date,
     Insert,
     Select,
+    bindparam,
     delete,
     func,
     insert,
@@ -84,9 +86,12 @@ def _latest(dialect: str, *days: Expr) -> Expr:
     return func.max(*days)  # SQLite's max() of several arguments is a scalar
 
 
-def moves_query(dialect: str, commitment_ids: Sequence[int] | None) -> Select[Any]:
+@cache
+def moves_query(dialect: str, of_some: bool) -> Select[Any]:
     """(commitment_id, day, updates, completed, closed_due, due) from the history, one row
-    per commitment and day with a move (of every commitment, or of these)."""
+    per commitment and day with a move: of every commitment, or (``of_some``) of those in
+    the bound list ``commitment_ids``. Built once per shape: every post runs it, and
+    building its six-part union costs more than running it."""
     su, spans, c = table_of(StatusUpdate), table_of(CommitmentClosedSpan), table_of(Commitment)
     due_from = _latest(dialect, c.c.committed_on, _day_after(dialect, c.c.due_date))
     span_day = day_of(dialect, spans.c.reported_at)
@@ -100,7 +105,7 @@ def moves_query(dialect: str, commitment_ids: Sequence[int] | None) -> Select[An
     def part(
         key: Expr, on_day: Expr, kind: str, n: int, source: Any, *where: ColumnElement[bool]
     ) -> Select[Any]:
-        ids = () if commitment_ids is None else (key.in_(commitment_ids),)
+        ids = (key.in_(bindparam("commitment_ids", expanding=True)),) if of_some else ()
         values: list[Expr] = [literal_column(str(n if k == kind else 0)).label(k) for k in MOVES]
         return (
             select(key.label("commitment_id"), on_day.label("day"), *values)
@@ -172,7 +177,7 @@ def rewrite(session: Session, commitment_ids: Iterable[int]) -> list[Insert]:
     old: dict[date, Moves] = {}
     for day, *moves in removed:
         old[day] = _plus(old.get(day, NONE), moves)
-    fresh = session.execute(moves_query(_dialect(session), ids)).all()
+    fresh = session.execute(moves_query(_dialect(session), True), {"commitment_ids": ids}).all()
     if fresh:
         session.execute(insert(rows), [dict(row._mapping) for row in fresh])
     new = {row.day: (row.updates, row.completed, row.closed_due, row.due) for row in fresh}
@@ -208,7 +213,7 @@ def refresh(session: Session, commitment_ids: Iterable[int] | None = None) -> No
     session.execute(delete(days))
     session.execute(
         insert(rows).from_select(
-            ["commitment_id", "day", *MOVES], moves_query(_dialect(session), None)
+            ["commitment_id", "day", *MOVES], moves_query(_dialect(session), False)
         )
     )
     session.execute(
