@@ -129,7 +129,7 @@ def create(session: Session, actor: Actor, data: CommitmentCreate) -> Commitment
             "recommendation_ids": sorted(set(data.recommendation_ids)),
             "supporting_ministry_ids": sorted(set(data.supporting_ministry_ids)),
         },
-        with_event=_timeline_rows(session, commitment.id),
+        with_event=timeline_days.rewrite(session, [commitment.id]),
     )
     return commitment
 
@@ -186,7 +186,7 @@ def update(
             EntityType.commitment,
             commitment_id,
             changed,
-            with_event=_timeline_rows(session, commitment_id) if dated else (),
+            with_event=timeline_days.rewrite(session, [commitment_id]) if dated else (),
         )
     return commitment
 
@@ -199,33 +199,18 @@ def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
     return commitment
 
 
-# session.info key: the ``timeline_day`` change of each status update noted, by its id,
-# until ``counted`` hands it to the update's audit event.
-_TIMELINE_DAYS = "vpitracker.timeline_day"
+def note_report(session: Session, record: StatusUpdate | Assessment) -> list[Insert]:
+    """Record a new status update or assessment as the commitment's newest (if it is).
 
-
-def note_report(session: Session, record: StatusUpdate | Assessment) -> None:
-    """Record a new status update or assessment as the commitment's newest (if it is)."""
-    if isinstance(record, StatusUpdate):
-        session.info.setdefault(_TIMELINE_DAYS, {})[record.id] = latest.note_update(session, record)
-    else:
-        latest.note_assessment(session, record)
-
-
-def counted(session: Session, record: StatusUpdate | Assessment) -> list[Insert]:
-    """The counts a new report adds to (a status update: its month's and its days'
-    timeline moves), to be written with its audit event under the chain lock
-    (``audit.record(with_event=...)``)."""
+    Returns the counts it adds to (a status update: its month's and its days' timeline
+    moves), to be written with its audit event under the chain lock
+    (``audit.record(with_event=...)``).
+    """
     if not isinstance(record, StatusUpdate):
+        latest.note_assessment(session, record)
         return []
-    days: list[Insert] = session.info.get(_TIMELINE_DAYS, {}).pop(record.id, [])
+    days = latest.note_update(session, record)
     return [latest.month_count(session, record.reported_at), *days]
-
-
-def _timeline_rows(session: Session, commitment_id: int) -> list[Insert]:
-    """Rewrite the commitment's timeline rows (its dates are new); the ``timeline_day``
-    change, for its audit event."""
-    return timeline_days.rewrite(session, [commitment_id])
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:

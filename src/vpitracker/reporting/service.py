@@ -160,9 +160,8 @@ def _append(
     session.add(record)
     session.flush()
     assert record.id is not None
-    commitments_service.note_report(session, record)
+    counts = commitments_service.note_report(session, record)
     action = f"{entity.value}.imported" if record.imported else f"{entity.value}.posted"
-    counts = commitments_service.counted(session, record)
     audit.record(
         session, author, action, entity, record.id, audit.snapshot(record), with_event=counts
     )
