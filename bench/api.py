@@ -216,11 +216,17 @@ def time_posts(
     posts: int,
     threads: int,
     warmup: int,
+    mark: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """POST /v1/commitments/{id}/status-updates: sequential, then ``threads`` concurrent."""
+    """POST /v1/commitments/{id}/status-updates: sequential, then ``threads`` concurrent.
+
+    ``mark`` is called with ``"sequential"`` after the warm-up, ``"concurrent"`` between
+    the two and ``"end"`` after them (to read the CPU time each part used)."""
     with make_client() as client:
         for i in range(warmup):
             _post(client, commitment_ids[i % len(commitment_ids)], i)
+        if mark is not None:
+            mark("sequential")
         times: list[float] = []
         codes: list[int] = []
         started = time.perf_counter()
@@ -229,6 +235,8 @@ def time_posts(
             times.append(elapsed)
             codes.append(code)
         sequential = _posts_summary(times, codes, time.perf_counter() - started)
+    if mark is not None:
+        mark("concurrent")
 
     per_thread = max(1, posts // threads)
     offset = warmup + posts
@@ -245,6 +253,8 @@ def time_posts(
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = [r for chunk in pool.map(worker, range(threads)) for r in chunk]
     wall = time.perf_counter() - started
+    if mark is not None:
+        mark("end")
     concurrent = _posts_summary([r[0] for r in results], [r[1] for r in results], wall)
     concurrent["threads"] = threads
     return {"sequential": sequential, "concurrent": concurrent}

@@ -38,7 +38,7 @@ from sqlalchemy import Engine, event, text
 
 from bench import api
 from bench.databases import RESULTS_DIR, BenchDatabase
-from bench.machine import loadavg
+from bench.machine import cpu_seconds, loadavg
 from bench.server import serve
 from bench.stats import summary_ms
 from vpitracker.db import make_engine, unit_of_work
@@ -90,12 +90,12 @@ def profile(
             progress_percent=10 + n % 80,
             summary=f"Profiled post {n}: work continues as planned.",
         )
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         with unit_of_work(engine) as session:
             reporting_service.post_update(
                 session, actor, commitment_ids[n % len(commitment_ids)], body
             )
-        ended = time.perf_counter()
+        ended, cpu = time.perf_counter(), time.thread_time() - cpu_started
         local.post = None
         shared = [s for s in post.statements if SHARED_LOCKS.search(s[0])]
         first = post.statements[0][1] if sqlite or not shared else shared[0][1]
@@ -103,6 +103,7 @@ def profile(
         under = [s for s in post.statements if s[1] >= first]
         return {
             "total": ended - started,
+            "cpu": cpu,
             "statements": len(post.statements),
             "under_lock": len(under),
             # From taking the first shared lock (its wait excluded) to the commit's end.
@@ -128,6 +129,7 @@ def profile(
         return {
             "posts": len(rows),
             "total": summary_ms([r["total"] for r in rows]),
+            "cpu": summary_ms([r["cpu"] for r in rows]),
             "serial": summary_ms([r["serial"] for r in rows]),
             "lock_wait": summary_ms([r["lock_wait"] for r in rows]),
             "commit": summary_ms([r["commit"] for r in rows]),
@@ -148,6 +150,62 @@ def _counts(engine: Engine) -> tuple[int, int]:
         updates = conn.execute(text("SELECT count(*) FROM status_update")).scalar_one()
         events = conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
     return int(updates), int(events)
+
+
+def _backend_pids(engine: Engine) -> list[int]:
+    """The PostgreSQL backends serving the bench database (this connection's aside)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        return [int(pid) for pid in rows]
+
+
+def _cpu_of(pids: Sequence[int]) -> dict[int, float]:
+    """CPU seconds each process has used so far (one that has gone is left out)."""
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = cpu_seconds(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+class CpuMarks:
+    """CPU time the server (its process tree) and the database's backends use per part.
+
+    ``mark(part)`` closes the part before it and opens ``part``; ``per_post`` divides
+    each part's CPU by its posts. Backends that start within a part count from zero.
+    """
+
+    def __init__(self, engine: Engine, server_pid: int) -> None:
+        self.engine, self.server_pid = engine, server_pid
+        self.parts: dict[str, tuple[float, float]] = {}
+        self._open: tuple[str, float, dict[int, float]] | None = None
+
+    def mark(self, part: str) -> None:
+        server = cpu_seconds(self.server_pid)
+        backends = _cpu_of(_backend_pids(self.engine))
+        if self._open is not None:
+            name, server_before, backends_before = self._open
+            database = sum(t - backends_before.get(pid, 0.0) for pid, t in backends.items())
+            self.parts[name] = (server - server_before, database)
+        self._open = (part, server, backends)
+
+    def per_post(self, part: str, posts: int) -> dict[str, float | None]:
+        if part not in self.parts or not posts:
+            return {"server_cpu_ms": None, "database_cpu_ms": None}
+        server, database = self.parts[part]
+        return {
+            "server_cpu_ms": round(server / posts * 1000, 2),
+            "database_cpu_ms": round(database / posts * 1000, 2),
+        }
 
 
 def code_env(env: dict[str, str], source: Path | None) -> dict[str, str]:
@@ -186,7 +244,12 @@ def measure_http(
                 timeout=api.HTTP_TIMEOUT,
             )
 
-        timed = api.time_posts(client, commitment_ids, posts=posts, threads=clients, warmup=warmup)
+        cpu = CpuMarks(engine, server.process.pid)
+        timed = api.time_posts(
+            client, commitment_ids, posts=posts, threads=clients, warmup=warmup, mark=cpu.mark
+        )
+    for part in ("sequential", "concurrent"):
+        timed[part].update(cpu.per_post(part, timed[part]["posts"]))
     ended_load = loadavg()
     after = _counts(engine)
     engine.dispose()
@@ -222,11 +285,19 @@ def secretariat_actor(actor_id: int) -> Actor:
     return Actor(kind="user", id=actor_id, role=Role.secretariat, email="bench")
 
 
+def _cpu(part: dict[str, Any]) -> str:
+    server, database = part.get("server_cpu_ms"), part.get("database_cpu_ms")
+    if server is None:
+        return "-"
+    return f"{server} + {database}"
+
+
 def markdown(rows: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) -> str:
     out = [
         "| code | server | posts/s, clients | p50 ms | p95 ms | errors | sequential posts/s "
-        "(p50 / p95 ms) | acknowledged = new rows | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "(p50 / p95 ms) | CPU ms/post, server + database: sequential; clients "
+        "| acknowledged = new rows | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         c, s = r["concurrent"], r["sequential"]
@@ -236,6 +307,7 @@ def markdown(rows: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) ->
             f"| {c['latency']['p50_ms']:,} | {c['latency']['p95_ms']:,} "
             f"| {c['errors'] or s['errors'] or 'none'} "
             f"| {s['posts_per_s']} ({s['latency']['p50_ms']:,} / {s['latency']['p95_ms']:,}) "
+            f"| {_cpu(s)}; {_cpu(c)} "
             f"| {'yes' if r['nothing_lost'] else 'NO'} ({r['acknowledged']}) | {load} |"
         )
     for label, p in profiles.items():
@@ -245,7 +317,8 @@ def markdown(rows: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) ->
         seq, con = p["sequential"], p["concurrent"]
         out.append(
             f"\nProfile {label} ({p['dialect']}, in-process): sequential post p50 "
-            f"{seq['total']['p50_ms']} ms, serial section p50 {seq['serial']['p50_ms']} ms "
+            f"{seq['total']['p50_ms']} ms (its thread's CPU {seq['cpu']['p50_ms']} ms), "
+            f"serial section p50 {seq['serial']['p50_ms']} ms "
             f"(commit {seq['commit']['p50_ms']} ms), {seq['statements']} statements, "
             f"{seq['under_lock']} under the lock; {con['threads']} threads: post p50/p95 "
             f"{con['total']['p50_ms']} / {con['total']['p95_ms']} ms, lock wait p50/p95 "
