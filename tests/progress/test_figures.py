@@ -34,7 +34,6 @@ from tests.factories import (
     make_recommendation,
     make_update,
     make_user,
-    pk,
     status_update_body,
 )
 from tests.scenarios import Scenario, make_scenario
@@ -49,6 +48,7 @@ from vpitracker.models import (
     CommitmentRecommendation,
     CommitmentSupport,
     CommitmentTimelineDay,
+    MinistryTimelineDay,
     Provision,
     Recommendation,
     RecommendationProvision,
@@ -857,8 +857,9 @@ def figure_rows(session: Session) -> list[tuple[Any, ...]]:
     return [tuple(row.model_dump().values()) for row in rows]
 
 
-def timeline_rows(session: Session) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
-    """The kept timeline rows (per commitment and day, per day) without all-zero ones."""
+def timeline_rows(session: Session) -> tuple[set[tuple[Any, ...]], ...]:
+    """The kept timeline rows (per commitment and day, per day, per ministry and day)
+    without all-zero ones."""
     per_commitment = {
         (r.commitment_id, r.day, r.updates, r.completed, r.closed_due, r.due)
         for r in session.exec(select(CommitmentTimelineDay))
@@ -869,7 +870,12 @@ def timeline_rows(session: Session) -> tuple[set[tuple[Any, ...]], set[tuple[Any
         for r in session.exec(select(TimelineDay))
         if any((r.updates, r.completed, r.closed_due, r.due))
     }
-    return per_commitment, per_day
+    per_ministry = {
+        (r.ministry_id, r.day, r.updates, r.completed, r.closed_due, r.due)
+        for r in session.exec(select(MinistryTimelineDay))
+        if any((r.updates, r.completed, r.closed_due, r.due))
+    }
+    return per_commitment, per_day, per_ministry
 
 
 class TestKeptFiguresFollowEveryWrite:
@@ -895,7 +901,6 @@ class TestKeptFiguresFollowEveryWrite:
 
         # A new lead (and earlier due date), new recommendations, an archive.
         moved = live[0]
-        old_lead = moved.lead_ministry_id
         new_lead = next(
             m for m in ms
             if m.id != moved.lead_ministry_id and m.id not in scenario.supporting[moved.id or 0]
@@ -910,6 +915,12 @@ class TestKeptFiguresFollowEveryWrite:
         others = [r for r in active if r not in scenario.rec_links[relinked.id or 0]]
         patch(f"/v1/commitments/{relinked.id}", relinked.version,
               {"recommendation_ids": others[:2]})  # fmt: skip
+        # Supporting ministries: one left, another joined (and the lead kept).
+        resupported = live[8]
+        was = scenario.supporting[resupported.id or 0]
+        joined = [m.id for m in ms if m.id != resupported.lead_ministry_id and m.id not in was]
+        patch(f"/v1/commitments/{resupported.id}", resupported.version,
+              {"supporting_ministry_ids": [*was[1:], *joined[:1]]})  # fmt: skip
         archived = live[2]
         r = client.post(f"/v1/commitments/{archived.id}/archive", headers=sec)
         assert r.status_code == 200, r.text
@@ -991,9 +1002,13 @@ class TestKeptFiguresFollowEveryWrite:
             for months, interval in ((1, "month"), (3, "quarter")):
                 body = api.get("timeline", interval=interval, **as_of_param(at))
                 assert body["items"] == ref.timeline(at, months=months), (as_of, interval)
-            ministries = {old_lead, pk(new_lead), edged.lead_ministry_id}
-            cases: list[dict[str, Any]] = [{"ministry_id": m} for m in sorted(ministries)]
-            for filters in [*cases, {"cluster": new_cluster}]:
+            # Every ministry: the old and new lead, those left and joined as supporting.
+            cases: list[dict[str, Any]] = [{"ministry_id": m.id} for m in ms]
+            for filters in [
+                *cases,
+                {"cluster": new_cluster},
+                {"ministry_id": ms[0].id, "cluster": new_cluster},
+            ]:
                 body = api.get("timeline", interval="month", **filters, **as_of_param(at))
                 assert body["items"] == ref.timeline(at, **filters), (as_of, filters)
         for as_of in (None, PAST_DATES[1], PAST_DATES[2]):
@@ -1016,5 +1031,10 @@ class TestKeptFiguresFollowEveryWrite:
         assert figure_rows(session) == kept
         # The timeline's kept rows equal those a rebuild from the records writes.
         days = timeline_rows(session)
+        assert days[2], "the ministries' rows are kept"
         timeline_days.refresh(session)
+        assert timeline_rows(session) == days
+        # The migration's backfill writes the same ministries' rows.
+        session.execute(delete(MinistryTimelineDay))
+        session.execute(text(_migration("2026-12-03_ministry_timeline_days.py").BACKFILL))
         assert timeline_rows(session) == days

@@ -147,7 +147,8 @@ def update(
     old_recs, old_support = recs[commitment_id], support[commitment_id]
     new_recs = sorted(set(changes.pop("recommendation_ids", old_recs)))
     new_support = sorted(set(changes.pop("supporting_ministry_ids", old_support)))
-    lead = changes.get("lead_ministry_id", commitment.lead_ministry_id)
+    old_lead = commitment.lead_ministry_id
+    lead = changes.get("lead_ministry_id", old_lead)
     _check_links(
         session,
         lead,
@@ -177,8 +178,11 @@ def update(
     if changed:
         flush_unique(session, "A commitment with that code already exists")
         figures.refresh(session, [commitment_id])
-        # The timeline's rows follow the dates; ministries and links are picked at reading.
+        # The timeline's rows follow the dates, its ministries' sums the ministries too;
+        # links and archive are picked at reading.
         dated = "committed_on" in changed or "due_date" in changed
+        moved = "lead_ministry_id" in changed or "supporting_ministry_ids" in changed
+        before = {commitment_id: {old_lead, *old_support}} if moved else None
         audit.record(
             session,
             actor,
@@ -186,7 +190,9 @@ def update(
             EntityType.commitment,
             commitment_id,
             changed,
-            with_event=timeline_days.rewrite(session, [commitment_id]) if dated else (),
+            with_event=timeline_days.rewrite(session, [commitment_id], ministries_before=before)
+            if dated or moved
+            else (),
         )
     return commitment
 

@@ -17,11 +17,16 @@ So at a day ``e`` completed is the sum of ``completed`` over the days up to ``e`
 and overdue the sum of ``due`` less the sum of ``closed_due``. A commitment's rows
 do not depend on its ministries, links or archive state: the timeline picks the
 counted commitments' rows when it reads them.
+
+``ministry_timeline_day`` holds the same sums per ministry, over the commitments it
+leads or supports (archived ones too): what a rewrite changes in a commitment's rows
+is added to each of its ministries' rows, and a change of its ministries moves its
+rows from the ministries it left to those it joined.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from typing import Any
@@ -30,14 +35,19 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Insert,
+    Integer,
     Select,
+    Table,
     bindparam,
     delete,
     func,
     insert,
+    literal,
     literal_column,
     select,
+    true,
     type_coerce,
+    union,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,7 +57,9 @@ from sqlmodel import Session
 from vpitracker.models import (
     Commitment,
     CommitmentClosedSpan,
+    CommitmentSupport,
     CommitmentTimelineDay,
+    MinistryTimelineDay,
     StatusUpdate,
     TimelineDay,
     table_of,
@@ -160,57 +172,148 @@ def _difference(old: dict[date, Moves], new: dict[date, Moves]) -> dict[date, Mo
     return changed
 
 
-def rewrite(session: Session, commitment_ids: Iterable[int]) -> list[Insert]:
-    """Rewrite these commitments' rows from their history; the upserts that add what
-    changed to ``timeline_day`` (none when nothing did), for the caller to run, under
-    the chain lock when they are a post's.
+# A commitment's rows: its moves per day.
+Days = dict[date, Moves]
 
-    Three statements: the old rows deleted (returned), the new ones read, then written.
+
+def rewrite(
+    session: Session,
+    commitment_ids: Iterable[int],
+    *,
+    ministries_before: Mapping[int, Collection[int]] | None = None,
+) -> list[Insert]:
+    """Rewrite these commitments' rows from their history; the upserts that add what
+    changed to ``timeline_day`` and ``ministry_timeline_day`` (none when nothing did),
+    for the caller to run, under the chain lock when they are a post's.
+
+    ``ministries_before``: the lead and supporting ministries a commitment had before
+    a change of them (its rows then leave those ministries' sums for the current ones).
+
+    Three statements: the old rows deleted (returned), the new ones read, then written
+    (and the current ministries read, of a commitment in ``ministries_before``).
     """
     ids = sorted(set(commitment_ids))
     rows = table_of(CommitmentTimelineDay)
     removed = session.execute(
         delete(rows)
         .where(rows.c.commitment_id.in_(ids))
-        .returning(rows.c.day, *(rows.c[k] for k in MOVES))
+        .returning(rows.c.commitment_id, rows.c.day, *(rows.c[k] for k in MOVES))
     ).all()
-    old: dict[date, Moves] = {}
-    for day, *moves in removed:
-        old[day] = _plus(old.get(day, NONE), moves)
+    old: dict[int, Days] = {}
+    for key, day, *was in removed:
+        old.setdefault(key, {})[day] = (was[0], was[1], was[2], was[3])
     fresh = session.execute(moves_query(_dialect(session), True), {"commitment_ids": ids}).all()
     if fresh:
         session.execute(insert(rows), [dict(row._mapping) for row in fresh])
-    new = {row.day: (row.updates, row.completed, row.closed_due, row.due) for row in fresh}
-    return add_to_days(session, _difference(old, new))
+    new: dict[int, Days] = {}
+    for row in fresh:
+        new.setdefault(row.commitment_id, {})[row.day] = (
+            row.updates, row.completed, row.closed_due, row.due,
+        )  # fmt: skip
+    total: Days = {}
+    by_ministry: list[Insert] = []
+    for key in ids:
+        before, after = old.get(key, {}), new.get(key, {})
+        change = _difference(before, after)
+        for day, moves in change.items():
+            total[day] = _plus(total.get(day, NONE), moves)
+        if ministries_before is not None and key in ministries_before:
+            by_ministry += _moved(session, key, set(ministries_before[key]), before, after)
+        else:
+            by_ministry += [_to_ministries(session, key, d, change[d]) for d in sorted(change)]
+    return [*add_to_days(session, _difference({}, total)), *by_ministry]
+
+
+def _upsert(session: Session, table: Table, key: dict[str, Any], moves: Moves) -> Insert:
+    """One row of ``table`` (``key``) plus ``moves``: a single-row statement (a multi-row
+    VALUES has no compiled-cache key: it would be compiled anew on every post, under
+    the chain lock)."""
+    dialect_insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    upsert = dialect_insert(table).values({**key, **dict(zip(MOVES, moves, strict=True))})
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c[k] for k in key],
+        set_={k: table.c[k] + upsert.excluded[k] for k in MOVES},
+    )
 
 
 def add_to_days(session: Session, changes: dict[date, Moves]) -> list[Insert]:
-    """The upserts adding ``changes`` to ``timeline_day``, one single-row statement a day
-    (a multi-row VALUES has no compiled-cache key: it would be compiled anew on every
-    post, under the chain lock)."""
+    """The upserts adding ``changes`` to ``timeline_day``, one statement a day."""
     days = table_of(TimelineDay)
+    return [_upsert(session, days, {"day": day}, changes[day]) for day in sorted(changes)]
+
+
+def _involved(commitment_id: Any) -> Select[Any]:
+    """The commitment's lead and supporting ministries (each once)."""
+    c, support = table_of(Commitment), table_of(CommitmentSupport)
+    lead = select(c.c.lead_ministry_id.label("ministry_id")).where(c.c.id == commitment_id)
+    supporting = select(support.c.ministry_id).where(support.c.commitment_id == commitment_id)
+    return select(union(lead, supporting).subquery("involved").c.ministry_id)
+
+
+def _to_ministries(session: Session, commitment_id: int, day: date, moves: Moves) -> Insert:
+    """The upsert adding one day's change of a commitment's moves to each of its
+    ministries' rows, the ministries read by the statement itself (no round trip)."""
+    table = table_of(MinistryTimelineDay)
+    involved = _involved(commitment_id).subquery("m")
     dialect_insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    upsert = dialect_insert(table).from_select(
+        ["ministry_id", "day", *MOVES],
+        # WHERE: SQLite would read the upsert's ON as a join's without one.
+        select(
+            involved.c.ministry_id, literal(day, Date()), *(literal(n, Integer()) for n in moves)
+        ).where(true()),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.ministry_id, table.c.day],
+        set_={k: table.c[k] + upsert.excluded[k] for k in MOVES},
+    )
+
+
+def _moved(
+    session: Session, commitment_id: int, before: set[int], old: Days, new: Days
+) -> list[Insert]:
+    """A commitment's ministries changed (from ``before``) and its rows from ``old`` to
+    ``new``: the ministries it left lose ``old``, those it joined gain ``new``, those it
+    kept gain the difference."""
+    now = {int(m) for m in session.execute(_involved(commitment_id)).scalars()}
+    table = table_of(MinistryTimelineDay)
     upserts: list[Insert] = []
-    for day, moves in sorted(changes.items()):
-        upsert = dialect_insert(days).values({"day": day, **dict(zip(MOVES, moves, strict=True))})
-        upserts.append(
-            upsert.on_conflict_do_update(
-                index_elements=[days.c.day],
-                set_={k: days.c[k] + upsert.excluded[k] for k in MOVES},
-            )
-        )
+    for ministry in sorted(before | now):
+        change = _difference(old if ministry in before else {}, new if ministry in now else {})
+        upserts += [
+            _upsert(session, table, {"ministry_id": ministry, "day": day}, change[day])
+            for day in sorted(change)
+        ]
     return upserts
 
 
+def _ministry_rows(rows: Table) -> Select[Any]:
+    """``rows`` (per commitment and day) summed per ministry and day, over the ministries
+    each commitment is led or supported by."""
+    c, support = table_of(Commitment), table_of(CommitmentSupport)
+    involved = union(
+        select(c.c.id.label("commitment_id"), c.c.lead_ministry_id.label("ministry_id")),
+        select(support.c.commitment_id, support.c.ministry_id),
+    ).subquery("involved")
+    return (
+        select(involved.c.ministry_id, rows.c.day, *(func.sum(rows.c[k]) for k in MOVES))
+        .join(involved, involved.c.commitment_id == rows.c.commitment_id)
+        .group_by(involved.c.ministry_id, rows.c.day)
+    )
+
+
 def refresh(session: Session, commitment_ids: Iterable[int] | None = None) -> None:
-    """Rebuild the rows from the history (all, or these commitments) and ``timeline_day``."""
+    """Rebuild the rows from the history (all, or these commitments), ``timeline_day`` and
+    ``ministry_timeline_day`` (of these commitments: over the ministries they have now)."""
     if commitment_ids is not None:
         for change in rewrite(session, commitment_ids):
             session.execute(change)
         return
     rows, days = table_of(CommitmentTimelineDay), table_of(TimelineDay)
+    ministries = table_of(MinistryTimelineDay)
     session.execute(delete(rows))
     session.execute(delete(days))
+    session.execute(delete(ministries))
     session.execute(
         insert(rows).from_select(
             ["commitment_id", "day", *MOVES], moves_query(_dialect(session), False)
@@ -221,4 +324,7 @@ def refresh(session: Session, commitment_ids: Iterable[int] | None = None) -> No
             ["day", *MOVES],
             select(rows.c.day, *(func.sum(rows.c[k]) for k in MOVES)).group_by(rows.c.day),
         )
+    )
+    session.execute(
+        insert(ministries).from_select(["ministry_id", "day", *MOVES], _ministry_rows(rows))
     )

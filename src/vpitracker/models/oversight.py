@@ -292,6 +292,20 @@ class CommitmentTimelineDay(TimelineMoves, table=True):
     commitment_id: int = Field(foreign_key="commitment.id", ondelete="CASCADE", primary_key=True)
 
 
+class MinistryTimelineDay(TimelineMoves, table=True):
+    """``commitment_timeline_day`` summed per day over every commitment (archived ones
+    too) a ministry leads or supports: the timeline filtered by that ministry reads
+    these rows less those of the few commitments it does not count. What a rewrite
+    changes in a commitment's rows, and a change of its lead or supporting ministries,
+    is added here under the audit chain's lock, as ``timeline_day`` is.
+    """
+
+    __tablename__ = "ministry_timeline_day"
+    __table_args__ = (PrimaryKeyConstraint("ministry_id", "day"),)
+
+    ministry_id: int = Field(foreign_key="ministry.id", primary_key=True)
+
+
 class TimelineDay(TimelineMoves, table=True):
     """``commitment_timeline_day`` summed over every commitment (archived ones too) per
     day: what a rewrite changes in a commitment's rows is added here under the audit

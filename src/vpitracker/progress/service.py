@@ -329,8 +329,13 @@ def timeline(
     """Per month or quarter: updates posted, completions (cumulative), overdue at period end."""
     counted = _counted(clock, ministry_id, cluster, instrument, with_state=False)
     every = ministry_id is None and cluster is None and instrument is None
+    # A ministry alone is read from its kept rows; other filters from the counted ids'.
+    ministry = ministry_id if cluster is None and instrument is None else None
     if every:
         first = timeline_repository.first_commitment_date(session, counted)
+    elif ministry is not None:
+        counted = _counted(clock, None, None, None, with_state=False)
+        first = timeline_repository.ministry_first_date(session, counted, ministry)
     else:
         ids, first = timeline_repository.counted_ids(session, counted)
     months = 3 if interval == "quarter" else 1
@@ -340,6 +345,10 @@ def timeline(
         last_day = spans[-1][1]
         if every:
             moves = timeline_repository.every_moves_per_month(session, counted, last_day)
+        elif ministry is not None:
+            moves = timeline_repository.ministry_moves_per_month(
+                session, counted, ministry, last_day
+            )
         else:
             moves = timeline_repository.moves_per_month(session, ids, last_day)
         completed = closed_due = due = 0

@@ -1,8 +1,8 @@
 """Timeline queries: updates posted, and the moves of completed and overdue counts, per month.
 
 They read the maintained rows of ``commitments.timeline_days`` (per commitment and
-day, and per day), so a request neither groups every update of the counted
-commitments nor derives the moves from their spans.
+day, per ministry and day, and per day), so a request neither groups every update
+of the counted commitments nor derives the moves from their spans.
 """
 
 from __future__ import annotations
@@ -16,15 +16,23 @@ from sqlalchemy import (
     FromClause,
     Select,
     Subquery,
-    false,
     func,
     not_,
     select,
+    true,
+    union,
     union_all,
 )
 from sqlalchemy.orm import Session
 
-from vpitracker.models import Commitment, CommitmentTimelineDay, TimelineDay, table_of
+from vpitracker.models import (
+    Commitment,
+    CommitmentSupport,
+    CommitmentTimelineDay,
+    MinistryTimelineDay,
+    TimelineDay,
+    table_of,
+)
 
 # The moves' columns (``commitments.timeline_days.MOVES``).
 MOVES = ("updates", "completed", "closed_due", "due")
@@ -66,6 +74,13 @@ def _by_month(session: Session, stmt: Any) -> dict[str, MonthMoves]:
     return found
 
 
+def _counted_where(counted: Subquery) -> ColumnElement[bool]:
+    """What ``counted`` (a Select over the commitment table) asks of a commitment."""
+    query = counted.element
+    where = query.whereclause if isinstance(query, Select) else None
+    return true() if where is None else where
+
+
 def every_moves_per_month(
     session: Session, counted: Subquery, last_day: date
 ) -> dict[str, MonthMoves]:
@@ -74,16 +89,58 @@ def every_moves_per_month(
     ones and those made after the clock's day, so the days come from ``timeline_day``
     less the rows of the commitments left out (few)."""
     rows, days = table_of(CommitmentTimelineDay), table_of(TimelineDay)
-    query = counted.element
-    counted_where = query.whereclause if isinstance(query, Select) else None
-    commitment = table_of(Commitment)
-    left_out = select(commitment.c.id).where(
-        not_(counted_where) if counted_where is not None else false()
-    )
+    left_out = select(table_of(Commitment).c.id).where(not_(_counted_where(counted)))
     return _by_month(
         session,
         union_all(
             _sums(session, days, last_day, 1),
+            _sums(session, rows, last_day, -1, rows.c.commitment_id.in_(left_out)),
+        ),
+    )
+
+
+def _of_ministry(
+    ministry_id: int, column: ColumnElement[Any], where: ColumnElement[bool]
+) -> tuple[Select[Any], Select[Any]]:
+    """``column`` (of the commitment table) of the commitments a ministry leads, and of
+    those it supports, that meet ``where``: each read from its own index (an ``OR`` of
+    the two is answered by scanning every commitment)."""
+    c, support = table_of(Commitment), table_of(CommitmentSupport)
+    led = select(column).where(c.c.lead_ministry_id == ministry_id, where)
+    supported = (
+        select(column)
+        .select_from(support.join(c, c.c.id == support.c.commitment_id))
+        .where(support.c.ministry_id == ministry_id, where)
+    )
+    return led, supported
+
+
+def ministry_first_date(session: Session, every: Subquery, ministry_id: int) -> date | None:
+    """The first commitment date among the commitments of ``every`` (the unfiltered
+    counted ones) a ministry leads or supports (each part's min read from the
+    commitment date's index)."""
+    c = table_of(Commitment)
+    parts = union_all(
+        *_of_ministry(ministry_id, func.min(c.c.committed_on), _counted_where(every))
+    ).subquery("firsts")
+    value = session.execute(select(func.min(parts.c[0]))).scalar_one()
+    return value if isinstance(value, date) else None
+
+
+def ministry_moves_per_month(
+    session: Session, every: Subquery, ministry_id: int, last_day: date
+) -> dict[str, MonthMoves]:
+    """The timeline moves per month up to ``last_day`` of the commitments of ``every``
+    (the unfiltered counted ones) a ministry leads or supports, in one statement: the
+    ministry's rows of ``ministry_timeline_day`` less the rows of its commitments left
+    out (archived, or made after the clock's day)."""
+    rows, days = table_of(CommitmentTimelineDay), table_of(MinistryTimelineDay)
+    c = table_of(Commitment)
+    left_out = union(*_of_ministry(ministry_id, c.c.id, not_(_counted_where(every))))
+    return _by_month(
+        session,
+        union_all(
+            _sums(session, days, last_day, 1, days.c.ministry_id == ministry_id),
             _sums(session, rows, last_day, -1, rows.c.commitment_id.in_(left_out)),
         ),
     )
