@@ -8,6 +8,7 @@ the throttle, the audit of failures) is ``auth.service``.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import bindparam, update
@@ -61,6 +62,8 @@ _USER_AND_MINISTRIES = (
         _USER.c.role,
         _USER.c.is_active,
         _USER.c.credential_version,
+        _USER.c.full_name,
+        _USER.c.language,
         col(UserMinistry.ministry_id),
     )
     .outerjoin(UserMinistry, col(UserMinistry.user_id) == _USER.c.id)
@@ -69,7 +72,16 @@ _USER_AND_MINISTRIES = (
 )
 
 
-def actor_for_user_id(session: Session, user_id: int, credential_version: int) -> Actor:
+@dataclass(frozen=True)
+class Account:
+    """A signed-in user as the pages show them: who acts, their name and language."""
+
+    actor: Actor
+    full_name: str
+    language: str
+
+
+def account_for_user_id(session: Session, user_id: int, credential_version: int) -> Account:
     """The user a credential names, if it is still valid: for tokens and cookie sessions.
 
     Raises Unauthorized when the account is gone or deactivated, or when its
@@ -81,13 +93,19 @@ def actor_for_user_id(session: Session, user_id: int, credential_version: int) -
     user = rows[0] if rows else None
     if user is None or not user.is_active or user.credential_version != credential_version:
         raise Unauthorized("The sign-in is no longer valid: sign in again")
-    return Actor(
+    actor = Actor(
         kind="user",
         id=user.id,
         role=Role(user.role),
         ministry_ids=frozenset(row.ministry_id for row in rows if row.ministry_id is not None),
         email=user.email,
     )
+    return Account(actor=actor, full_name=user.full_name, language=user.language)
+
+
+def actor_for_user_id(session: Session, user_id: int, credential_version: int) -> Actor:
+    """``account_for_user_id``'s actor (bearer tokens need no more)."""
+    return account_for_user_id(session, user_id, credential_version).actor
 
 
 def actor_from_token(session: Session, settings: Settings, token: str) -> Actor:

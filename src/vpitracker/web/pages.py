@@ -20,12 +20,10 @@ from starlette.types import Scope
 from vpitracker import i18n
 from vpitracker.config import Settings
 from vpitracker.deps import AuthSessionDep, SettingsDep
-from vpitracker.errors import AppError, NotFound
+from vpitracker.errors import AppError, Unauthorized
 from vpitracker.i18n import N_
 from vpitracker.kernel import credentials
 from vpitracker.kernel.actor import Actor
-from vpitracker.models import User
-from vpitracker.users import service as users_service
 from vpitracker.vocab import Role
 from vpitracker.web import charts
 from vpitracker.web import session as cookies
@@ -119,14 +117,16 @@ class Page:
         return actor
 
 
-def _signed_in_user(session: Session, state: PageSession) -> User | None:
+def _signed_in(session: Session, state: PageSession) -> credentials.Account | None:
+    """The cookie's user while its sign-in is valid, by the bearer tokens' rule: a
+    deactivated account, or one whose credential version moved on since sign-in
+    (password or role changed, "sign out everywhere"), loses its sessions at once."""
     if not state.user_id:
         return None
     try:
-        user = users_service.get(session, state.user_id)
-    except NotFound:
+        return credentials.account_for_user_id(session, state.user_id, state.credential_version)
+    except Unauthorized:
         return None
-    return user if cookies.still_valid_for(user, state) else None
 
 
 def get_page(request: Request, session: AuthSessionDep, settings: SettingsDep) -> Page:
@@ -134,22 +134,22 @@ def get_page(request: Request, session: AuthSessionDep, settings: SettingsDep) -
     changed = state is None
     if state is None:
         state = PageSession.anonymous()
-    user = _signed_in_user(session, state)
-    if state.user_id and user is None:
+    account = _signed_in(session, state)
+    if state.user_id and account is None:
         # Expired, deactivated or deleted: the session is over.
         state, changed = PageSession.anonymous(state.lang), True
     asked = i18n.normalize(request.query_params.get("lang"))
     if asked and asked != state.lang:
         state, changed = state.with_lang(asked), True
-    # User.language (if the column exists) comes after an explicit choice.
+    # The account's language comes after an explicit choice.
     lang = (
         asked
         or state.lang
-        or i18n.normalize(getattr(user, "language", None))
+        or i18n.normalize(account.language if account else None)
         or i18n.negotiate(request.headers.get("accept-language"))
     )
-    actor = credentials.actor_for_user(session, user) if user else None
-    name = user.full_name if user else None
+    actor = account.actor if account else None
+    name = account.full_name if account else None
     page = Page(request, settings, state, name, actor, lang, changed)
     request.state.page = page
     return page

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from vpitracker.config import Environment, Settings
-from vpitracker.models import User
 
 COOKIE_NAME = "vpi_session"
 # A signed-in page session lasts a working day; signing in again renews it.
@@ -108,21 +107,6 @@ def csrf_ok(settings: Settings, page_session: PageSession | None, token: str | N
     if page_session is None or not token:
         return False
     return hmac.compare_digest(csrf_token(settings, page_session), token)
-
-
-def still_valid_for(user: User | None, page_session: PageSession) -> bool:
-    """Whether a signed-in page session may still act as ``user``.
-
-    The one place that decides it, by the same rule as bearer tokens: a deactivated
-    account, or one whose credential version moved on since sign-in (password or
-    role changed, "sign out everywhere"), loses its sessions at once.
-    """
-    return (
-        user is not None
-        and user.is_active
-        and page_session.user_id == user.id
-        and page_session.credential_version == user.credential_version
-    )
 
 
 def cookie_options(settings: Settings) -> dict[str, Any]:
