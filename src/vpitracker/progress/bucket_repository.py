@@ -1,107 +1,164 @@
-"""Figures per review cluster and per instrument: both from one grouped statement.
+"""Figures per review cluster and per instrument, and the totals over every commitment.
 
 A commitment counts under every cluster and every instrument of its
 recommendations' provisions, and once under "none" for a field it has none of.
 Each commitment's ``commitment_figures`` row keeps a bit mask of those buckets
-(``kernel.figures``), so the counted commitments are grouped by their masks and
-figure columns, with no join: a few hundred groups, which are added up here per
-bucket.
+(``kernel.figures``), so the database sums the counted commitments per mask of
+each field (at most one row per mask, with no join) and those few rows are added
+up here per bucket. One statement: the counted commitments are grouped once, and
+each field's masks (and the totals, when asked) are summed from those groups.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import FromClause, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, String, case, func, literal_column, select
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from vpitracker.kernel import figures
 from vpitracker.kernel.figures import BUCKETS
-from vpitracker.progress.repository import STATUSES, BucketFigures, FigureRow
+from vpitracker.progress.repository import (
+    STATUSES,
+    BucketFigures,
+    CommitmentTotals,
+    FigureRow,
+)
+from vpitracker.vocab import DerivedVerdict
+
+VERDICTS = tuple(v.value for v in DerivedVerdict)
+FLAGS = ("overdue", "stale", "contested")
+# The kind of the totals' row (the fields' rows carry the field's name).
+TOTALS = "all"
 
 
 @dataclass
 class _Sums:
     commitments: int = 0
     statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
-    overdue: int = 0
-    stale: int = 0
-    contested: int = 0
+    flags: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FLAGS, 0))
     progress: int = 0
     with_progress: int = 0
 
-    def add(self, group: Any) -> None:
-        n = int(group.n)
-        self.commitments += n
-        self.statuses[group.reported_status] += n
-        self.overdue += n if group.overdue else 0
-        self.stale += n if group.stale else 0
-        self.contested += n if group.contested else 0
-        self.progress += int(group.progress or 0)
-        self.with_progress += int(group.with_progress)
+    def add(self, row: RowMapping) -> None:
+        # Sums over no group (the totals of nothing) are NULL.
+        self.commitments += int(row["n"] or 0)
+        for status in STATUSES:
+            self.statuses[status] += int(row[status] or 0)
+        for flag in FLAGS:
+            self.flags[flag] += int(row[flag] or 0)
+        self.progress += int(row["progress"] or 0)
+        self.with_progress += int(row["with_progress"] or 0)
 
-    def figures(self, bucket: int | str | None) -> BucketFigures:
+    def figure_row(self) -> FigureRow:
         # The exact mean, as avg() answers it: an integer sum over a count.
         mean = Decimal(self.progress) / self.with_progress if self.with_progress else None
-        return BucketFigures(
-            figures=FigureRow(
-                **self.statuses,
-                overdue=self.overdue,
-                stale=self.stale,
-                contested=self.contested,
-                mean_progress_percent=mean,
-            ),
-            bucket=bucket,
-            commitments=self.commitments,
-        )
+        return FigureRow(**self.statuses, **self.flags, mean_progress_percent=mean)
+
+    def figures(self, bucket: int | str | None) -> BucketFigures:
+        return BucketFigures(figures=self.figure_row(), bucket=bucket, commitments=self.commitments)
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Per field, figures per bucket ordered by bucket; with ``totals``, the figures over
+    every counted commitment and the first day one was made (None: there is none)."""
+
+    fields: dict[str, list[BucketFigures]]
+    totals: CommitmentTotals | None = None
+    first_committed_on: date | None = None
+
+
+def _weighted(condition: ColumnElement[bool], weight: ColumnElement[int]) -> ColumnElement[int]:
+    return func.sum(case((condition, weight), else_=0))
+
+
+def _sums(groups: FromClause, kind: str, *, totals: bool) -> Select[Any]:
+    """One row of sums over ``groups`` per mask of the field ``kind`` (one row in all for
+    ``TOTALS``), each column named as ``_Sums.add`` and ``_totals`` read it."""
+    g = groups.c
+    columns: list[ColumnElement[Any]] = [
+        literal_column(f"'{kind}'", String).label("kind"),
+        (g[figures.mask_column(kind)] if kind != TOTALS else literal_column("0")).label("mask"),
+        func.sum(g.n).label("n"),
+        *(_weighted(g.reported_status == s, g.n).label(s) for s in STATUSES),
+        *(_weighted(g[flag] == True, g.n).label(flag) for flag in FLAGS),  # noqa: E712
+        func.sum(g.progress).label("progress"),
+        func.sum(g.with_progress).label("with_progress"),
+    ]
+    if totals:
+        columns += [
+            *(_weighted(g.verdict == v, g.n).label(f"verdict_{v}") for v in VERDICTS),
+            func.min(g.first).label("first"),
+        ]
+    stmt = select(*columns).select_from(groups)
+    return stmt if kind == TOTALS else stmt.group_by(g[figures.mask_column(kind)])
+
+
+def _totals(row: RowMapping) -> CommitmentTotals:
+    sums = _Sums()
+    sums.add(row)
+    return CommitmentTotals(
+        figures=sums.figure_row(),
+        commitments=sums.commitments,
+        verdicts={v: int(row[f"verdict_{v}"] or 0) for v in VERDICTS},
+    )
 
 
 def by_provision_fields(
-    session: Session, counted: FromClause, fields: Sequence[str]
-) -> dict[str, list[BucketFigures]]:
+    session: Session, counted: FromClause, fields: Sequence[str], *, totals: bool = False
+) -> Buckets:
     """Per field (``cluster``, ``instrument``): figures per bucket, ordered by bucket.
 
     ``counted`` carries each commitment's masks (``cluster_mask``, ``instrument_mask``,
-    as kept in ``commitment_figures``). A bucket no counted commitment falls under is
-    left out; bucket None (last) holds the commitments with none of the field.
+    as kept in ``commitment_figures``), and its ``committed_on`` and ``verdict`` for
+    ``totals``. A bucket no counted commitment falls under is left out; bucket None
+    (last) holds the commitments with none of the field.
     """
-    bits = {f: figures.bits(f) for f in fields}
     c = counted.c
     keys = [
-        *(c[figures.mask_column(f)].label(f) for f in fields),
+        *(c[figures.mask_column(f)] for f in fields),
         c.reported_status,
-        c.overdue,
-        c.stale,
-        c.contested,
+        *(c[flag] for flag in FLAGS),
+        *([c.verdict] if totals else []),
     ]
-    stmt = (
-        select(
-            *keys,
-            func.count().label("n"),
-            func.sum(c.progress_percent).label("progress"),
-            func.count(c.progress_percent).label("with_progress"),
-        )
-        .select_from(counted)
-        .group_by(*keys)
-    )
+    grouped: list[ColumnElement[Any]] = [
+        func.count().label("n"),
+        func.sum(c.progress_percent).label("progress"),
+        func.count(c.progress_percent).label("with_progress"),
+    ]
+    if totals:
+        grouped.append(func.min(c.committed_on).label("first"))
+    groups = select(*keys, *grouped).select_from(counted).group_by(*keys).cte("groups")
+    kinds = [*([TOTALS] if totals else []), *fields]
+    parts = [_sums(groups, kind, totals=totals) for kind in kinds]
+    stmt = parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
+    bits = {f: figures.bits(f) for f in fields}
     sums: dict[str, dict[int | str | None, _Sums]] = {f: {} for f in fields}
-    for group in session.execute(stmt):
-        masks = group._mapping
-        for f in fields:
-            mask = int(masks[f])
-            found: list[int | str | None] = [b for b in BUCKETS[f] if mask & bits[f][b]]
-            if mask == 0:
-                found = [None]
-            for bucket in found:
-                sums[f].setdefault(bucket, _Sums()).add(group)
+    found: Buckets = Buckets(fields={})
+    for row in session.execute(stmt).mappings():
+        kind = row["kind"]
+        if kind == TOTALS:
+            first = row["first"]
+            found = Buckets({}, _totals(row), first if isinstance(first, date) else None)
+            continue
+        mask = int(row["mask"])
+        buckets: list[int | str | None] = [b for b in BUCKETS[kind] if mask & bits[kind][b]]
+        for bucket in buckets if mask else [None]:
+            sums[kind].setdefault(bucket, _Sums()).add(row)
     order = {f: {b: n for n, b in enumerate((*BUCKETS[f], None))} for f in fields}
-    return {
-        f: [
-            s.figures(bucket)
-            for bucket, s in sorted(sums[f].items(), key=lambda item: order[f][item[0]])
-        ]
-        for f in fields
-    }
+    return replace(
+        found,
+        fields={
+            f: [
+                s.figures(bucket)
+                for bucket, s in sorted(sums[f].items(), key=lambda item: order[f][item[0]])
+            ]
+            for f in fields
+        },
+    )

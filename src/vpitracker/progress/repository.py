@@ -222,6 +222,18 @@ def summary(
         .one()
         ._mapping
     )
+    return (
+        CommitmentTotals(
+            figures=_figure_row(commitments),
+            commitments=int(commitments["commitments"]),
+            verdicts={v.value: int(commitments[f"verdict_{v.value}"]) for v in DerivedVerdict},
+        ),
+        recommendation_totals(session, recommendations),
+    )
+
+
+def recommendation_totals(session: Session, recommendations: FromClause) -> RecommendationTotals:
+    """The recommendations' count and their implementation counts (one statement)."""
     r = recommendations.c
     recs = (
         session.execute(
@@ -233,16 +245,9 @@ def summary(
         .one()
         ._mapping
     )
-    return (
-        CommitmentTotals(
-            figures=_figure_row(commitments),
-            commitments=int(commitments["commitments"]),
-            verdicts={v.value: int(commitments[f"verdict_{v.value}"]) for v in DerivedVerdict},
-        ),
-        RecommendationTotals(
-            recommendations=int(recs["recommendations"]),
-            implementations={i.value: int(recs[i.value]) for i in Implementation},
-        ),
+    return RecommendationTotals(
+        recommendations=int(recs["recommendations"]),
+        implementations={i.value: int(recs[i.value]) for i in Implementation},
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import FromClause, Subquery
@@ -118,7 +120,9 @@ def _summary(
     ministry_id: int | None,
     cluster: int | None,
     instrument: Instrument | None,
+    totals: repository.CommitmentTotals | None = None,
 ) -> Summary:
+    """``totals``: the counted commitments' figures when the caller has read them."""
     recommendations = recommendations_service.implementation_query(
         clock,
         RecommendationFilters(
@@ -127,7 +131,10 @@ def _summary(
             instrument=instrument.value if instrument else None,
         ),
     ).subquery("recs")
-    c, r = repository.summary(session, counted, recommendations)
+    if totals is None:
+        c, r = repository.summary(session, counted, recommendations)
+    else:
+        c, r = totals, repository.recommendation_totals(session, recommendations)
     figures = _figures(c.figures)
     total = c.commitments
     return Summary(
@@ -213,7 +220,7 @@ def clusters(
 
 def _clusters(session: Session, clock: Clock, counted: FromClause) -> ClusterFigures:
     rows = bucket_repository.by_provision_fields(session, counted, ("cluster",))
-    return _cluster_figures(clock, rows["cluster"])
+    return _cluster_figures(clock, rows.fields["cluster"])
 
 
 def _cluster_figures(clock: Clock, rows: list[repository.BucketFigures]) -> ClusterFigures:
@@ -247,7 +254,7 @@ def instruments(
 
 def _instruments(session: Session, clock: Clock, counted: FromClause) -> InstrumentFigures:
     rows = bucket_repository.by_provision_fields(session, counted, ("instrument",))
-    return _instrument_figures(clock, rows["instrument"])
+    return _instrument_figures(clock, rows.fields["instrument"])
 
 
 def _instrument_figures(clock: Clock, rows: list[repository.BucketFigures]) -> InstrumentFigures:
@@ -274,20 +281,30 @@ def scorecard(session: Session, clock: Clock) -> Scorecard:
     """The whole alliance's figures for the scorecard page.
 
     The same figures as ``summary``, ``ministries``, ``clusters``, ``instruments``
-    and the quarterly ``timeline`` without filters, in no more statements than
-    those endpoints run: clusters and instruments come from one grouped statement.
+    and the quarterly ``timeline`` without filters, in fewer statements than
+    ``summary`` and ``ministries`` alone run: one grouped statement answers the
+    commitments' totals, clusters, instruments and the timeline's first day, then
+    come the recommendations', the ministries' and the timeline's moves' statements.
     The derived state is read from ``commitment_figures`` by each statement; a copy
     of it in a temporary table cost more (create, fill, analyze, drop) than it saved.
     """
     counted = repository.counted(clock, None, None, None)
     involved = repository.counted(clock, None, None, None, with_state=False)
-    buckets = bucket_repository.by_provision_fields(session, counted, ("cluster", "instrument"))
+    buckets = bucket_repository.by_provision_fields(
+        session, counted, ("cluster", "instrument"), totals=True
+    )
+    every = _counted(clock, None, None, None, with_state=False)
     return Scorecard(
-        summary=_summary(session, clock, counted, None, None, None),
+        summary=_summary(session, clock, counted, None, None, None, buckets.totals),
         ministries=_ministries(session, clock, counted, None, involved),
-        clusters=_cluster_figures(clock, buckets["cluster"]),
-        instruments=_instrument_figures(clock, buckets["instrument"]),
-        timeline=timeline(session, clock, interval="quarter"),
+        clusters=_cluster_figures(clock, buckets.fields["cluster"]),
+        instruments=_instrument_figures(clock, buckets.fields["instrument"]),
+        timeline=_timeline(
+            clock,
+            3,
+            buckets.first_committed_on,
+            partial(timeline_repository.every_moves_per_month, session, every),
+        ),
     )
 
 
@@ -328,29 +345,35 @@ def timeline(
 ) -> Timeline:
     """Per month or quarter: updates posted, completions (cumulative), overdue at period end."""
     counted = _counted(clock, ministry_id, cluster, instrument, with_state=False)
-    every = ministry_id is None and cluster is None and instrument is None
-    # A ministry alone is read from its kept rows; other filters from the counted ids'.
-    ministry = ministry_id if cluster is None and instrument is None else None
-    if every:
+    moves_up_to: Callable[[date], dict[str, timeline_repository.MonthMoves]]
+    if ministry_id is None and cluster is None and instrument is None:
         first = timeline_repository.first_commitment_date(session, counted)
-    elif ministry is not None:
-        counted = _counted(clock, None, None, None, with_state=False)
-        first = timeline_repository.ministry_first_date(session, counted, ministry)
+        moves_up_to = partial(timeline_repository.every_moves_per_month, session, counted)
+    elif ministry_id is not None and cluster is None and instrument is None:
+        # A ministry alone is read from its kept rows; other filters from the counted ids'.
+        every = _counted(clock, None, None, None, with_state=False)
+        first = timeline_repository.ministry_first_date(session, every, ministry_id)
+        moves_up_to = partial(
+            timeline_repository.ministry_moves_per_month, session, every, ministry_id
+        )
     else:
         ids, first = timeline_repository.counted_ids(session, counted)
-    months = 3 if interval == "quarter" else 1
+        moves_up_to = partial(timeline_repository.moves_per_month, session, ids)
+    return _timeline(clock, 3 if interval == "quarter" else 1, first, moves_up_to)
+
+
+def _timeline(
+    clock: Clock,
+    months: int,
+    first: date | None,
+    moves_up_to: Callable[[date], dict[str, timeline_repository.MonthMoves]],
+) -> Timeline:
+    """The timeline's rows of ``months``-long periods from ``first`` (the first counted
+    commitment's day; None: there is none), from the moves ``moves_up_to`` a day."""
     items: list[TimelineRow] = []
     if first is not None:
         spans = periods(first, clock.ref_date, months)
-        last_day = spans[-1][1]
-        if every:
-            moves = timeline_repository.every_moves_per_month(session, counted, last_day)
-        elif ministry is not None:
-            moves = timeline_repository.ministry_moves_per_month(
-                session, counted, ministry, last_day
-            )
-        else:
-            moves = timeline_repository.moves_per_month(session, ids, last_day)
+        moves = moves_up_to(spans[-1][1])
         completed = closed_due = due = 0
         first_month = spans[0][0].strftime("%Y-%m")
         for n, (period_start, period_end) in enumerate(spans):
