@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -174,6 +175,10 @@ def floor(
         list[str] | None,
         typer.Option(help="Endpoints to compare (default: the list pages and progress)"),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Source tree (src/, migrations/) of the old code, served beside"),
+    ] = None,
 ) -> None:
     """The API against a bare Starlette app running the same captured SQL (framework floor)."""
     from bench.capture import InProcessApp
@@ -182,6 +187,7 @@ def floor(
     from bench.machine import loadavg
     from bench.runner import TOKEN_MINUTES, _secretariat_id
     from bench.server import new_secret_key, serve, server_env
+    from bench.writes import code_env
     from vpitracker.db import make_engine
 
     target = database_for(db, size.upper())
@@ -194,10 +200,21 @@ def floor(
         engine.dispose()
     started = loadavg()
     in_process = InProcessApp(target.url, env)
+    labels = ["old", "new"] if baseline is not None else ["api"]
     try:
-        with serve(env, RESULTS_DIR / "floor-api.server.log") as server:
+        with ExitStack() as stack:
+            servers = [
+                stack.enter_context(serve(env, RESULTS_DIR / "floor-api.server.log")),
+            ]
+            if baseline is not None:
+                old_env = code_env(env, baseline.resolve())
+                servers.insert(
+                    0, stack.enter_context(serve(old_env, RESULTS_DIR / "floor-old.server.log"))
+                )
             rows = measure(
-                target, in_process, server.url, server.process.pid, server.token(),
+                target, in_process,
+                [(x, s.url, s.process.pid) for x, s in zip(labels, servers, strict=True)],
+                servers[-1].token(),
                 urls=tuple(url or FLOOR_URLS),
                 clients=clients, seconds=seconds, log_dir=RESULTS_DIR,
             )  # fmt: skip
@@ -206,7 +223,7 @@ def floor(
     ended = loadavg()
     load = f"{started[0]:.1f} at start, {ended[0]:.1f} at end" if started and ended else "-"
     typer.echo(f"Size {size.upper()} on {db.value} (`{target.name}`).")
-    typer.echo(markdown(rows, clients, seconds, load))
+    typer.echo(markdown(rows, labels, clients, seconds, load))
 
 
 @app.command()

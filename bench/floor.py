@@ -31,7 +31,7 @@ import httpx
 
 from bench.capture import InProcessApp, Statement
 from bench.databases import BenchDatabase
-from bench.machine import cpu_seconds
+from bench.machine import cpu_seconds, loadavg
 from bench.server import LOOPBACK, free_port, started
 
 # The list pages and dashboard reads of issue 16's comparison; {ministry} is the busiest.
@@ -154,8 +154,7 @@ def load(
 def measure(
     db: BenchDatabase,
     app: InProcessApp,
-    api_url: str,
-    api_pid: int,
+    apis: list[tuple[str, str, int]],
     token: str,
     *,
     urls: tuple[str, ...] = FLOOR_URLS,
@@ -163,6 +162,11 @@ def measure(
     seconds: float = 10.0,
     log_dir: Path,
 ) -> list[dict[str, Any]]:
+    """Each endpoint on every API server of ``apis`` (label, URL, process id), then the floor.
+
+    With more than one server (old and new code), each endpoint's row holds each one's
+    figures under its label, and the ratio of each to the floor measured beside them.
+    """
     auth = {"Authorization": f"Bearer {token}"}
     captured = [app.capture("GET", u, auth, warm=True) for u in urls]
     rows = []
@@ -170,38 +174,50 @@ def measure(
         db, [c.statements for c in captured], clients, log_dir / "floor.server.log"
     ) as (floor, floor_pid):
         for i, (u, c) in enumerate(zip(urls, captured, strict=True)):
-            # API and floor alternate per endpoint, so a load change hits both alike.
-            api = load(api_url, u, auth, clients=clients, seconds=seconds, pid=api_pid)
+            # The servers alternate per endpoint, so a load change hits them alike.
+            row: dict[str, Any] = {
+                "url": u,
+                "statements": len(c.statements),
+                "api_status": c.status,
+                "load": loadavg(),
+            }
+            for label, api_url, api_pid in apis:
+                row[label] = load(api_url, u, auth, clients=clients, seconds=seconds, pid=api_pid)
             bare = load(floor, f"/floor/{i}", {}, clients=clients, seconds=seconds, pid=floor_pid)
-            rows.append(
-                {
-                    "url": u,
-                    "statements": len(c.statements),
-                    "api_status": c.status,
-                    "api": api,
-                    "floor": bare,
-                    "ratio": round(api["req_per_s"] / bare["req_per_s"], 2)
+            row["floor"] = bare
+            for label, _, _ in apis:
+                row[f"ratio_{label}"] = (
+                    round(row[label]["req_per_s"] / bare["req_per_s"], 2)
                     if bare["req_per_s"]
-                    else None,
-                }
-            )
+                    else None
+                )
+            rows.append(row)
     return rows
 
 
-def markdown(rows: list[dict[str, Any]], clients: int, seconds: float, load_avg: str) -> str:
+def markdown(
+    rows: list[dict[str, Any]], labels: list[str], clients: int, seconds: float, load_avg: str
+) -> str:
     lines = [
         f"Framework floor: {clients} concurrent clients, {seconds:g} s per server per "
         f"endpoint, one process each; load average {load_avg}.",
         "",
-        "| endpoint | stmts | API req/s | floor req/s | API/floor "
-        "| server CPU ms/req, API / floor |",
-        "|---|---|---|---|---|---|",
+        "| endpoint | stmts | "
+        + " | ".join(f"{x} req/s | {x}/floor | {x} CPU ms/req" for x in labels)
+        + " | floor req/s | floor CPU ms/req | load |",
+        "|---|---|" + "---|---|---|" * len(labels) + "---|---|---|",
     ]
     for r in rows:
+        cells = [
+            f"{r[x]['req_per_s']:,.1f} | {r[f'ratio_{x}']:.2f} | {r[x]['cpu_ms_per_request']:.2f}"
+            for x in labels
+        ]
+        started = f"{r['load'][0]:.1f}" if r["load"] else "-"
         lines.append(
-            f"| `GET {r['url']}` | {r['statements']} | {r['api']['req_per_s']:,.1f} | "
-            f"{r['floor']['req_per_s']:,.1f} | {r['ratio']:.2f} | "
-            f"{r['api']['cpu_ms_per_request']:.2f} / {r['floor']['cpu_ms_per_request']:.2f} |"
+            f"| `GET {r['url']}` | {r['statements']} | "
+            + " | ".join(cells)
+            + f" | {r['floor']['req_per_s']:,.1f} | {r['floor']['cpu_ms_per_request']:.2f}"
+            f" | {started} |"
         )
     return "\n".join(lines)
 

@@ -95,31 +95,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         problem = database_problem(exc, replica_read=replicas.reads_replica(request))
         return app_error_response(problem, language_of(request))
 
-    for router in (
-        auth_router,
-        users_router,
-        apikeys_router,
-        ministries_router,
-        provisions_router,
-        recommendations_router,
-        commitments_router,
-        reporting_router,
-        progress_router,
-        reports_router,
-        changes_router,
-        audit_router,
-        transfer_router,
-        webhooks_router,
-        web_router,
-        vocabulary_router,
-    ):
-        app.include_router(router)
-    declare_body_errors(app)
-    declare_if_match(app)
-    web_pages.install(app)
-
+    # The probes first: every request walks the routes in order, and these paths match
+    # nothing else (a probe at the end walked every router's routes first).
     @app.get("/healthz", tags=["health"], operation_id="health-live")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
@@ -160,8 +139,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     metrics = Metrics()
     app.state.metrics = metrics
     notifications_metrics.install(metrics.registry, app.state.engine)
-    app.add_middleware(RequestLimitsMiddleware)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     if settings.metrics_enabled:
 
@@ -171,5 +148,30 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         def prometheus_metrics() -> Response:
             """Prometheus text format: requests and latency per route template."""
             return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in (
+        auth_router,
+        users_router,
+        apikeys_router,
+        ministries_router,
+        provisions_router,
+        recommendations_router,
+        commitments_router,
+        reporting_router,
+        progress_router,
+        reports_router,
+        changes_router,
+        audit_router,
+        transfer_router,
+        webhooks_router,
+        web_router,
+        vocabulary_router,
+    ):
+        app.include_router(router)
+    declare_body_errors(app)
+    declare_if_match(app)
+    web_pages.install(app)
+    app.add_middleware(RequestLimitsMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     return app

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -22,8 +23,12 @@ _SECRET_PARAMS = frozenset({"api_key", "password", "token", "access_token"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
+@lru_cache(maxsize=1024)
 def redact_query(query: str) -> str:
-    """The query string with secrets replaced, so they never reach a log."""
+    """The query string with secrets replaced, so they never reach a log.
+
+    Kept for the queries seen last: a list's clients ask the same few again and again.
+    """
     if not query:
         return ""
     pairs = parse_qsl(query, keep_blank_values=True)
@@ -31,9 +36,20 @@ def redact_query(query: str) -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    # The timestamp has whole seconds: formatted once per second, not once per line
+    # (the second and its text replaced together, as threads log too).
+    _last: tuple[int, str] = (-1, "")
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        second, stamp = self._last
+        if int(record.created) != second:
+            stamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
+            self._last = (int(record.created), stamp)
+        return stamp
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -70,6 +86,23 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        # Each label set's counter and histogram, found once (``labels()`` takes a lock
+        # and checks the names on every call).
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and its latency."""
+        counter = self._requests.get((method, route, status))
+        if counter is None:
+            counter = self._requests.setdefault(
+                (method, route, status), self.requests.labels(method, route, str(status))
+            )
+        counter.inc()
+        latency = self._latency.get((method, route))
+        if latency is None:
+            latency = self._latency.setdefault((method, route), self.latency.labels(method, route))
+        latency.observe(seconds)
 
 
 def route_template(scope: Scope) -> str:
@@ -78,22 +111,30 @@ def route_template(scope: Scope) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
-_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"cookie")
+_CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key", b"cookie"})
 
 
-def _carries_credentials(scope: Scope) -> bool:
-    headers = dict(scope.get("headers") or [])
-    return any(h in headers for h in _CREDENTIAL_HEADERS) or b"api_key=" in scope.get(
-        "query_string", b""
-    )
+def _read_request(scope: Scope) -> tuple[str, bool]:
+    """The ``X-Request-ID`` the client sent (its last, or "") and whether the request
+    carries credentials, from one pass over the headers."""
+    incoming = b""
+    credentials = b"api_key=" in scope.get("query_string", b"")
+    for name, value in scope.get("headers") or ():
+        if name == b"x-request-id":
+            incoming = value
+        elif name in _CREDENTIAL_HEADERS:
+            credentials = True
+    return incoming.decode("latin-1"), credentials
 
 
-def _security_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+def _security_headers(
+    scope: Scope, headers: list[tuple[bytes, bytes]], *, credentials: bool
+) -> None:
     """Headers every answer carries; ``no-store`` unless the route chose its own caching."""
     names = {k.lower() for k, _ in headers}
     if b"x-content-type-options" not in names:
         headers.append((b"x-content-type-options", b"nosniff"))
-    if _carries_credentials(scope) and b"cache-control" not in names:
+    if credentials and b"cache-control" not in names:
         headers.append((b"cache-control", b"no-store"))
     if scope.get("scheme") == "https" and b"strict-transport-security" not in names:
         headers.append((b"strict-transport-security", b"max-age=31536000"))
@@ -114,7 +155,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        incoming, credentials = _read_request(scope)
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
@@ -128,7 +169,7 @@ class RequestContextMiddleware:
                 status = int(message["status"])
                 headers = list(message.get("headers") or [])
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
-                _security_headers(scope, headers)
+                _security_headers(scope, headers, credentials=credentials)
                 message["headers"] = headers
             await send(message)
 
@@ -150,8 +191,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
+            self.metrics.observe(method, route, status, elapsed)
             logger.info(
                 "request",
                 extra={
