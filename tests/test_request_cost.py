@@ -25,6 +25,9 @@ from vpitracker import db, migrate
 from vpitracker.commitments import repository as commitments_repository
 from vpitracker.db import make_engine
 from vpitracker.main import create_app
+from vpitracker.ministries import repository as ministries_repository
+from vpitracker.provisions import repository as provisions_repository
+from vpitracker.reporting import repository as reporting_repository
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +145,26 @@ def test_a_commitment_page_statement_is_built_once_per_shape(
     assert (after.hits, after.misses) == (before.hits + 2, before.misses)
     client.get(url.format(1) + "&overdue=true", headers=headers).raise_for_status()
     assert commitments_repository._page.cache_info().misses == before.misses + 1
+
+
+@pytest.mark.parametrize(
+    ("url", "values", "built"),
+    [
+        ("/v1/ministries?limit=5&kind={}&sort=-name", ("ministry", "agency", "county"),
+         ministries_repository._page),
+        ("/v1/provisions?limit=5&cluster={}", (1, 2, 3), provisions_repository._page),
+        ("/v1/status-updates?limit=5&ministry_id={}", (1, 2, 3),
+         reporting_repository._updates_page),
+    ],
+)  # fmt: skip
+def test_other_list_statements_are_built_once_per_shape(
+    app_client: tuple[TestClient, Any], url: str, values: tuple[object, ...], built: Any
+) -> None:
+    """As a commitment page's: another value of the same filter runs the statement built."""
+    client, headers = app_client
+    client.get(url.format(values[0]), headers=headers).raise_for_status()
+    before = built.cache_info()
+    for value in values[1:]:
+        client.get(url.format(value), headers=headers).raise_for_status()
+    after = built.cache_info()
+    assert (after.hits, after.misses) == (before.hits + len(values) - 1, before.misses)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
+from sqlalchemy import Select, bindparam
 from sqlmodel import Session, col, select
 
 from vpitracker.models import Assessment, StatusUpdate
-from vpitracker.pagination import PageRequest, paginate
+from vpitracker.pagination import PageRequest, keyset, keyset_params, page_rows
 
 UPDATE_SORTS = {"reported_at": col(StatusUpdate.reported_at), "id": col(StatusUpdate.id)}
 ASSESSMENT_SORTS = {"assessed_at": col(Assessment.assessed_at), "id": col(Assessment.id)}
@@ -21,6 +24,26 @@ def get_update(session: Session, update_id: int) -> StatusUpdate | None:
     return session.get(StatusUpdate, update_id)
 
 
+# Each listing's statement is built once per shape (which filters, sort, cursor or not);
+# the request's values are bound.
+_UPDATE_FILTERS = ("commitment_id", "ministry_id", "reported_by")
+
+
+@lru_cache(maxsize=128)
+def _updates_page(
+    present: frozenset[str], since: bool, sort: str, after: bool
+) -> Select[*tuple[Any, ...]]:
+    stmt = select(StatusUpdate)
+    for name in _UPDATE_FILTERS:
+        if name in present:
+            stmt = stmt.where(col(getattr(StatusUpdate, name)) == bindparam(f"vpi_{name}"))
+    if since:
+        stmt = stmt.where(col(StatusUpdate.reported_at) >= bindparam("vpi_since"))
+    return keyset(
+        stmt, sort=sort, after=after, sort_columns=UPDATE_SORTS, id_column=col(StatusUpdate.id)
+    )
+
+
 def list_updates(
     session: Session,
     *,
@@ -30,24 +53,34 @@ def list_updates(
     since: datetime | None = None,
     page: PageRequest,
 ) -> tuple[list[StatusUpdate], str | None]:
-    stmt = select(StatusUpdate)
-    if commitment_id is not None:
-        stmt = stmt.where(StatusUpdate.commitment_id == commitment_id)
-    if ministry_id is not None:
-        stmt = stmt.where(StatusUpdate.ministry_id == ministry_id)
-    if reported_by is not None:
-        stmt = stmt.where(StatusUpdate.reported_by == reported_by)
+    params = keyset_params(page, sort_columns=UPDATE_SORTS, id_column=col(StatusUpdate.id))
+    values = {
+        "commitment_id": commitment_id,
+        "ministry_id": ministry_id,
+        "reported_by": reported_by,
+    }
+    present = frozenset(name for name, value in values.items() if value is not None)
+    params |= {f"vpi_{name}": values[name] for name in present}
     if since is not None:
-        stmt = stmt.where(col(StatusUpdate.reported_at) >= since)
-    return paginate(
-        session, stmt, page=page, sort_columns=UPDATE_SORTS, id_column=col(StatusUpdate.id)
+        params["vpi_since"] = since
+    stmt = _updates_page(present, since is not None, page.sort, page.after)
+    rows, next_cursor = page_rows(session, stmt, params, page=page)
+    return [row[0] for row in rows], next_cursor
+
+
+@lru_cache(maxsize=16)
+def _assessments_page(sort: str, after: bool) -> Select[*tuple[Any, ...]]:
+    stmt = select(Assessment).where(col(Assessment.commitment_id) == bindparam("vpi_commitment_id"))
+    return keyset(
+        stmt, sort=sort, after=after, sort_columns=ASSESSMENT_SORTS, id_column=col(Assessment.id)
     )
 
 
 def list_assessments(
     session: Session, *, commitment_id: int, page: PageRequest
 ) -> tuple[list[Assessment], str | None]:
-    stmt = select(Assessment).where(Assessment.commitment_id == commitment_id)
-    return paginate(
-        session, stmt, page=page, sort_columns=ASSESSMENT_SORTS, id_column=col(Assessment.id)
-    )
+    params = keyset_params(page, sort_columns=ASSESSMENT_SORTS, id_column=col(Assessment.id))
+    params["vpi_commitment_id"] = commitment_id
+    stmt = _assessments_page(page.sort, page.after)
+    rows, next_cursor = page_rows(session, stmt, params, page=page)
+    return [row[0] for row in rows], next_cursor
