@@ -24,8 +24,11 @@ EXPECTED_PROGRESS = (
     "/v1/progress/instruments",
     "/v1/progress/timeline",
 )
-REPORT_COMMITMENTS = "/v1/reports/commitments"
-REPORT_RECOMMENDATIONS = "/v1/reports/recommendations"
+EXPECTED_REPORTS = (
+    "/v1/reports/commitments",
+    "/v1/reports/recommendations",
+    "/v1/reports/status-history",
+)
 QUERY_FOR = {"/v1/progress/timeline": "interval=month"}
 # A past review meeting inside the generated history (January 2024 to November 2026).
 PAST_AS_OF = "2025-12-31"
@@ -55,13 +58,7 @@ def read_endpoints(
         ReadEndpoint("commitments (contested)", "/v1/commitments?limit=50&contested=true"),
     ]
     skipped: list[dict[str, str]] = []
-    progress = sorted(
-        p for p in paths if p.startswith("/v1/progress/") and "{" not in p and "get" in paths[p]
-    )
-    for route in sorted(set(EXPECTED_PROGRESS) | set(progress)):
-        if route not in progress:
-            skipped.append({"path": route, "reason": "not in app.openapi() at run time"})
-            continue
+    for route in _routes(paths, "/v1/progress/", EXPECTED_PROGRESS, skipped):
         query = QUERY_FOR.get(route)
         endpoints.append(ReadEndpoint(route, f"{route}?{query}" if query else route))
         # The same figures under a filter, and as of a past review meeting.
@@ -71,19 +68,24 @@ def read_endpoints(
         ):
             both = f"{query}&{extra}" if query else extra
             endpoints.append(ReadEndpoint(f"{route} ({label})", f"{route}?{both}"))
-    if REPORT_COMMITMENTS in paths and "get" in paths[REPORT_COMMITMENTS]:
-        endpoints.append(ReadEndpoint(f"{REPORT_COMMITMENTS} (JSON)", REPORT_COMMITMENTS))
-        endpoints.append(
-            ReadEndpoint(f"{REPORT_COMMITMENTS} (CSV)", f"{REPORT_COMMITMENTS}?format=csv")
-        )
-    else:
-        skipped.append({"path": REPORT_COMMITMENTS, "reason": "not in app.openapi() at run time"})
-    if REPORT_RECOMMENDATIONS in paths:
-        endpoints.append(ReadEndpoint(f"{REPORT_RECOMMENDATIONS} (JSON)", REPORT_RECOMMENDATIONS))
-        endpoints.append(
-            ReadEndpoint(f"{REPORT_RECOMMENDATIONS} (CSV)", f"{REPORT_RECOMMENDATIONS}?format=csv")
-        )
+    # Every report the app has, in both formats.
+    for route in _routes(paths, "/v1/reports/", EXPECTED_REPORTS, skipped):
+        endpoints.append(ReadEndpoint(f"{route} (JSON)", route))
+        endpoints.append(ReadEndpoint(f"{route} (CSV)", f"{route}?format=csv"))
     return endpoints, skipped
+
+
+def _routes(
+    paths: dict[str, Any], prefix: str, expected: Sequence[str], skipped: list[dict[str, str]]
+) -> list[str]:
+    """The app's GET routes under ``prefix`` (no path parameters), sorted; each expected
+    one the app lacks goes in ``skipped``."""
+    present = sorted(
+        p for p in paths if p.startswith(prefix) and "{" not in p and "get" in paths[p]
+    )
+    for route in sorted(set(expected) - set(present)):
+        skipped.append({"path": route, "reason": "not in app.openapi() at run time"})
+    return present
 
 
 def _statement_means(statements: Sequence[Statement], per: list[list[float]]) -> list[float]:
