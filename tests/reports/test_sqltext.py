@@ -1,7 +1,7 @@
-"""On PostgreSQL the database writes each report row's JSON object or CSV record
-(vpitracker/reports/sqltext.py): the body must be byte for byte what the encoders
-that came before wrote (tests/reports/reference_encoders.py) for the same rows,
-awkward text included."""
+"""On PostgreSQL and SQLite the database writes each report row's JSON object or CSV
+record (vpitracker/reports/sqltext.py): the body must be byte for byte what the
+encoders that came before wrote (tests/reports/reference_encoders.py) for the same
+rows, awkward text included."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.conftest import database_url
 from tests.reports.reference_encoders import old_csv_chunks, old_json_chunks
 from tests.reports.test_encoders import AWKWARD_TEXT, demo_database
 from vpitracker.kernel.clock import Clock
@@ -21,18 +20,26 @@ from vpitracker.reports import service
 from vpitracker.reports.service import Report
 from vpitracker.reports.streaming import _csv_header, text_chunks
 
-pytestmark = pytest.mark.skipif(
-    not database_url().startswith("postgresql"), reason="PostgreSQL writes the rows itself"
-)
-
-# PostgreSQL text holds no NUL; every other awkward value goes in.
+# Stored text holds no NUL (the API refuses it; PostgreSQL text cannot hold one);
+# every other awkward value goes in.
 TEXTS = [t for t in AWKWARD_TEXT if "\x00" not in t]
+EVIDENCE = json.dumps([{"url": 'https://example.org/?a=1,b="2"'}, {"url": "=x"}, {"note": 1}])
+# Timestamps with and without microseconds: PostgreSQL's values, SQLite's stored text
+# (SQLAlchemy writes the fraction; a text without one, as SQL's CURRENT_TIMESTAMP
+# writes, is read too).
+RETIMED = {
+    "postgresql": "date_trunc('second', reported_at) "
+    "+ CASE WHEN {key} % 2 = 0 THEN interval '0.000123 s' ELSE '0' END",
+    "sqlite": "substr(reported_at, 1, 19) "
+    "|| CASE {key} % 3 WHEN 0 THEN '.000123' WHEN 1 THEN '.000000' ELSE '' END",
+}
 
 
 @pytest.fixture(scope="module")
 def awkward_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The demo data with awkward text in every text column a report shows."""
     with demo_database(tmp_path_factory.mktemp("sqltext")) as engine:
+        dialect = engine.dialect.name
         n = len(TEXTS)
         with engine.begin() as conn:
             for table, columns in (
@@ -52,49 +59,44 @@ def awkward_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]
             for table in ("commitment", "ministry", "recommendation"):
                 conn.execute(
                     text(
-                        f"UPDATE {table} SET code = (ARRAY[:a, :b, :c, :d])[id % 4 + 1] || id "
-                        "WHERE id % 3 = 0"
+                        f"UPDATE {table} SET code = CASE id % 4 WHEN 0 THEN :a WHEN 1 THEN :b "
+                        "WHEN 2 THEN :c ELSE :d END || CAST(id AS TEXT) WHERE id % 3 = 0"
                     ),
                     {"a": "=", "b": 'q"', "c": "a,b", "d": "\uff0b"},
                 )
+            json_value = "CAST(:e AS json)" if dialect == "postgresql" else ":e"
             conn.execute(
-                text("UPDATE status_update SET evidence = CAST(:e AS json) WHERE id % 2 = 0"),
-                {
-                    "e": json.dumps(
-                        [{"url": 'https://example.org/?a=1,b="2"'}, {"url": "=x"}, {"note": 1}]
-                    )
-                },
+                text(f"UPDATE status_update SET evidence = {json_value} WHERE id % 2 = 0"),
+                {"e": EVIDENCE},
             )
-            # Timestamps with and without microseconds.
             for table, key in (("status_update", "id"), ("commitment_latest", "commitment_id")):
+                retimed = RETIMED[dialect].format(key=key)
                 conn.execute(
                     text(
-                        f"UPDATE {table} SET reported_at = date_trunc('second', reported_at) "
-                        f"+ CASE WHEN {key} % 2 = 0 THEN interval '0.000123 s' ELSE '0' END "
-                        "WHERE reported_at IS NOT NULL"
+                        f"UPDATE {table} SET reported_at = {retimed} WHERE reported_at IS NOT NULL"
                     )
                 )
         yield engine
 
 
-def _pairs() -> list[tuple[str, Report, Report]]:
+def _pairs(dialect: str) -> list[tuple[str, Report, Report]]:
     """(label, the report as the database writes it, the same rows for the encoders)."""
     out = []
     for as_of in (None, date(2025, 1, 1)):
         clock = Clock.at(as_of, 90)
         for name, report in (
-            ("commitments", service.commitments("postgresql", clock, CommitmentFilters())),
+            ("commitments", service.commitments(dialect, clock, CommitmentFilters())),
             (
                 "commitments overdue",
-                service.commitments("postgresql", clock, CommitmentFilters(overdue=True)),
+                service.commitments(dialect, clock, CommitmentFilters(overdue=True)),
             ),
-            ("recommendations", service.recommendations("postgresql", clock)),
+            ("recommendations", service.recommendations(dialect, clock)),
         ):
             out.append((f"{name} {as_of}", report, report))
         out.append(
             (
                 f"status-history {as_of}",
-                service.status_history(clock, dialect="postgresql"),
+                service.status_history(clock, dialect=dialect),
                 # The evidence as stored, its URLs joined in Python: the old way.
                 service.status_history(clock),
             )
@@ -103,10 +105,11 @@ def _pairs() -> list[tuple[str, Report, Report]]:
 
 
 @pytest.mark.parametrize("csv", [False, True], ids=["json", "csv"])
-def test_every_report_written_by_postgresql_is_what_the_encoders_wrote(
+def test_every_report_written_by_the_database_is_what_the_encoders_wrote(
     awkward_engine: Engine, csv: bool
 ) -> None:
-    for label, report, reference in _pairs():
+    for label, report, reference in _pairs(awkward_engine.dialect.name):
+        assert report.written_by_database, label
         with awkward_engine.connect() as conn:
             rows = [list(b) for b in reference.batches(conn)]
         assert any(rows), label
@@ -118,7 +121,8 @@ def test_every_report_written_by_postgresql_is_what_the_encoders_wrote(
 
 
 def test_the_awkward_data_is_really_there(awkward_engine: Engine) -> None:
-    report = service.commitments("postgresql", Clock.at(None, 90), CommitmentFilters())
+    dialect = awkward_engine.dialect.name
+    report = service.commitments(dialect, Clock.at(None, 90), CommitmentFilters())
     with awkward_engine.connect() as conn:
         body = b"".join(text_chunks(report.texts(conn, csv=True), csv=True))
     decoded = body.decode()

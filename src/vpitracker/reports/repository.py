@@ -47,7 +47,7 @@ CommitmentReportSelect = Select[
 RecommendationReportSelect = Select[
     int, str, str, str, date | None, str, str, str, str, str, str, str
 ]
-# The last column: the evidence URLs joined (``urls_in_sql``), else the evidence itself.
+# The last column: the evidence URLs joined (a ``dialect`` given), else the evidence itself.
 StatusHistorySelect = Select[int, int, str, str, str, int, str, int, datetime, int | None, Any]
 # Columns, the names of lists among them; a list's joins (what to join, on what).
 Columns = list[ColumnElement[Any] | str]
@@ -278,16 +278,32 @@ def recommendations(
     return typed(RecommendationReportSelect, stmt)
 
 
-def _evidence_urls(evidence: ColumnElement[Any]) -> ColumnElement[str]:
-    """PostgreSQL: the evidence items' URLs in order, joined (``''`` when none)."""
-    item = (
-        func.json_array_elements(evidence)
-        .table_valued("value", with_ordinality="n")
-        .render_derived(name="item")
-    )
-    url = func.coalesce(item.c.value.op("->>")(literal("url", Text)), "")
-    joined = func.string_agg(url, aggregate_order_by(literal(LIST_SEPARATOR), item.c.n))
-    return func.coalesce(select(joined).select_from(item).scalar_subquery(), "")
+def _evidence_urls(evidence: ColumnElement[Any], dialect: str) -> ColumnElement[str]:
+    """The evidence items' URLs in order, joined (``''`` when none)."""
+    joined: ColumnElement[Any]
+    if dialect == "sqlite":
+        each = func.json_each(evidence).table_valued("key", "value", name="item")
+        # In array order: group_concat over an ordered subquery (see _with_lists).
+        items = (
+            select(func.coalesce(func.json_extract(each.c.value, "$.url"), "").label("url"))
+            .select_from(each)
+            .order_by(each.c.key)
+            .subquery("urls")
+        )
+        joined = select(func.group_concat(items.c.url, LIST_SEPARATOR)).scalar_subquery()
+    else:
+        item = (
+            func.json_array_elements(evidence)
+            .table_valued("value", with_ordinality="n")
+            .render_derived(name="item")
+        )
+        url = func.coalesce(item.c.value.op("->>")(literal("url", Text)), "")
+        joined = (
+            select(func.string_agg(url, aggregate_order_by(literal(LIST_SEPARATOR), item.c.n)))
+            .select_from(item)
+            .scalar_subquery()
+        )
+    return func.coalesce(joined, "")
 
 
 def status_history(
@@ -295,13 +311,14 @@ def status_history(
     cutoff: datetime | None,
     ministry_id: int | None,
     commitment_id: int | None,
-    urls_in_sql: bool = False,
+    dialect: str = "",
 ) -> StatusHistorySelect:
-    """The status-history report, oldest first; ``urls_in_sql`` (PostgreSQL): the last
-    column is the evidence URLs joined (``evidence_urls``), else the evidence itself."""
+    """The status-history report, oldest first; with a ``dialect`` (PostgreSQL or
+    SQLite) the last column is the evidence URLs joined (``evidence_urls``), else the
+    evidence itself."""
     su, c, m = table_of(StatusUpdate), table_of(Commitment), table_of(Ministry)
     evidence = (
-        _evidence_urls(su.c.evidence).label("evidence_urls") if urls_in_sql else su.c.evidence
+        _evidence_urls(su.c.evidence, dialect).label("evidence_urls") if dialect else su.c.evidence
     )
     stmt = (
         select(

@@ -63,6 +63,15 @@ class Report:
     kinds: tuple[sqltext.Kind, ...] = ()
     # The columns the rows are sorted by (the statement's ORDER BY).
     order: tuple[str, ...] = ()
+    # The database the statement was built for ('' when not known: rows only for the
+    # encoders here, ``fixes`` applied).
+    dialect: str = ""
+
+    @property
+    def written_by_database(self) -> bool:
+        """Whether ``texts`` can have the database write the rows (``sqltext``): every
+        cell is the database value as its type's rule takes it."""
+        return self.dialect in sqltext.DIALECTS and bool(self.kinds)
 
     def batches(self, connection: Connection) -> Generator[Sequence[Sequence[Any]]]:
         """The report's rows as the database gave them (``fixes`` not yet applied),
@@ -70,14 +79,16 @@ class Report:
         return _partitions(_stream(connection, self.statement))
 
     def texts(self, connection: Connection, *, csv: bool) -> Generator[list[str]]:
-        """PostgreSQL only: each row already written as its JSON object or CSV record
-        (``sqltext``), ``BATCH_ROWS`` texts at a time, from a cursor."""
+        """Each row already written by the database as its JSON object or CSV record
+        (``sqltext``; only when ``written_by_database``), ``BATCH_ROWS`` texts at a
+        time, from a cursor."""
         rows = sqltext.csv_rows if csv else sqltext.json_rows
-        # The per-row plan's cost estimate would have it JIT-compiled, which takes
-        # longer than the whole report on a quiet machine (measured at M).
-        connection.exec_driver_sql("SET LOCAL jit = off")
-        result = _stream(connection, rows(self.statement, self.columns, self.kinds, self.order))
-        return _texts(result)
+        if self.dialect == "postgresql":
+            # The per-row plan's cost estimate would have it JIT-compiled, which takes
+            # longer than the whole report on a quiet machine (measured at M).
+            connection.exec_driver_sql("SET LOCAL jit = off")
+        statement = rows(self.statement, self.columns, self.kinds, self.order, self.dialect)
+        return _texts(_stream(connection, statement))
 
 
 def _stream(connection: Connection, statement: Select[Any]) -> CursorResult[Any]:
@@ -126,6 +137,7 @@ def commitments(dialect: str, clock: Clock, filters: CommitmentFilters) -> Repor
         else _fixes(columns),
         sqltext.kinds(CommitmentReportRow),
         ("code", "id"),
+        dialect,
     )
 
 
@@ -143,6 +155,7 @@ def recommendations(dialect: str, clock: Clock) -> Report:
         _fixes(columns),
         sqltext.kinds(RecommendationReportRow),
         ("code", "id"),
+        dialect,
     )
 
 
@@ -155,6 +168,8 @@ def status_history(
 ) -> Report:
     """One row per status update, oldest first (``dialect``: the database's, when known)."""
     columns = _columns(StatusHistoryRow)
+    # A database the rows are written by joins the evidence URLs itself.
+    urls_in_sql = dialect in sqltext.DIALECTS
     return Report(
         "status-history",
         columns,
@@ -162,12 +177,12 @@ def status_history(
             cutoff=clock.cutoff,
             ministry_id=ministry_id,
             commitment_id=commitment_id,
-            urls_in_sql=dialect == "postgresql",
+            dialect=dialect if urls_in_sql else "",
         ),
-        # PostgreSQL joins the evidence URLs itself.
-        _fixes(columns) if dialect == "postgresql" else _fixes(columns, evidence_urls=_urls),
+        _fixes(columns) if urls_in_sql else _fixes(columns, evidence_urls=_urls),
         sqltext.kinds(StatusHistoryRow),
         ("reported_at", "id"),
+        dialect,
     )
 
 

@@ -1,19 +1,25 @@
-"""Report rows written by PostgreSQL: each row's JSON object or CSV line as one text.
+"""Report rows written by the database: each row's JSON object or CSV line as one text.
 
 The text is byte for byte what ``streaming.json_chunks`` / ``streaming.csv_chunks``
-write for the same row (tests/reports/test_sqltext.py compares them): the server
-then only joins the texts of a batch, with no Python work per cell. Each cell is
-written by the rule its report column's declared type (the row model) gives:
+write for the same row (tests/reports/test_sqltext.py compares them, on PostgreSQL
+and SQLite): the server then only joins the texts of a batch, with no Python work
+per cell. Each cell is written by the rule its report column's declared type (the
+row model) gives:
 
 - ``int``: its decimal text (JSON and CSV alike);
-- ``bool``: ``true`` / ``false``;
-- ``str``: JSON: escaped as ``json`` escapes it (``to_json``, the same escapes);
-  CSV: neutralized as a formula (``csvout.neutralize``), then quoted as ``csv.writer``
-  quotes (a field with a comma, quote, CR or LF);
+- ``bool``: ``true`` / ``false`` (SQLite's 0 / 1 too);
+- ``str``: JSON: escaped as ``json`` escapes it (PostgreSQL's ``to_json`` and
+  SQLite's ``json_quote`` use the same escapes); CSV: neutralized as a formula
+  (``csvout.neutralize``), then quoted as ``csv.writer`` quotes (a field with a comma,
+  quote, CR or LF);
 - ``date``: ``YYYY-MM-DD``; ``datetime`` (UTC): ISO 8601 with ``Z``, in JSON with
   microseconds only when there are any (``datetime.isoformat``), in CSV always
   (``jsonutil.iso_z``);
 - NULL: JSON ``null``, CSV an empty field.
+
+SQLite keeps dates as ``YYYY-MM-DD`` text and UTC timestamps as naive
+``YYYY-MM-DD HH:MM:SS[.ffffff]`` text (SQLAlchemy's storage format), so there the
+rules rewrite text; PostgreSQL formats its typed values.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from vpitracker.csvout import FORMULA_START
 
 # Cells by the type a report row model declares for the column.
 Kind = type
+# The databases these rules are written for.
+DIALECTS = frozenset({"postgresql", "sqlite"})
 
 
 def kinds(model: type[BaseModel]) -> tuple[Kind, ...]:
@@ -56,54 +64,72 @@ def _concat(parts: Sequence[ColumnElement[str]]) -> ColumnElement[str]:
     return functools.reduce(operator.add, parts)
 
 
-def _iso_date(value: ColumnElement[Any]) -> ColumnElement[str]:
+def _iso_date(value: ColumnElement[Any], dialect: str) -> ColumnElement[str]:
+    if dialect == "sqlite":
+        return cast(value, Text)
     return func.to_char(value, _text("YYYY-MM-DD"), type_=Text)
 
 
-def _iso_z(value: ColumnElement[Any], *, micros: bool = False) -> ColumnElement[str]:
+def _iso_z(value: ColumnElement[Any], dialect: str, *, micros: bool) -> ColumnElement[str]:
     # JSON: microseconds only when they are not all zero (datetime.isoformat); CSV:
     # always (jsonutil.iso_z).
-    utc = func.timezone(_text("UTC"), value)
-    text = func.to_char(utc, _text('YYYY-MM-DD"T"HH24:MI:SS.US'), type_=Text)
-    if not micros:
-        text = func.replace(text, _text(".000000"), _text(""), type_=Text)
-    return text + _text("Z")
+    text: ColumnElement[str]
+    if dialect == "sqlite":
+        text = func.replace(cast(value, Text), _text(" "), _text("T"), type_=Text)
+        if micros:
+            # A stored text without its fraction gets zeros; one with it keeps its own.
+            return func.substr(text + _text(".000000"), 1, 26, type_=Text) + _text("Z")
+    else:
+        utc = func.timezone(_text("UTC"), value)
+        text = func.to_char(utc, _text('YYYY-MM-DD"T"HH24:MI:SS.US'), type_=Text)
+        if micros:
+            return text + _text("Z")
+    return func.replace(text, _text(".000000"), _text(""), type_=Text) + _text("Z")
 
 
 def _bool(value: ColumnElement[Any], null: str) -> ColumnElement[str]:
     return case((value, _text("true")), (not_(value), _text("false")), else_=_text(null))
 
 
-# csvout.neutralize's characters, each one character long (strpos finds '' at 1, so
-# an empty cell is tested apart).
+# csvout.neutralize's characters, each one character long (strpos / instr find '' at
+# 1, so an empty cell is tested apart).
 _FORMULA_CHARS = "".join(FORMULA_START)
-# csv.writer (QUOTE_MINIMAL) quotes a field holding one of these.
+# csv.writer (QUOTE_MINIMAL) quotes a field holding one of these: as a PostgreSQL
+# regular expression and as a SQLite GLOB pattern.
 _NEEDS_QUOTES = '[,"\r\n]'
+_NEEDS_QUOTES_GLOB = '*[,"\r\n]*'
 
 
-def _csv_text(raw: ColumnElement[str]) -> ColumnElement[str]:
+def _csv_text(raw: ColumnElement[str], dialect: str) -> ColumnElement[str]:
     # The formula guard adds no character that needs quotes, so the quoting is decided
     # on the value itself, and each branch writes the guard once.
+    first = func.substr(raw, 1, 1, type_=Text)
+    found = func.instr if dialect == "sqlite" else func.strpos
     guard = case(
-        (
-            and_(
-                raw != _text(""),
-                func.strpos(_text(_FORMULA_CHARS), func.left(raw, 1, type_=Text)) > 0,
-            ),
-            _text("'"),
-        ),
+        (and_(raw != _text(""), found(_text(_FORMULA_CHARS), first) > 0), _text("'")),
         else_=_text(""),
+    )
+    needs_quotes = (
+        raw.op("GLOB")(_text(_NEEDS_QUOTES_GLOB))
+        if dialect == "sqlite"
+        else raw.op("~")(_text(_NEEDS_QUOTES))
     )
     return case(
         (
-            raw.op("~")(_text(_NEEDS_QUOTES)),
+            needs_quotes,
             _text('"') + guard + func.replace(raw, _text('"'), _text('""'), type_=Text) + '"',
         ),
         else_=guard + raw,
     )
 
 
-def cell(kind: Kind, value: ColumnElement[Any], *, csv: bool) -> ColumnElement[str]:
+def _json_text(raw: ColumnElement[str], dialect: str) -> ColumnElement[str]:
+    if dialect == "sqlite":
+        return func.json_quote(raw, type_=Text)
+    return cast(func.to_json(raw), Text)
+
+
+def cell(kind: Kind, value: ColumnElement[Any], dialect: str, *, csv: bool) -> ColumnElement[str]:
     """One cell's JSON text, or its CSV field (quoted where csv.writer would quote it)."""
     null = "" if csv else "null"
     if kind is bool:
@@ -113,36 +139,53 @@ def cell(kind: Kind, value: ColumnElement[Any], *, csv: bool) -> ColumnElement[s
         text = cast(value, Text)
     elif kind is str:
         raw = cast(value, Text)
-        text = _csv_text(raw) if csv else cast(func.to_json(raw), Text)
+        text = _csv_text(raw, dialect) if csv else _json_text(raw, dialect)
     else:
-        text = _iso_date(value) if kind is date else _iso_z(value, micros=csv)
+        text = _iso_date(value, dialect) if kind is date else _iso_z(value, dialect, micros=csv)
         if not csv:
             text = _text('"') + text + _text('"')
     return func.coalesce(text, _text(null))
 
 
 def _fenced(statement: Select[Any]) -> Any:
-    # OFFSET 0 keeps PostgreSQL from pulling the report's select up into this one, where
-    # each reference to a cell would run its expression again (a list column's
+    # OFFSET 0 keeps the database from pulling the report's select up into this one,
+    # where each reference to a cell would run its expression again (a list column's
     # subquery several times per row); its rows keep their order.
     return statement.offset(0).subquery("report")
 
 
+def _ordered(rows: Select[str], report: Any, order: Sequence[str], dialect: str) -> Select[str]:
+    # SQLite scans the fenced select as a co-routine, in the select's own order; an
+    # ORDER BY here would sort every written row again before the first is out.
+    # PostgreSQL knows the select's order and does not sort again.
+    if dialect == "sqlite":
+        return rows
+    return rows.order_by(*(report.c[n] for n in order))
+
+
 def json_rows(
-    statement: Select[Any], columns: Sequence[str], row_kinds: Sequence[Kind], order: Sequence[str]
+    statement: Select[Any],
+    columns: Sequence[str],
+    row_kinds: Sequence[Kind],
+    order: Sequence[str],
+    dialect: str,
 ) -> Select[str]:
     """``statement``'s rows as JSON objects (keys in column order), one text each."""
     report = _fenced(statement)
     parts: list[ColumnElement[str]] = []
     for i, (name, kind) in enumerate(zip(columns, row_kinds, strict=True)):
         key = ("{" if i == 0 else ",") + encode_basestring(name) + ":"
-        parts += [_text(key), cell(kind, report.c[name], csv=False)]
+        parts += [_text(key), cell(kind, report.c[name], dialect, csv=False)]
     parts.append(_text("}"))
-    return select(_concat(parts)).order_by(*(report.c[n] for n in order))
+    return _ordered(select(_concat(parts)), report, order, dialect)
 
 
 def csv_rows(
-    statement: Select[Any], columns: Sequence[str], row_kinds: Sequence[Kind], order: Sequence[str]
+    statement: Select[Any],
+    columns: Sequence[str],
+    row_kinds: Sequence[Kind],
+    order: Sequence[str],
+    dialect: str,
 ) -> Select[str]:
     """``statement``'s rows as CSV records (``\\r\\n`` ended), one text each."""
     report = _fenced(statement)
@@ -150,9 +193,9 @@ def csv_rows(
     for i, (name, kind) in enumerate(zip(columns, row_kinds, strict=True)):
         if i:
             parts.append(_text(","))
-        parts.append(cell(kind, report.c[name], csv=True))
+        parts.append(cell(kind, report.c[name], dialect, csv=True))
     line = _concat(parts)
     if len(columns) == 1:
         # csv.writer quotes a record that is one empty field, else it would be no line.
         line = case((line == _text(""), _text('""')), else_=line)
-    return select(line + _text("\r\n")).order_by(*(report.c[n] for n in order))
+    return _ordered(select(line + _text("\r\n")), report, order, dialect)

@@ -225,23 +225,18 @@ def _csv_header(columns: Sequence[str]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _written_by_database(report: Report, dialect: str) -> bool:
-    # Every cell is the database value as it is, and its type has a rule (sqltext).
-    return dialect == "postgresql" and bool(report.kinds) and not any(report.fixes)
-
-
 def respond(
     report: Report,
     opener: Opener,
     release: Callable[[], None],
     *,
     csv: bool,
-    dialect: str = "",
 ) -> ReportResponse:
     """Run the report's statement now (so a failure is a problem), stream its rows after.
 
-    On PostgreSQL the database writes each row's JSON object or CSV record itself
-    (``sqltext``); elsewhere the rows are encoded here, a column at a time.
+    On PostgreSQL and SQLite the database writes each row's JSON object or CSV record
+    itself (``sqltext``); a report built for no known database has its rows encoded
+    here, a column at a time.
     """
     stack = ExitStack()
     stack.callback(release)
@@ -249,7 +244,7 @@ def respond(
     body: Generator[bytes]
     try:
         connection = stack.enter_context(opener())
-        if _written_by_database(report, dialect):
+        if report.written_by_database:
             texts = report.texts(connection, csv=csv)
             batches = texts
             # Run to the first batch now: the statement's errors become problems.
@@ -298,13 +293,12 @@ def stream(
         caller += f":{request.client.host if request.client else ''}"
     slots: ReportSlots = request.app.state.report_slots
     release = slots.acquire(caller)
-    dialect = _dialect(request)
     try:
-        built = report(dialect)
+        built = report(_dialect(request))
     except BaseException:
         release()
         raise
-    return respond(built, opener, release, csv=csv, dialect=dialect)
+    return respond(built, opener, release, csv=csv)
 
 
 def _dialect(request: Request) -> str:
