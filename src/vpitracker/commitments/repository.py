@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters
-from vpitracker.kernel.state import ClockValues, clock_params, state_columns
+from vpitracker.kernel.state import ClockValues, StateValues, clock_params, state_columns
 from vpitracker.models import (
     Commitment,
     CommitmentRecommendation,
@@ -38,7 +38,7 @@ from vpitracker.models import (
     RecommendationProvision,
     table_of,
 )
-from vpitracker.pagination import PageRequest, keyset, keyset_params, page_rows
+from vpitracker.pagination import PageRequest, Ts, keyset, keyset_params, page_rows
 from vpitracker.records import by_key, matches
 
 SORTS = {
@@ -53,6 +53,11 @@ SORTS = {
 # The commitment's own columns: a list or a read selects these, not the ORM entity (no
 # identity map, no instance per row, for rows that are only serialized).
 _COMMITMENT = table_of(Commitment)
+
+# The values of the commitment's columns, in the table's order (tests pin it to the table).
+CommitmentValues = tuple[
+    datetime, datetime, int, datetime | None, int, str, str, str, int, date, date, str
+]
 
 
 def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Commitment | None:
@@ -97,45 +102,70 @@ def _present(filters: CommitmentFilters) -> frozenset[str]:
 
 
 def select_with_state(
-    clock: Clock, filters: CommitmentFilters, *, with_state: bool = True
-) -> Select[*tuple[Any, ...]]:
+    clock: Clock, filters: CommitmentFilters
+) -> Select[*CommitmentValues, *StateValues]:
     """Commitments and their derived state, filtered (in SQL) by everything in ``filters``.
 
-    The statement's columns are the commitment then ``STATE_FIELDS`` (read them through
-    ``list_commitments``/``get_with_state``); progress and reports count over it.
-
-    ``with_state=False`` selects the commitments alone (cheaper) when no derived
-    column is wanted and no filter needs one.
+    The statement's columns are the commitment's (``CommitmentValues``) then
+    ``STATE_FIELDS`` (``StateValues``; read them through ``list_commitments``/
+    ``get_with_state``); progress and reports count over it.
     """
-    return _select(
-        ClockValues.of(clock),
+    return _with_state(ClockValues.of(clock), *_where_filters(clock, filters))
+
+
+def select_commitments(clock: Clock, filters: CommitmentFilters) -> Select[*CommitmentValues]:
+    """``select_with_state`` without the derived columns (cheaper): the commitment's columns
+    alone, the derived state joined only where a filter compares with it."""
+    values = ClockValues.of(clock)
+    as_of, present, include_archived, value = _where_filters(clock, filters)
+    stmt: Select[*CommitmentValues] = cast("Select[*CommitmentValues]", sa_select(*_COMMITMENT.c))
+    state: dict[str, ColumnElement[Any]] = {}
+    if present & _STATE_FILTERS:
+        columns = state_columns(values, _COMMITMENT)
+        stmt, state = stmt.select_from(columns.joined), columns.fields
+    return _filtered(stmt, state, as_of, present, include_archived, value)
+
+
+def _where_filters(
+    clock: Clock, filters: CommitmentFilters
+) -> tuple[date | None, frozenset[str], bool, Callable[[str], Any]]:
+    """What ``_filtered`` compares with for ``filters`` at ``clock``: their own values."""
+    return (
         clock.as_of,
         _present(filters),
         filters.include_archived,
         lambda name: getattr(filters, name),
-        with_state=with_state,
     )
 
 
-def _select(
+def _with_state(
     clock: ClockValues,
     as_of: Any,
     present: frozenset[str],
     include_archived: bool,
     value: Callable[[str], Any],
-    *,
-    with_state: bool,
-) -> Select[*tuple[Any, ...]]:
+) -> Select[*CommitmentValues, *StateValues]:
     """``select_with_state`` for the filters in ``present``, each compared with ``value(name)``
     (the filter's value, or a bound parameter); ``as_of`` likewise (None: now)."""
-    stmt: Select[*tuple[Any, ...]]
-    state: dict[str, ColumnElement[Any]] = {}
-    if with_state or present & _STATE_FILTERS:
-        columns = state_columns(clock, _COMMITMENT)
-        state = columns.fields
-        stmt = sa_select(*_COMMITMENT.c, *columns.labelled()).select_from(columns.joined)
-    else:
-        stmt = sa_select(*_COMMITMENT.c)
+    columns = state_columns(clock, _COMMITMENT)
+    # The table's columns are typed Any by SQLAlchemy; CommitmentValues names them.
+    stmt = cast(
+        "Select[*CommitmentValues, *StateValues]",
+        sa_select(*_COMMITMENT.c, *columns.labelled()).select_from(columns.joined),
+    )
+    return _filtered(stmt, columns.fields, as_of, present, include_archived, value)
+
+
+def _filtered(
+    stmt: Select[*Ts],
+    state: Mapping[str, ColumnElement[Any]],
+    as_of: Any,
+    present: frozenset[str],
+    include_archived: bool,
+    value: Callable[[str], Any],
+) -> Select[*Ts]:
+    """``stmt`` (over the commitment table) kept to the rows the filters in ``present`` match,
+    each compared with ``value(name)``; ``state`` holds the derived columns they may compare."""
     if not include_archived:
         stmt = stmt.where(col(Commitment.archived_at).is_(None))
     if as_of is not None:
@@ -178,15 +208,14 @@ def _select(
 @lru_cache(maxsize=256)
 def _page(
     present: frozenset[str], include_archived: bool, as_of: bool, sort: str, after: bool
-) -> Select[*tuple[Any, ...]]:
+) -> Select[*CommitmentValues, *StateValues]:
     """A list page's statement, built once per shape: every value a bound parameter."""
-    stmt = _select(
+    stmt = _with_state(
         ClockValues.bound(as_of=as_of),
         bindparam("vpi_as_of") if as_of else None,
         present,
         include_archived,
         lambda name: bindparam(f"vpi_{name}"),
-        with_state=True,
     )
     return keyset(stmt, sort=sort, after=after, sort_columns=SORTS, id_column=col(Commitment.id))
 

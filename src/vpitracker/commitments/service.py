@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import TypeAdapter
 from sqlalchemy import Insert, RowMapping, Select
@@ -13,12 +13,14 @@ from sqlmodel import Session
 from vpitracker.audit import service as audit
 from vpitracker.audited import archive as archive_record
 from vpitracker.commitments import latest, repository, timeline_days
+from vpitracker.commitments.repository import CommitmentValues
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
 from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel import figures
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters
+from vpitracker.kernel.state import StateValues
 from vpitracker.ministries import service as ministries_service
 from vpitracker.models import Assessment, Commitment, StatusUpdate, utcnow
 from vpitracker.pagination import PageRequest
@@ -61,11 +63,26 @@ def read(session: Session, commitment_id: int, clock: Clock) -> tuple[Commitment
     return _to_reads(session, [row])[0], row["version"]
 
 
+@overload
+def state_query(
+    clock: Clock, filters: CommitmentFilters, *, with_state: Literal[True] = ...
+) -> Select[*CommitmentValues, *StateValues]: ...
+@overload
+def state_query(
+    clock: Clock, filters: CommitmentFilters, *, with_state: Literal[False]
+) -> Select[*CommitmentValues]: ...
+@overload
+def state_query(
+    clock: Clock, filters: CommitmentFilters, *, with_state: bool
+) -> Select[*CommitmentValues, *StateValues] | Select[*CommitmentValues]: ...
 def state_query(
     clock: Clock, filters: CommitmentFilters, *, with_state: bool = True
-) -> Select[*tuple[Any, ...]]:
-    """Commitments counted under ``filters`` at ``clock``, with derived state (a Select)."""
-    return repository.select_with_state(clock, filters, with_state=with_state)
+) -> Select[*CommitmentValues, *StateValues] | Select[*CommitmentValues]:
+    """Commitments counted under ``filters`` at ``clock`` (a Select): with their derived
+    state, or (``with_state=False``, cheaper) their own columns alone."""
+    if with_state:
+        return repository.select_with_state(clock, filters)
+    return repository.select_commitments(clock, filters)
 
 
 def list_commitments(

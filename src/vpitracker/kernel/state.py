@@ -13,6 +13,7 @@ per non-archived commitment, instead of the commitment table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -49,6 +50,9 @@ STATE_FIELDS = (
     "overdue",
     "stale",
 )
+
+# The values of STATE_FIELDS, in that order (tests pin them to the columns' types).
+StateValues = tuple[str, int, datetime | None, str, bool, bool, bool]
 
 
 @dataclass(frozen=True)
