@@ -497,39 +497,33 @@ class TestMinistries:
         assert archived.id not in ids
 
 
-class TestClustersAndInstruments:
-    @pytest.mark.parametrize("as_of", MOMENTS, ids=str)
-    def test_clusters_equal_the_reference(
-        self, world: tuple[Scenario, Reference, Api], as_of: date | None
-    ) -> None:
-        scenario, ref, api = world
-        at = Moment.of(as_of)
-        cases: list[dict[str, Any]] = [
-            {},
-            *({"ministry_id": m.id} for m in scenario.ministries),
-            *({"instrument": i} for i in INSTRUMENTS),
-        ]
-        for filters in cases:
-            body = api.get("clusters", **filters, **as_of_param(at))
-            assert body["as_of"] == at.today.isoformat()
-            assert body["items"] == ref.clusters(at, **filters), filters
-            assert body["commitments_without_cluster"] == ref.without_cluster(at, **filters)
+# Each breakdown, and the filter it is also read under besides a ministry's.
+BREAKDOWNS: dict[str, list[dict[str, Any]]] = {
+    "clusters": [{"instrument": i} for i in INSTRUMENTS],
+    "instruments": [{"cluster": n} for n in CLUSTER_NAMES],
+}
 
+
+class TestClustersAndInstruments:
+    @pytest.mark.parametrize("breakdown", list(BREAKDOWNS))
     @pytest.mark.parametrize("as_of", MOMENTS, ids=str)
-    def test_instruments_equal_the_reference(
-        self, world: tuple[Scenario, Reference, Api], as_of: date | None
+    def test_equals_the_reference(
+        self, world: tuple[Scenario, Reference, Api], as_of: date | None, breakdown: str
     ) -> None:
         scenario, ref, api = world
         at = Moment.of(as_of)
         cases: list[dict[str, Any]] = [
             {},
             *({"ministry_id": m.id} for m in scenario.ministries),
-            *({"cluster": n} for n in CLUSTER_NAMES),
+            *BREAKDOWNS[breakdown],
         ]
+        expected = ref.clusters if breakdown == "clusters" else ref.instruments
         for filters in cases:
-            body = api.get("instruments", **filters, **as_of_param(at))
+            body = api.get(breakdown, **filters, **as_of_param(at))
             assert body["as_of"] == at.today.isoformat()
-            assert body["items"] == ref.instruments(at, **filters), filters
+            assert body["items"] == expected(at, **filters), filters
+            if breakdown == "clusters":
+                assert body["commitments_without_cluster"] == ref.without_cluster(at, **filters)
 
 
 class TestTimeline:

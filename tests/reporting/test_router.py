@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,19 +79,6 @@ class TestPostStatusUpdate:
         assert fetched.status_code == 200, fetched.text
         assert fetched.json() == body
 
-    def test_officer_of_another_ministry_is_403_and_nothing_is_written(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        ministry_a, ministry_b = make_ministry(session), make_ministry(session)
-        officer_a = make_user(session, Role.government_officer, ministries=[ministry_a])
-        commitment_b = make_commitment(session, lead=ministry_b)
-        before = written(session)
-
-        r = post_update(client, settings, officer_a, commitment_b)
-
-        problem(r, 403)
-        assert written(session) == before
-
     def test_officer_of_a_supporting_ministry_posts_for_it(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
@@ -118,32 +106,6 @@ class TestPostStatusUpdate:
         assert r.status_code == 201, r.text
         assert r.json()["ministry_id"] == support.id
 
-    def test_officer_naming_a_ministry_on_the_commitment_not_his_is_403(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        lead, support = make_ministry(session), make_ministry(session)
-        officer = make_user(session, Role.government_officer, ministries=[support])
-        commitment = make_commitment(session, lead=lead, supporting=[support])
-        before = written(session)
-
-        r = post_update(client, settings, officer, commitment, ministry_id=lead.id)
-
-        problem(r, 403)
-        assert written(session) == before
-
-    def test_officer_naming_his_ministry_not_on_the_commitment_is_403(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        lead, elsewhere = make_ministry(session), make_ministry(session)
-        officer = make_user(session, Role.government_officer, ministries=[lead, elsewhere])
-        commitment = make_commitment(session, lead=lead)
-        before = written(session)
-
-        r = post_update(client, settings, officer, commitment, ministry_id=elsewhere.id)
-
-        problem(r, 403)
-        assert written(session) == before
-
     def test_secretariat_posts_for_the_lead_ministry(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
@@ -156,46 +118,10 @@ class TestPostStatusUpdate:
         assert r.status_code == 201, r.text
         assert (r.json()["ministry_id"], r.json()["reported_by"]) == (lead.id, sec.id)
 
-    @pytest.mark.parametrize("who", ["alliance_member", "viewer", "api_key"])
-    def test_readers_who_may_not_report_are_403(
-        self, client: TestClient, session: Session, settings: Settings, who: str
-    ) -> None:
-        commitment = make_commitment(session, lead=make_ministry(session))
-        headers = headers_as(session, settings, who)
-        before = written(session)
-
-        r = client.post(updates_url(commitment), json=status_update_body(), headers=headers)
-
-        problem(r, 403)
-        assert written(session) == before
-        assert client.get(updates_url(commitment), headers=headers).status_code == 200
-
     def test_anonymous_is_401(self, client: TestClient, session: Session) -> None:
         commitment = make_commitment(session, lead=make_ministry(session))
 
         problem(client.post(updates_url(commitment), json=status_update_body()), 401)
-
-    @pytest.mark.parametrize(
-        ("field", "value"),
-        [
-            ("reported_by", 1),
-            ("reported_at", "2020-01-01T00:00:00Z"),
-            ("imported", True),
-            ("id", 999),
-        ],
-    )
-    def test_fields_the_server_sets_are_422_and_nothing_is_written(
-        self, client: TestClient, session: Session, settings: Settings, field: str, value: Any
-    ) -> None:
-        sec = make_user(session, Role.secretariat)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = post_update(client, settings, sec, commitment, **{field: value})
-
-        body = problem(r, 422)
-        assert ["body", field] in [e["loc"] for e in body["errors"]]
-        assert written(session) == before
 
     def test_twenty_evidence_links_are_accepted(
         self, client: TestClient, session: Session, settings: Settings
@@ -240,19 +166,6 @@ class TestPostStatusUpdate:
         assert body["errors"][0]["loc"] == ["body", "in_reply_to_assessment_id"]
         assert written(session) == before
 
-    def test_archived_commitment_is_409_and_nothing_is_written(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        moi = make_ministry(session)
-        officer = make_user(session, Role.government_officer, ministries=[moi])
-        commitment = make_commitment(session, lead=moi, archived_at=utcnow())
-        before = written(session)
-
-        r = post_update(client, settings, officer, commitment)
-
-        problem(r, 409)
-        assert written(session) == before
-
     def test_unknown_commitment_is_404(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
@@ -295,55 +208,6 @@ class TestPostAssessment:
         assert fetched.status_code == 200, fetched.text
         assert fetched.json() == body
 
-    @pytest.mark.parametrize("who", ["government_officer", "viewer", "api_key"])
-    def test_others_are_403_and_nothing_is_written(
-        self, client: TestClient, session: Session, settings: Settings, who: str
-    ) -> None:
-        headers = headers_as(session, settings, who)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = client.post(assessments_url(commitment), json=assessment_body(), headers=headers)
-
-        problem(r, 403)
-        assert written(session) == before
-        assert client.get(assessments_url(commitment), headers=headers).status_code == 200
-
-    def test_officer_of_the_lead_ministry_cannot_assess(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        moi = make_ministry(session)
-        officer = make_user(session, Role.government_officer, ministries=[moi])
-        commitment = make_commitment(session, lead=moi)
-        before = written(session)
-
-        r = client.post(
-            assessments_url(commitment), json=assessment_body(), headers=auth(settings, officer)
-        )
-
-        problem(r, 403)
-        assert written(session) == before
-
-    @pytest.mark.parametrize(
-        ("field", "value"), [("assessed_by", 1), ("assessed_at", "2020-01-01T00:00:00Z")]
-    )
-    def test_fields_the_server_sets_are_422_and_nothing_is_written(
-        self, client: TestClient, session: Session, settings: Settings, field: str, value: Any
-    ) -> None:
-        member = make_user(session, Role.alliance_member)
-        commitment = make_commitment(session, lead=make_ministry(session))
-        before = written(session)
-
-        r = client.post(
-            assessments_url(commitment),
-            json=assessment_body(**{field: value}),
-            headers=auth(settings, member),
-        )
-
-        body = problem(r, 422)
-        assert ["body", field] in [e["loc"] for e in body["errors"]]
-        assert written(session) == before
-
     def test_status_update_of_another_commitment_is_422(
         self, client: TestClient, session: Session, settings: Settings
     ) -> None:
@@ -361,20 +225,6 @@ class TestPostAssessment:
 
         body = problem(r, 422)
         assert body["errors"][0]["loc"] == ["body", "status_update_id"]
-        assert written(session) == before
-
-    def test_archived_commitment_is_409_and_nothing_is_written(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        member = make_user(session, Role.alliance_member)
-        commitment = make_commitment(session, lead=make_ministry(session), archived_at=utcnow())
-        before = written(session)
-
-        r = client.post(
-            assessments_url(commitment), json=assessment_body(), headers=auth(settings, member)
-        )
-
-        problem(r, 409)
         assert written(session) == before
 
 
@@ -396,29 +246,159 @@ REFUSED_BODIES = [
 ]
 
 
-class TestRefusedBodies:
-    @pytest.mark.parametrize(("kind", "fields"), REFUSED_BODIES)
-    def test_is_422_and_nothing_is_written(
+# A refused post: its kind, who posts, to which commitment, and the body's own fields.
+Refused = tuple[str, User, Commitment, dict[str, Any]]
+
+
+def officer_of_another_ministry(session: Session) -> Refused:
+    mine, theirs = make_ministry(session), make_ministry(session)
+    officer = make_user(session, Role.government_officer, ministries=[mine])
+    return "status-updates", officer, make_commitment(session, lead=theirs), {}
+
+
+def officer_naming_a_ministry_on_the_commitment_not_his(session: Session) -> Refused:
+    lead, support = make_ministry(session), make_ministry(session)
+    officer = make_user(session, Role.government_officer, ministries=[support])
+    commitment = make_commitment(session, lead=lead, supporting=[support])
+    return "status-updates", officer, commitment, {"ministry_id": lead.id}
+
+
+def officer_naming_his_ministry_not_on_the_commitment(session: Session) -> Refused:
+    lead, elsewhere = make_ministry(session), make_ministry(session)
+    officer = make_user(session, Role.government_officer, ministries=[lead, elsewhere])
+    commitment = make_commitment(session, lead=lead)
+    return "status-updates", officer, commitment, {"ministry_id": elsewhere.id}
+
+
+def update_of_an_archived_commitment(session: Session) -> Refused:
+    moi = make_ministry(session)
+    officer = make_user(session, Role.government_officer, ministries=[moi])
+    return "status-updates", officer, make_commitment(session, lead=moi, archived_at=utcnow()), {}
+
+
+def assessment_by_the_lead_ministrys_officer(session: Session) -> Refused:
+    moi = make_ministry(session)
+    officer = make_user(session, Role.government_officer, ministries=[moi])
+    return "assessments", officer, make_commitment(session, lead=moi), {}
+
+
+def assessment_of_an_archived_commitment(session: Session) -> Refused:
+    member = make_user(session, Role.alliance_member)
+    commitment = make_commitment(session, lead=make_ministry(session), archived_at=utcnow())
+    return "assessments", member, commitment, {}
+
+
+def poster(session: Session, kind: str) -> User:
+    """Who may post ``kind``: the secretariat an update, an alliance member an assessment."""
+    return make_user(
+        session, Role.secretariat if kind == "status-updates" else Role.alliance_member
+    )
+
+
+def body_of(kind: str, **fields: Any) -> dict[str, Any]:
+    return status_update_body(**fields) if kind == "status-updates" else assessment_body(**fields)
+
+
+def refused_body(kind: str, fields: dict[str, Any]) -> Callable[[Session], Refused]:
+    """A body ``kind`` refuses, posted by who may post it."""
+
+    def case(session: Session) -> Refused:
+        commitment = make_commitment(session, lead=make_ministry(session))
+        return kind, poster(session, kind), commitment, fields
+
+    return case
+
+
+REFUSED_POSTS = [
+    pytest.param(officer_of_another_ministry, 403, id="officer-of-another-ministry"),
+    pytest.param(officer_naming_a_ministry_on_the_commitment_not_his, 403, id="not-his"),
+    pytest.param(officer_naming_his_ministry_not_on_the_commitment, 403, id="not-on-it"),
+    pytest.param(update_of_an_archived_commitment, 409, id="update-archived"),
+    pytest.param(assessment_by_the_lead_ministrys_officer, 403, id="assessed-by-the-lead"),
+    pytest.param(assessment_of_an_archived_commitment, 409, id="assessment-archived"),
+    *(
+        pytest.param(refused_body(kind, fields), 422, id=f"{kind}-body-{i}")
+        for i, (kind, fields) in enumerate(REFUSED_BODIES)
+    ),
+]
+
+
+# Who may read each kind but not post it.
+READERS_ONLY = [
+    *(("status-updates", who) for who in ("alliance_member", "viewer", "api_key")),
+    *(("assessments", who) for who in ("government_officer", "viewer", "api_key")),
+]
+
+# Fields each kind's server sets, with a value a client might send.
+SERVER_SET = [
+    ("status-updates", "reported_by", 1),
+    ("status-updates", "reported_at", "2020-01-01T00:00:00Z"),
+    ("status-updates", "imported", True),
+    ("status-updates", "id", 999),
+    ("assessments", "assessed_by", 1),
+    ("assessments", "assessed_at", "2020-01-01T00:00:00Z"),
+]
+
+
+class TestRefusedPosts:
+    @pytest.mark.parametrize(("case", "code"), REFUSED_POSTS)
+    def test_nothing_is_written(
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        case: Callable[[Session], Refused],
+        code: int,
+    ) -> None:
+        kind, who, commitment, fields = case(session)
+        before = written(session)
+
+        r = client.post(
+            f"/v1/commitments/{commitment.id}/{kind}",
+            json=body_of(kind, **fields),
+            headers=auth(settings, who),
+        )
+
+        problem(r, code)
+        assert written(session) == before
+
+    @pytest.mark.parametrize(("kind", "who"), READERS_ONLY)
+    def test_readers_who_may_not_post_are_403_and_nothing_is_written(
+        self, client: TestClient, session: Session, settings: Settings, kind: str, who: str
+    ) -> None:
+        commitment = make_commitment(session, lead=make_ministry(session))
+        headers = headers_as(session, settings, who)
+        url = f"/v1/commitments/{commitment.id}/{kind}"
+        before = written(session)
+
+        r = client.post(url, json=body_of(kind), headers=headers)
+
+        problem(r, 403)
+        assert written(session) == before
+        assert client.get(url, headers=headers).status_code == 200
+
+    @pytest.mark.parametrize(("kind", "field", "value"), SERVER_SET)
+    def test_fields_the_server_sets_are_422_and_nothing_is_written(
         self,
         client: TestClient,
         session: Session,
         settings: Settings,
         kind: str,
-        fields: dict[str, Any],
+        field: str,
+        value: Any,
     ) -> None:
-        # Who may post each kind: the secretariat an update, an alliance member an assessment.
-        if kind == "status-updates":
-            who, body = make_user(session, Role.secretariat), status_update_body(**fields)
-        else:
-            who, body = make_user(session, Role.alliance_member), assessment_body(**fields)
+        who = poster(session, kind)
         commitment = make_commitment(session, lead=make_ministry(session))
         before = written(session)
 
         r = client.post(
-            f"/v1/commitments/{commitment.id}/{kind}", json=body, headers=auth(settings, who)
+            f"/v1/commitments/{commitment.id}/{kind}",
+            json=body_of(kind, **{field: value}),
+            headers=auth(settings, who),
         )
 
-        problem(r, 422)
+        body = problem(r, 422)
+        assert ["body", field] in [e["loc"] for e in body["errors"]]
         assert written(session) == before
 
 
