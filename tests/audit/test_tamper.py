@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -432,30 +432,38 @@ class TestTamperedRecordsAtTheEdges:
 
 
 class TestTamperedEvents:
+    @pytest.mark.parametrize(
+        ("event", "field", "value"),
+        [
+            pytest.param(
+                lambda session, _: seq_of_action(session, "commitment.created"),
+                "due_date",
+                "2040-01-31",
+                id="commitment-created",
+            ),
+            pytest.param(
+                lambda session, history: posted_seq(
+                    session, "status_update", history.second_update_id
+                ),
+                "summary",
+                "x",
+                id="covering-a-status-update",
+            ),
+        ],
+    )
     def test_editing_an_events_data_is_caught_at_that_event(
-        self, client: TestClient, session: Session, settings: Settings
-    ) -> None:
-        write_history(client, session, settings)
-        seq = seq_of_action(session, "commitment.created")
-        data = json.loads(event_row(session, seq).data)
-        data["due_date"] = "2040-01-31"
-
-        tamper(
-            session,
-            "UPDATE audit_event SET data = :d WHERE seq = :s",
-            d=json.dumps(data, sort_keys=True, separators=(",", ":")),
-            s=seq,
-        )
-
-        caught_at(verify(client, settings, session), seq)
-
-    def test_editing_the_data_of_an_event_covering_a_status_update_is_caught(
-        self, client: TestClient, session: Session, settings: Settings
+        self,
+        client: TestClient,
+        session: Session,
+        settings: Settings,
+        event: Callable[[Session, History], int],
+        field: str,
+        value: str,
     ) -> None:
         history = write_history(client, session, settings)
-        seq = posted_seq(session, "status_update", history.second_update_id)
+        seq = event(session, history)
         data = json.loads(event_row(session, seq).data)
-        data["summary"] = "x"
+        data[field] = value
 
         tamper(
             session,
