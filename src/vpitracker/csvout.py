@@ -31,7 +31,7 @@ def neutralize(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def cell(value: Any) -> str:
+def cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -147,7 +147,7 @@ def header_row(columns: Sequence[str]) -> list[str]:
     return list(columns) if lang is None else [column_label(c, lang) for c in columns]
 
 
-def csv_lines(columns: Sequence[str], records: Iterable[Sequence[Any]]) -> Iterator[str]:
+def csv_lines(columns: Sequence[str], records: Iterable[Sequence[object]]) -> Iterator[str]:
     """The header row, then one record per row (values in column order), in chunks."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -162,7 +162,7 @@ def csv_lines(columns: Sequence[str], records: Iterable[Sequence[Any]]) -> Itera
 
 
 def csv_response(
-    columns: Sequence[str], rows: Iterable[Mapping[str, Any]], filename: str
+    columns: Sequence[str], rows: Iterable[Mapping[str, object]], filename: str
 ) -> StreamingResponse:
     return StreamingResponse(
         csv_lines(columns, ([row.get(c) for c in columns] for row in rows)),

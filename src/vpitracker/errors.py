@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -192,7 +192,7 @@ def _slug(title: str) -> str:
     return title.lower().replace(" ", "-")
 
 
-def _loc(loc: Any) -> list[str | int]:
+def _loc(loc: Iterable[object]) -> list[str | int]:
     return [p if isinstance(p, int) else str(p) for p in loc]
 
 

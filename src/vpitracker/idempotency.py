@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
@@ -33,7 +33,7 @@ OMITTED = "secret_omitted"
 
 
 class Replay(Exception):
-    def __init__(self, status_code: int, body: Any, location: str | None) -> None:
+    def __init__(self, status_code: int, body: object, location: str | None) -> None:
         super().__init__("replay")
         self.status_code = status_code
         self.body = body

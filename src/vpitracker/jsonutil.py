@@ -28,6 +28,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def canonical(value: Any) -> str:
+def canonical(value: object) -> str:
     """Sorted keys, no insignificant whitespace, UTF-8 text."""
     return json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -42,12 +42,12 @@ class PageRequest:
         return bool(self.cursor)
 
 
-def _encode(sort: str, values: list[Any]) -> str:
+def _encode(sort: str, values: list[object]) -> str:
     raw = json.dumps({"s": sort, "v": values}, separators=(",", ":"), default=str)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, sort: str) -> list[Any]:
+def _decode(cursor: str, sort: str) -> list[object]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
@@ -59,7 +59,7 @@ def _decode(cursor: str, sort: str) -> list[Any]:
         raise Invalid("The cursor is not valid for this listing", loc=["query", "cursor"]) from exc
 
 
-def _coerce(column: ColumnElement[Any], value: Any) -> Any:
+def _coerce(column: ColumnElement[Any], value: object) -> object:
     try:
         py = column.type.python_type
     except NotImplementedError:
@@ -188,7 +188,7 @@ def page_rows(
     return rows, next_cursor
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value

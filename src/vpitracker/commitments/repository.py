@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Integer,
@@ -68,7 +69,9 @@ def by_code(session: Session, code: str) -> Commitment | None:
     return session.exec(select(Commitment).where(Commitment.code == code)).first()
 
 
-def _provision_filter(cluster: Any, instrument: Any) -> ColumnElement[bool]:
+def _provision_filter(
+    cluster: int | BindParameter[int] | None, instrument: str | BindParameter[str] | None
+) -> ColumnElement[bool]:
     """Commitments with a recommendation tied to a provision of this cluster/instrument
     (each a value, a bound parameter, or None for any)."""
     stmt = (
@@ -140,7 +143,7 @@ def _where_filters(
 
 def _with_state(
     clock: ClockValues,
-    as_of: Any,
+    as_of: date | BindParameter[date] | None,
     present: frozenset[str],
     include_archived: bool,
     value: Callable[[str], Any],
@@ -148,7 +151,7 @@ def _with_state(
     """``select_with_state`` for the filters in ``present``, each compared with ``value(name)``
     (the filter's value, or a bound parameter); ``as_of`` likewise (None: now)."""
     columns = state_columns(clock, _COMMITMENT)
-    # The table's columns are typed Any by SQLAlchemy; CommitmentValues names them.
+    # SQLAlchemy leaves a table's columns untyped; CommitmentValues names them.
     stmt = cast(
         "Select[*CommitmentValues, *StateValues]",
         sa_select(*_COMMITMENT.c, *columns.labelled()).select_from(columns.joined),
@@ -159,7 +162,7 @@ def _with_state(
 def _filtered(
     stmt: Select[*Ts],
     state: Mapping[str, ColumnElement[Any]],
-    as_of: Any,
+    as_of: date | BindParameter[date] | None,
     present: frozenset[str],
     include_archived: bool,
     value: Callable[[str], Any],

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
+    FromClause,
     Insert,
     Integer,
     Select,
@@ -99,7 +100,7 @@ def _latest(dialect: str, *days: Expr) -> Expr:
 
 
 @cache
-def moves_query(dialect: str, of_some: bool) -> Select[Any]:
+def moves_query(dialect: str, of_some: bool) -> Select[int, date, *Moves]:
     """(commitment_id, day, updates, completed, closed_due, due) from the history, one row
     per commitment and day with a move: of every commitment, or (``of_some``) of those in
     the bound list ``commitment_ids``. Built once per shape: every post runs it, and
@@ -115,8 +116,8 @@ def moves_query(dialect: str, of_some: bool) -> Select[Any]:
     ends = spans.c.until.is_not(None)
 
     def part(
-        key: Expr, on_day: Expr, kind: str, n: int, source: Any, *where: ColumnElement[bool]
-    ) -> Select[Any]:
+        key: Expr, on_day: Expr, kind: str, n: int, source: FromClause, *where: ColumnElement[bool]
+    ) -> Select[int, date, *Moves]:
         ids = (key.in_(bindparam("commitment_ids", expanding=True)),) if of_some else ()
         values: list[Expr] = [literal_column(str(n if k == kind else 0)).label(k) for k in MOVES]
         return (

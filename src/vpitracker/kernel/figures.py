@@ -15,7 +15,7 @@ when the row is read (``kernel.state.figures_state``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, literal, select
@@ -64,14 +64,30 @@ def _mask(column: ColumnElement[Any], field: str) -> ColumnElement[int]:
     return total
 
 
-CommitmentIds = Iterable[int] | Select[tuple[int]]
+CommitmentIds = Iterable[int] | Select[int]
 
 
-def _ids(commitment_ids: CommitmentIds) -> list[int] | Select[tuple[int]]:
+def _ids(commitment_ids: CommitmentIds) -> list[int] | Select[int]:
     return commitment_ids if isinstance(commitment_ids, Select) else sorted(set(commitment_ids))
 
 
-def _rows(commitment_ids: list[int] | Select[tuple[int]] | None) -> Select[Any]:
+# A figures row as ``_rows`` selects it, in ``COLUMNS``' order.
+FigureValues = tuple[
+    int,
+    int,
+    date,
+    date,
+    int,
+    int,
+    str | None,
+    int | None,
+    datetime | None,
+    str | None,
+    datetime | None,
+]
+
+
+def _rows(commitment_ids: list[int] | Select[int] | None) -> Select[*FigureValues]:
     """The figures rows of the non-archived commitments (all, or these), from the records."""
     c, latest = table_of(Commitment), table_of(CommitmentLatest)
     links, rp, p = (
@@ -152,13 +168,13 @@ def forget(session: Session, commitment_id: int) -> None:
     session.execute(delete(figures).where(figures.c.commitment_id == commitment_id))
 
 
-def of_recommendation(recommendation_id: int) -> Select[tuple[int]]:
+def of_recommendation(recommendation_id: int) -> Select[int]:
     """The commitments answering this recommendation."""
     links = table_of(CommitmentRecommendation)
     return select(links.c.commitment_id).where(links.c.recommendation_id == recommendation_id)
 
 
-def of_provision(key: str) -> Select[tuple[int]]:
+def of_provision(key: str) -> Select[int]:
     """The commitments answering a recommendation that cites this provision."""
     links, rp = table_of(CommitmentRecommendation), table_of(RecommendationProvision)
     return (

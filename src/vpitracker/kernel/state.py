@@ -13,10 +13,11 @@ per non-archived commitment, instead of the commitment table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     FromClause,
     Subquery,
@@ -60,12 +61,12 @@ class _Newest:
     """The commitment table joined to its newest update's and assessment's fields."""
 
     joined: FromClause
-    update_id: ColumnElement[Any]
-    status: ColumnElement[Any]
-    progress_percent: ColumnElement[Any]
-    reported_at: ColumnElement[Any]
-    verdict: ColumnElement[Any]
-    assessed_at: ColumnElement[Any]
+    update_id: ColumnElement[int] | ColumnElement[datetime]  # NULL: no update posted
+    status: ColumnElement[str]
+    progress_percent: ColumnElement[int]
+    reported_at: ColumnElement[datetime]
+    verdict: ColumnElement[str]
+    assessed_at: ColumnElement[datetime]
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,10 @@ class ClockValues:
     with ``clock_params(clock)``: a list page is not rebuilt per request.
     """
 
-    ref_date: Any
-    stale_before: Any
-    stale_on: Any  # the date of stale_before
-    cutoff: Any  # None: now
+    ref_date: date | BindParameter[date]
+    stale_before: datetime | BindParameter[datetime]
+    stale_on: date | BindParameter[date]  # the date of stale_before
+    cutoff: datetime | BindParameter[datetime] | None  # None: now
 
     @classmethod
     def of(cls, clock: Clock) -> ClockValues:
@@ -130,7 +131,9 @@ def _newest(clock: ClockValues, commitment: Table) -> _Newest:
     return _spans(clock.cutoff, commitment, commitment.c.id)
 
 
-def _spans(cutoff: Any, rows: Table, commitment_id: ColumnElement[int]) -> _Newest:
+def _spans(
+    cutoff: datetime | BindParameter[datetime], rows: Table, commitment_id: ColumnElement[int]
+) -> _Newest:
     """``rows`` joined to the update and assessment spans current at ``cutoff``."""
     su = table_of(CommitmentUpdateSpan).alias("su")
     asm = table_of(CommitmentAssessmentSpan).alias("asm")
@@ -190,7 +193,7 @@ def figures_state(clock: Clock) -> StateColumns:
     return _derived(ClockValues.of(clock), newest, figures)
 
 
-def figures_status(clock: Clock) -> tuple[FromClause, ColumnElement[Any]]:
+def figures_status(clock: Clock) -> tuple[FromClause, ColumnElement[str]]:
     """The ``commitment_figures`` rows and their ``reported_status`` alone at ``clock``
     (as of a past day, only the update spans are joined: no assessment is read)."""
     figures = table_of(CommitmentFigures)
@@ -208,9 +211,9 @@ def figures_status(clock: Clock) -> tuple[FromClause, ColumnElement[Any]]:
 
 def _current(
     spans: FromClause,
-    start: ColumnElement[Any],
+    start: ColumnElement[datetime],
     commitment_id: ColumnElement[int],
-    cutoff: Any,
+    cutoff: datetime | BindParameter[datetime],
 ) -> ColumnElement[bool]:
     """The span of ``spans`` current at ``cutoff`` (begun before it, not ended by then)."""
     return and_(
@@ -222,7 +225,7 @@ def _current(
 
 def _derived(clock: ClockValues, n: _Newest, commitment: Table) -> StateColumns:
     """§4's fields from the newest records ``n`` and the dates of ``commitment``'s rows."""
-    status: ColumnElement[Any] = func.coalesce(n.status, literal(ReportedStatus.not_started.value))
+    status: ColumnElement[str] = func.coalesce(n.status, literal(ReportedStatus.not_started.value))
     open_ = status.not_in([s.value for s in CLOSED_STATUSES])
     contested = and_(
         n.verdict == Verdict.disputes.value,

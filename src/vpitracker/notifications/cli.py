@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated
 
 import typer
 
@@ -52,7 +53,7 @@ def worker(
         return
     stop = threading.Event()
 
-    def _stop(_signum: int, _frame: Any) -> None:
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)

@@ -101,7 +101,7 @@ def timestamp_text(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def text_of(value: Any) -> str:
+def text_of(value: object) -> str:
     """How a value reads in a spreadsheet cell (before formula protection)."""
     if value is None:
         return ""
@@ -114,7 +114,7 @@ def text_of(value: Any) -> str:
     return cell(value)
 
 
-def export_cell(value: Any) -> str:
+def export_cell(value: object) -> str:
     return protect(text_of(value))
 
 
@@ -319,7 +319,7 @@ def _xlsx_records(worksheet: Any) -> Iterator[list[str]]:
         raise _unreadable(exc) from None
 
 
-def _xlsx_text(value: Any) -> str:
+def _xlsx_text(value: object) -> str:
     """A cell as text: numbers without a trailing .0, dates and times as ISO 8601."""
     if value is None:
         return ""
@@ -339,7 +339,7 @@ def _xlsx_text(value: Any) -> str:
 # --- writing ---------------------------------------------------------------------------
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> int:
     count = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
@@ -350,7 +350,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
     return count
 
 
-def write_jsonl(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> int:
+def write_jsonl(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> int:
     """One JSON object per line: lists stay lists, numbers stay numbers."""
     count = 0
     with path.open("w", encoding="utf-8", newline="\n") as handle:
@@ -361,7 +361,7 @@ def write_jsonl(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, 
     return count
 
 
-def _json_value(value: Any) -> Any:
+def _json_value(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_json_value(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
@@ -370,7 +370,7 @@ def _json_value(value: Any) -> Any:
 
 
 def write_xlsx(
-    path: Path, sheets: Iterable[tuple[str, Sequence[str], Iterable[Mapping[str, Any]]]]
+    path: Path, sheets: Iterable[tuple[str, Sequence[str], Iterable[Mapping[str, object]]]]
 ) -> dict[str, int]:
     """One workbook, a sheet per (name, columns, rows); returns rows written per sheet."""
     from openpyxl import Workbook
@@ -389,7 +389,7 @@ def write_xlsx(
     return counts
 
 
-def _xlsx_cell(value: Any) -> str | int:
+def _xlsx_cell(value: object) -> str | int:
     # Whole numbers stay numbers; everything else is text, never a formula.
     if isinstance(value, int) and not isinstance(value, bool):
         return value

@@ -4,10 +4,10 @@ that a recorded report is never edited (a row equal to it is unchanged, any othe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -20,6 +20,13 @@ from vpitracker.transfer.planners.common import Op
 from vpitracker.vocab import Role
 
 T = TypeVar("T")
+
+
+class NamesCommitment(Protocol):
+    """A parsed row that names its commitment by code."""
+
+    @property
+    def commitment_code(self) -> str: ...
 
 
 @dataclass
@@ -54,7 +61,7 @@ def context(session: Session, emails: list[str]) -> Context:
     )
 
 
-def named_commitments(ctx: Context, rows: list[tuple[int, Any]]) -> list[int]:
+def named_commitments(ctx: Context, rows: Sequence[tuple[int, NamesCommitment]]) -> list[int]:
     """Ids of the commitments the rows name (whose recorded reports must be compared)."""
     found = (ctx.commitments.get(row.commitment_code) for _, row in rows)
     return sorted({c.id or 0 for c in found if c is not None})
