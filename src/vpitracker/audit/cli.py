@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -131,7 +132,7 @@ def check_consistency(old: note.Checkpoint, new: note.Checkpoint, proof: list[by
     return f"OK: the tree of {new.size} events extends the tree of {old.size}"
 
 
-def _run(check: Any, *args: Any) -> None:
+def _run(check: Callable[..., str], *args: object) -> None:
     try:
         typer.echo(check(*args))
     except Failed as exc:

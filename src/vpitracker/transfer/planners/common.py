@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -26,10 +26,10 @@ class Op:
 
 
 def first_rows(
-    rows: list[tuple[int, R]], key: Callable[[R], Any], column: str, errors: Errors
+    rows: list[tuple[int, R]], key: Callable[[R], Hashable], column: str, errors: Errors
 ) -> list[tuple[int, R]]:
     """Rows whose key no earlier row had; the repeats are errors."""
-    first: dict[Any, int] = {}
+    first: dict[Hashable, int] = {}
     out = []
     for number, row in rows:
         k = key(row)
@@ -45,7 +45,7 @@ def blank(value: str | None) -> str | None:
     return value or None
 
 
-def changes(current: Any, desired: dict[str, Any]) -> dict[str, Any]:
+def changes(current: object, desired: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in desired.items() if getattr(current, k) != v}
 
 
