@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, UpdateBase, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlmodel import Session
@@ -103,6 +104,53 @@ def _install_sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def together(dialect: str, statements: Sequence[UpdateBase]) -> list[UpdateBase]:
+    """Writes that do not read each other's rows as one statement on PostgreSQL, else as
+    they are, to run in order.
+
+    On PostgreSQL the first is the statement and the others its data-modifying
+    ``WITH`` parts: every part runs exactly once and the whole is one round trip.
+    """
+    first, *rest = statements
+    if rest and dialect == "postgresql":
+        return [first.add_cte(*(s.cte(f"w{i}") for i, s in enumerate(rest)))]
+    return list(statements)
+
+
+# Builds a write's statement for a dialect with its bound values' names prefixed.
+Builder = Callable[[str, str], UpdateBase]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A write whose statement is built once per shape: ``build(dialect, prefix)`` makes
+    it with each bound value named ``prefix`` and a key of ``values``, this write's
+    values. ``build`` must be one module-level function per shape (it keys the cache)."""
+
+    build: Builder
+    values: Mapping[str, Any]
+
+
+@lru_cache(maxsize=512)
+def _built_together(dialect: str, builds: tuple[Builder, ...]) -> list[UpdateBase]:
+    return together(dialect, [build(dialect, f"p{i}_") for i, build in enumerate(builds)])
+
+
+def write_together(session: Session, writes: Sequence[Bound]) -> None:
+    """Run writes that do not read each other's rows: one statement on PostgreSQL (see
+    ``together``), built once per shape; in order elsewhere."""
+    if not writes:
+        return
+    dialect = session.get_bind().dialect.name
+    statements = _built_together(dialect, tuple(w.build for w in writes))
+    params = [{f"p{i}_{k}": v for k, v in w.values.items()} for i, w in enumerate(writes)]
+    if len(statements) == 1:
+        session.execute(statements[0], {k: v for p in params for k, v in p.items()})
+        return
+    for statement, values in zip(statements, params, strict=True):
+        session.execute(statement, values)
 
 
 @lru_cache

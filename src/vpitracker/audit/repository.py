@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import ColumnElement, Insert, Integer, and_, cast, func, insert, or_, text, tuple_
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    text,
+    tuple_,
+)
 from sqlmodel import Session, col, select
 
-from vpitracker.db import is_postgres
-from vpitracker.models import Assessment, AuditEvent, MerkleNode, StatusUpdate
+from vpitracker.db import Bound, is_postgres
+from vpitracker.models import Assessment, AuditEvent, MerkleNode, StatusUpdate, table_of
 
 # Any fixed 64-bit number: the advisory lock that serializes chain appends on PostgreSQL.
 CHAIN_LOCK_ID = 7_212_026_001
@@ -174,39 +186,37 @@ def merkle_insert(rows: Sequence[tuple[int, int, bytes]]) -> Insert:
     )
 
 
-def merkle_rows(rows: Sequence[tuple[int, int, bytes]]) -> list[Insert]:
+@cache
+def _merkle_write(_dialect: str, prefix: str) -> Insert:
+    nodes = table_of(MerkleNode)
+    return insert(nodes).values({c: bindparam(prefix + c, type_=nodes.c[c].type) for c in _NODE})
+
+
+_NODE = ("level", "idx", "hash")
+
+
+def merkle_rows(rows: Sequence[tuple[int, int, bytes]]) -> list[Bound]:
     """One single-row INSERT per tree node, for ``write_together``.
 
     A multi-row VALUES has no compiled-cache key, so SQLAlchemy compiles it (and any
     statement it is part of) again on every call; single-row INSERTs are compiled once
     per shape, and the append's one statement with them.
     """
-    return [insert(MerkleNode).values({"level": lv, "idx": i, "hash": h}) for lv, i, h in rows]
+    return [Bound(_merkle_write, dict(zip(_NODE, row, strict=True))) for row in rows]
 
 
 def add_merkle_nodes(session: Session, rows: list[tuple[int, int, bytes]]) -> None:
     session.execute(merkle_insert(rows))
 
 
-def event_insert(event: AuditEvent) -> Insert:
-    return insert(AuditEvent).values(
-        {c.key: getattr(event, c.key) for c in sa_inspect(AuditEvent).column_attrs}
-    )
+@cache
+def _event_write(_dialect: str, prefix: str) -> Insert:
+    events = table_of(AuditEvent)
+    return insert(events).values({c.key: bindparam(prefix + c.key, type_=c.type) for c in events.c})
 
 
-def write_together(session: Session, statements: Sequence[Insert]) -> None:
-    """Run INSERTs (an upsert among them) as one statement on PostgreSQL, in order elsewhere.
-
-    On PostgreSQL the first is the statement and the others its data-modifying
-    ``WITH`` parts: every part runs exactly once and the whole is one round trip,
-    which is what the chain lock waits on. They must not read each other's rows.
-    """
-    first, *rest = statements
-    if rest and is_postgres(session):
-        session.execute(first.add_cte(*(s.cte(f"w{i}") for i, s in enumerate(rest))))
-        return
-    for statement in statements:
-        session.execute(statement)
+def event_insert(event: AuditEvent) -> Bound:
+    return Bound(_event_write, {c.key: getattr(event, c.key) for c in table_of(AuditEvent).c})
 
 
 def event(session: Session, seq: int) -> AuditEvent | None:

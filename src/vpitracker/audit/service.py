@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel
 
 from vpitracker.audit import repository, transparency
 from vpitracker.audit.replay import Problem, Replay, earliest
+from vpitracker.db import Bound, write_together
 from vpitracker.jsonutil import canonical, iso_z, plain
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
@@ -91,13 +91,16 @@ def record(
     data: dict[str, Any],
     *,
     actor_type: str = "anonymous",
-    with_event: Sequence[Insert] = (),
+    with_event: Sequence[Bound] = (),
+    ministry_ids: Collection[int] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain in the caller's transaction.
 
     Without an actor, ``actor_type`` says who wrote (``anonymous``, the ``worker``).
     ``with_event``: writes every such change makes to one shared row (a count), made
     under the chain lock, which already serializes them, and in the event's statement.
+    ``ministry_ids``: the commitment's ministries, when the caller has read them (the
+    outbox's ``prepare`` then does not).
 
     The chain lock is held until the commit, so the time from taking it to the commit
     bounds how many writes a second the whole deployment makes. Everything that does
@@ -122,7 +125,9 @@ def record(
         hash="",
     )
     unhashed = _Unhashed(event)
-    notice = outbox.prepare(session, action, event.entity_type, event.entity_id, event.data)
+    notice = outbox.prepare(
+        session, action, event.entity_type, event.entity_id, event.data, ministry_ids=ministry_ids
+    )
     session.flush()  # the caller's pending changes, before the lock rather than under it
     locked = repository.lock_head(session)
     last = locked.head
@@ -138,7 +143,7 @@ def record(
     writes = [repository.event_insert(event), *repository.merkle_rows(nodes)]
     if notice is not None:
         writes.append(outbox.queued(notice, event))
-    repository.write_together(session, [*writes, *with_event])
+    write_together(session, [*writes, *with_event])
     return event
 
 

@@ -1,25 +1,40 @@
 """The tables kept from the reporting history: ``commitment_latest``, the spans,
 ``update_month``, the reported fields of ``commitment_figures`` and the timeline's rows
-(``timeline_days``). A post updates them in its own transaction (``note_update``,
-``note_assessment``); bulk loads and rows written elsewhere rebuild them from the
+(``timeline_days``). A post updates them in its own transaction (``note_report``);
+bulk loads and rows written elsewhere rebuild them from the
 history (``refresh_latest``). Queries only, like a repository.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, ScalarSelect, Select, Table, delete, func, insert, or_
+from sqlalchemy import (
+    BindParameter,
+    Insert,
+    ScalarSelect,
+    Select,
+    Table,
+    UpdateBase,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from vpitracker.commitments import timeline_days
 from vpitracker.commitments.repository import month_of
+from vpitracker.db import Bound, together
 from vpitracker.kernel import figures
 from vpitracker.models import (
     Assessment,
@@ -37,12 +52,6 @@ from vpitracker.vocab import CLOSED_STATUSES
 _CLOSED = [s.value for s in CLOSED_STATUSES]
 
 
-def _latest_of(session: Session, commitment_id: int) -> CommitmentLatest:
-    """The commitment's ``commitment_latest`` row (a new one before its first report)."""
-    latest = session.get(CommitmentLatest, commitment_id)
-    return CommitmentLatest(commitment_id=commitment_id) if latest is None else latest
-
-
 def _before(
     record: tuple[datetime, int | None], newest: tuple[datetime | None, int | None]
 ) -> bool:
@@ -51,105 +60,147 @@ def _before(
     return at is not None and key is not None and (at, key) > (record_at, record_id or 0)
 
 
-def note_update(session: Session, update: StatusUpdate) -> list[Insert]:
-    """Keep ``commitment_latest``, the spans and the commitment's timeline rows current
-    after a status update; the changes to ``timeline_day`` are returned, to be written
-    with the update's audit event as the month's count (``month_count``) is.
+@dataclass(frozen=True)
+class _Kept:
+    """What one kind of report keeps: the ``commitment_latest`` columns that name its
+    newest record (``key``) and time (``at``) and the fields copied from it, its spans
+    (the closed spans too, for status updates) and the same fields of
+    ``commitment_figures``."""
+
+    key: str
+    at: str
+    fields: tuple[str, ...]
+    spans: type[SQLModel]
+    closed: type[SQLModel] | None = None
+    span_fields: tuple[str, ...] = ()
+
+
+_UPDATE = _Kept(
+    "update_id",
+    "reported_at",
+    ("status", "progress_percent"),
+    CommitmentUpdateSpan,
+    CommitmentClosedSpan,
+    ("status",),
+)
+_ASSESSMENT = _Kept("assessment_id", "assessed_at", ("verdict",), CommitmentAssessmentSpan)
+
+
+def _param(name: str) -> BindParameter[Any]:
+    """The bound value ``name`` of a note's statements, typed as commitment_latest's
+    column (the record's id as ``id``, the one its span ends as ``ended``)."""
+    latest = table_of(CommitmentLatest)
+    column = {"id": "update_id", "ended": "update_id"}.get(name, name)
+    return bindparam(f"n_{name}", type_=latest.c[column].type)
+
+
+@cache
+def _newest_read() -> Select[Any]:
+    latest = table_of(CommitmentLatest)
+    return sa_select(
+        latest.c.update_id, latest.c.reported_at, latest.c.status,
+        latest.c.assessment_id, latest.c.assessed_at,
+    ).where(latest.c.commitment_id == _param("commitment_id"))  # fmt: skip
+
+
+@cache
+def _note_writes(
+    dialect: str, kept: _Kept, ends: bool, ends_closed: bool, opens_closed: bool
+) -> list[UpdateBase]:
+    """The writes that make a record its commitment's newest, bound by name (``_param``):
+    the span of the one before ended (``ends``), its own opened, the closed spans
+    likewise, the figures row and ``commitment_latest``. Built once per shape and run
+    together: one statement on PostgreSQL."""
+    latest = table_of(CommitmentLatest)
+    values = {name: _param(name) for name in (kept.at, *kept.fields)}
+    spans = table_of(kept.spans)
+    opened = {
+        kept.key: _param("id"),
+        "commitment_id": _param("commitment_id"),
+        kept.at: values[kept.at],
+    }
+    writes: list[UpdateBase] = [
+        figures.note_newest(values),
+        insert(spans).values(
+            **opened, **{f: values[f] for f in kept.fields if f in spans.c}, until=None
+        ),
+    ]
+    if ends:
+        writes.append(
+            sa_update(spans)
+            .where(spans.c[kept.key] == _param("ended"))
+            .values(until=values[kept.at])
+        )
+    if kept.closed is not None:
+        closed = table_of(kept.closed)
+        if ends_closed:
+            writes.append(
+                sa_update(closed)
+                .where(closed.c[kept.key] == _param("ended"))
+                .values(until=values[kept.at])
+            )
+        if opens_closed:
+            writes.append(
+                insert(closed).values(
+                    **opened, **{f: values[f] for f in kept.span_fields}, until=None
+                )
+            )
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(latest).values(
+        commitment_id=_param("commitment_id"), **{kept.key: _param("id")}, **values
+    )
+    writes.append(
+        upsert.on_conflict_do_update(
+            index_elements=[latest.c.commitment_id],
+            set_={c: upsert.excluded[c] for c in (kept.key, *values)},
+        )
+    )
+    return together(dialect, writes)
+
+
+def note_report(session: Session, record: StatusUpdate | Assessment) -> list[Bound]:
+    """Keep ``commitment_latest``, the spans, the figures row and (status updates) the
+    commitment's timeline rows current after a new report; the changes to
+    ``timeline_day`` are returned, to be written with the report's audit event as the
+    month's count (``month_count``) is.
 
     The commitment row is locked, so posts to one commitment are serialized.
     """
-    latest = _latest_of(session, update.commitment_id)
-    if _before((update.reported_at, update.id), (latest.reported_at, latest.update_id)):
+    assert record.id is not None
+    is_update = isinstance(record, StatusUpdate)
+    kept = _UPDATE if is_update else _ASSESSMENT
+    at = record.reported_at if isinstance(record, StatusUpdate) else record.assessed_at
+    newest = session.execute(
+        _newest_read(), {"n_commitment_id": record.commitment_id}
+    ).one_or_none()
+    (ended, newest_at, newest_status) = (
+        (None, None, None) if newest is None
+        else (newest[0], newest[1], newest[2]) if is_update
+        else (newest[3], newest[4], None)
+    )  # fmt: skip
+    if _before((at, record.id), (newest_at, ended)):
         # An older (imported) report does not replace the newest, but it splits a span.
-        refresh_spans(session, [update.commitment_id])
-        return timeline_days.rewrite(session, [update.commitment_id])
-    _extend_spans(session, latest, update)
-    figures.note_update(
-        session, update.commitment_id, update.status, update.progress_percent, update.reported_at
-    )
-    latest.update_id = update.id
-    latest.reported_at = update.reported_at
-    latest.status = update.status
-    latest.progress_percent = update.progress_percent
-    session.add(latest)
-    session.flush()
-    return timeline_days.rewrite(session, [update.commitment_id])
-
-
-def note_assessment(session: Session, assessment: Assessment) -> None:
-    """Keep ``commitment_latest`` current after an assessment (commitment row locked)."""
-    latest = _latest_of(session, assessment.commitment_id)
-    if _before((assessment.assessed_at, assessment.id), (latest.assessed_at, latest.assessment_id)):
-        # An older (imported) assessment does not replace the newest, but it splits a span.
-        refresh_assessment_spans(session, [assessment.commitment_id])
-        return
-    _roll_span(
-        session,
-        table_of(CommitmentAssessmentSpan),
-        key="assessment_id",
-        ended=latest.assessment_id,
-        opened={
-            "assessment_id": assessment.id,
-            "commitment_id": assessment.commitment_id,
-            "verdict": assessment.verdict,
-            "assessed_at": assessment.assessed_at,
-        },
-        at=assessment.assessed_at,
-    )
-    figures.note_assessment(
-        session, assessment.commitment_id, assessment.verdict, assessment.assessed_at
-    )
-    latest.assessment_id = assessment.id
-    latest.assessed_at = assessment.assessed_at
-    latest.verdict = assessment.verdict
-    session.add(latest)
-    session.flush()
-
-
-def _roll_span(
-    session: Session,
-    spans: Table,
-    *,
-    key: str,
-    ended: int | None,
-    opened: Mapping[str, Any] | None,
-    at: datetime,
-) -> None:
-    """The newest record, at ``at``, ends the span of the one before (``ended``: its key,
-    if it had a span here) and opens its own (``opened``: its columns, if it has one).
-    """
-    if ended is not None:
-        session.execute(sa_update(spans).where(spans.c[key] == ended).values(until=at))
-    if opened is not None:
-        session.execute(insert(spans).values(**opened, until=None))
-
-
-def _extend_spans(session: Session, latest: CommitmentLatest, update: StatusUpdate) -> None:
-    """``update`` is the commitment's newest: it ends the previous spans and opens its own
-    (a closed span only while a closed status is current).
-    """
-    opened = {
-        "update_id": update.id,
-        "commitment_id": update.commitment_id,
-        "status": update.status,
-        "reported_at": update.reported_at,
+        if not is_update:
+            refresh_assessment_spans(session, [record.commitment_id])
+            return []
+        refresh_spans(session, [record.commitment_id])
+        return timeline_days.rewrite(session, [record.commitment_id])
+    params = {
+        "n_commitment_id": record.commitment_id,
+        "n_id": record.id,
+        "n_ended": ended,
+        f"n_{kept.at}": at,
+        **{f"n_{f}": getattr(record, f) for f in kept.fields},
     }
-    _roll_span(
-        session,
-        table_of(CommitmentUpdateSpan),
-        key="update_id",
-        ended=latest.update_id,
-        opened={**opened, "progress_percent": update.progress_percent},
-        at=update.reported_at,
+    writes = _note_writes(
+        session.get_bind().dialect.name,
+        kept,
+        ended is not None,
+        ended is not None and newest_status in _CLOSED,
+        isinstance(record, StatusUpdate) and record.status in _CLOSED,
     )
-    _roll_span(
-        session,
-        table_of(CommitmentClosedSpan),
-        key="update_id",
-        ended=latest.update_id if latest.status in _CLOSED else None,
-        opened=opened if update.status in _CLOSED else None,
-        at=update.reported_at,
-    )
+    for write in writes:
+        session.execute(write, params)
+    return timeline_days.rewrite(session, [record.commitment_id]) if is_update else []
 
 
 def _clear(session: Session, table: Table, ids: list[int] | None) -> None:
@@ -222,18 +273,21 @@ def refresh_assessment_spans(session: Session, commitment_ids: Iterable[int] | N
     )
 
 
-def month_count(session: Session, reported_at: datetime) -> Insert:
-    """One more update in ``reported_at``'s month (``update_month``): an upsert of the
-    one row every post of the month writes, so it is made under the chain lock."""
+@cache
+def _month_write(dialect: str, prefix: str) -> Insert:
     months = table_of(UpdateMonth)
-    key = reported_at.astimezone(UTC).strftime("%Y-%m")
-    dialect = session.get_bind().dialect.name
     upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(months).values(
-        month=key, updates=1
+        month=bindparam(prefix + "month", type_=months.c.month.type), updates=1
     )
     return upsert.on_conflict_do_update(
         index_elements=[months.c.month], set_={"updates": months.c.updates + 1}
     )
+
+
+def month_count(reported_at: datetime) -> Bound:
+    """One more update in ``reported_at``'s month (``update_month``): an upsert of the
+    one row every post of the month writes, so it is made under the chain lock."""
+    return Bound(_month_write, {"month": reported_at.astimezone(UTC).strftime("%Y-%m")})
 
 
 def refresh_update_months(session: Session) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Literal, overload
 
 from pydantic import TypeAdapter
-from sqlalchemy import Insert, RowMapping, Select
+from sqlalchemy import RowMapping, Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
@@ -15,6 +15,7 @@ from vpitracker.audited import archive as archive_record
 from vpitracker.commitments import latest, repository, timeline_days
 from vpitracker.commitments.repository import CommitmentValues
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
+from vpitracker.db import Bound
 from vpitracker.errors import Conflict, Invalid
 from vpitracker.kernel import figures
 from vpitracker.kernel.actor import Actor
@@ -222,18 +223,17 @@ def archive(session: Session, actor: Actor, commitment_id: int) -> Commitment:
     return commitment
 
 
-def note_report(session: Session, record: StatusUpdate | Assessment) -> list[Insert]:
+def note_report(session: Session, record: StatusUpdate | Assessment) -> list[Bound]:
     """Record a new status update or assessment as the commitment's newest (if it is).
 
     Returns the counts it adds to (a status update: its month's and its days' timeline
     moves), to be written with its audit event under the chain lock
     (``audit.record(with_event=...)``).
     """
+    days = latest.note_report(session, record)
     if not isinstance(record, StatusUpdate):
-        latest.note_assessment(session, record)
-        return []
-    days = latest.note_update(session, record)
-    return [latest.month_count(session, record.reported_at), *days]
+        return days
+    return [latest.month_count(record.reported_at), *days]
 
 
 def refresh_latest(session: Session, commitment_ids: Iterable[int] | None = None) -> None:

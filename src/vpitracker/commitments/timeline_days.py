@@ -33,7 +33,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Date,
+    Delete,
     FromClause,
     Insert,
     Integer,
@@ -43,7 +45,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     literal_column,
     select,
     true,
@@ -55,6 +56,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from vpitracker.db import Bound, Builder, write_together
 from vpitracker.models import (
     Commitment,
     CommitmentClosedSpan,
@@ -177,42 +179,77 @@ def _difference(old: dict[date, Moves], new: dict[date, Moves]) -> dict[date, Mo
 Days = dict[date, Moves]
 
 
+@cache
+def _kept_and_fresh(dialect: str) -> CompoundSelect[Any]:
+    """(fresh, commitment_id, day, moves...): the rows kept for the bound
+    ``commitment_ids`` (fresh 0) and the rows their history gives now (fresh 1)."""
+    rows, fresh = table_of(CommitmentTimelineDay), moves_query(dialect, True).subquery()
+    return union_all(
+        select(literal_column("0").label("fresh"), rows.c.commitment_id, rows.c.day, *(
+            rows.c[k] for k in MOVES
+        )).where(rows.c.commitment_id.in_(bindparam("commitment_ids", expanding=True))),
+        select(literal_column("1"), fresh.c.commitment_id, fresh.c.day, *(
+            fresh.c[k] for k in MOVES
+        )),
+    )  # fmt: skip
+
+
+@cache
+def _row_writes(dialect: str) -> tuple[Delete, Insert]:
+    """A kept row removed, and one written (inserted, or its moves replaced)."""
+    rows = table_of(CommitmentTimelineDay)
+    key = (rows.c.commitment_id, rows.c.day)
+    remove = delete(rows).where(
+        key[0] == bindparam("commitment_id", type_=Integer()),
+        key[1] == bindparam("day", type_=Date()),
+    )
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(rows)
+    return remove, upsert.on_conflict_do_update(
+        index_elements=list(key), set_={k: upsert.excluded[k] for k in MOVES}
+    )
+
+
 def rewrite(
     session: Session,
     commitment_ids: Iterable[int],
     *,
     ministries_before: Mapping[int, Collection[int]] | None = None,
-) -> list[Insert]:
-    """Rewrite these commitments' rows from their history; the upserts that add what
-    changed to ``timeline_day`` and ``ministry_timeline_day`` (none when nothing did),
-    for the caller to run, under the chain lock when they are a post's.
+) -> list[Bound]:
+    """Bring these commitments' rows in line with their history; the upserts that add
+    what changed to ``timeline_day`` and ``ministry_timeline_day`` (none when nothing
+    did), for the caller to run, under the chain lock when they are a post's.
 
     ``ministries_before``: the lead and supporting ministries a commitment had before
     a change of them (its rows then leave those ministries' sums for the current ones).
 
-    Three statements: the old rows deleted (returned), the new ones read, then written
-    (and the current ministries read, of a commitment in ``ministries_before``).
+    One read (the kept rows and the ones the history gives now), then only the rows
+    that differ are written: a post changes one or two of a commitment's days, not all
+    of them (and the current ministries read, of a commitment in ``ministries_before``).
     """
     ids = sorted(set(commitment_ids))
-    rows = table_of(CommitmentTimelineDay)
-    removed = session.execute(
-        delete(rows)
-        .where(rows.c.commitment_id.in_(ids))
-        .returning(rows.c.commitment_id, rows.c.day, *(rows.c[k] for k in MOVES))
-    ).all()
+    dialect = _dialect(session)
     old: dict[int, Days] = {}
-    for key, day, *was in removed:
-        old.setdefault(key, {})[day] = (was[0], was[1], was[2], was[3])
-    fresh = session.execute(moves_query(_dialect(session), True), {"commitment_ids": ids}).all()
-    if fresh:
-        session.execute(insert(rows), [dict(row._mapping) for row in fresh])
     new: dict[int, Days] = {}
-    for row in fresh:
-        new.setdefault(row.commitment_id, {})[row.day] = (
-            row.updates, row.completed, row.closed_due, row.due,
-        )  # fmt: skip
+    for is_fresh, key, day, *got in session.execute(
+        _kept_and_fresh(dialect), {"commitment_ids": ids}
+    ):
+        (new if is_fresh else old).setdefault(key, {})[day] = (got[0], got[1], got[2], got[3])
+    remove, upsert = _row_writes(dialect)
+    gone, written = [], []
+    for key in ids:
+        before, after = old.get(key, {}), new.get(key, {})
+        gone += [{"commitment_id": key, "day": d} for d in sorted(before.keys() - after.keys())]
+        written += [
+            {"commitment_id": key, "day": d, **dict(zip(MOVES, moves, strict=True))}
+            for d, moves in sorted(after.items())
+            if before.get(d) != moves
+        ]
+    if gone:
+        session.execute(remove, gone)
+    if written:
+        session.execute(upsert, written)
     total: Days = {}
-    by_ministry: list[Insert] = []
+    by_ministry: list[Bound] = []
     for key in ids:
         before, after = old.get(key, {}), new.get(key, {})
         change = _difference(before, after)
@@ -221,26 +258,39 @@ def rewrite(
         if ministries_before is not None and key in ministries_before:
             by_ministry += _moved(session, key, set(ministries_before[key]), before, after)
         else:
-            by_ministry += [_to_ministries(session, key, d, change[d]) for d in sorted(change)]
-    return [*add_to_days(session, _difference({}, total)), *by_ministry]
+            by_ministry += [_to_ministries(key, d, change[d]) for d in sorted(change)]
+    return [*add_to_days(_difference({}, total)), *by_ministry]
 
 
-def _upsert(session: Session, table: Table, key: dict[str, Any], moves: Moves) -> Insert:
-    """One row of ``table`` (``key``) plus ``moves``: a single-row statement (a multi-row
-    VALUES has no compiled-cache key: it would be compiled anew on every post, under
-    the chain lock)."""
-    dialect_insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    upsert = dialect_insert(table).values({**key, **dict(zip(MOVES, moves, strict=True))})
-    return upsert.on_conflict_do_update(
-        index_elements=[table.c[k] for k in key],
-        set_={k: table.c[k] + upsert.excluded[k] for k in MOVES},
-    )
+@cache
+def _adding(table: Table, keys: tuple[str, ...]) -> Builder:
+    """The upsert adding moves to one row of ``table`` (``keys`` name it), one builder
+    per table (see ``db.Bound``)."""
+
+    def build(dialect: str, prefix: str) -> Insert:
+        columns = (*keys, *MOVES)
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+            {k: bindparam(prefix + k, type_=table.c[k].type) for k in columns}
+        )
+        return upsert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={k: table.c[k] + upsert.excluded[k] for k in MOVES},
+        )
+
+    return build
 
 
-def add_to_days(session: Session, changes: dict[date, Moves]) -> list[Insert]:
+def _upsert(table: Table, key: dict[str, Any], moves: Moves) -> Bound:
+    """One row of ``table`` (``key``) plus ``moves``: a single-row statement built once (a
+    multi-row VALUES has no compiled-cache key: it would be compiled anew on every post,
+    under the chain lock)."""
+    return Bound(_adding(table, tuple(key)), {**key, **dict(zip(MOVES, moves, strict=True))})
+
+
+def add_to_days(changes: dict[date, Moves]) -> list[Bound]:
     """The upserts adding ``changes`` to ``timeline_day``, one statement a day."""
     days = table_of(TimelineDay)
-    return [_upsert(session, days, {"day": day}, changes[day]) for day in sorted(changes)]
+    return [_upsert(days, {"day": day}, changes[day]) for day in sorted(changes)]
 
 
 def _involved(commitment_id: Any) -> Select[Any]:
@@ -251,17 +301,16 @@ def _involved(commitment_id: Any) -> Select[Any]:
     return select(union(lead, supporting).subquery("involved").c.ministry_id)
 
 
-def _to_ministries(session: Session, commitment_id: int, day: date, moves: Moves) -> Insert:
-    """The upsert adding one day's change of a commitment's moves to each of its
-    ministries' rows, the ministries read by the statement itself (no round trip)."""
+def _to_ministries_write(dialect: str, prefix: str) -> Insert:
     table = table_of(MinistryTimelineDay)
-    involved = _involved(commitment_id).subquery("m")
-    dialect_insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    upsert = dialect_insert(table).from_select(
+    involved = _involved(bindparam(prefix + "commitment_id", type_=Integer())).subquery("m")
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).from_select(
         ["ministry_id", "day", *MOVES],
         # WHERE: SQLite would read the upsert's ON as a join's without one.
         select(
-            involved.c.ministry_id, literal(day, Date()), *(literal(n, Integer()) for n in moves)
+            involved.c.ministry_id,
+            bindparam(prefix + "day", type_=Date()),
+            *(bindparam(prefix + k, type_=Integer()) for k in MOVES),
         ).where(true()),
     )
     return upsert.on_conflict_do_update(
@@ -270,19 +319,26 @@ def _to_ministries(session: Session, commitment_id: int, day: date, moves: Moves
     )
 
 
+def _to_ministries(commitment_id: int, day: date, moves: Moves) -> Bound:
+    """The upsert adding one day's change of a commitment's moves to each of its
+    ministries' rows, the ministries read by the statement itself (no round trip)."""
+    values = {"commitment_id": commitment_id, "day": day, **dict(zip(MOVES, moves, strict=True))}
+    return Bound(_to_ministries_write, values)
+
+
 def _moved(
     session: Session, commitment_id: int, before: set[int], old: Days, new: Days
-) -> list[Insert]:
+) -> list[Bound]:
     """A commitment's ministries changed (from ``before``) and its rows from ``old`` to
     ``new``: the ministries it left lose ``old``, those it joined gain ``new``, those it
     kept gain the difference."""
     now = {int(m) for m in session.execute(_involved(commitment_id)).scalars()}
     table = table_of(MinistryTimelineDay)
-    upserts: list[Insert] = []
+    upserts: list[Bound] = []
     for ministry in sorted(before | now):
         change = _difference(old if ministry in before else {}, new if ministry in now else {})
         upserts += [
-            _upsert(session, table, {"ministry_id": ministry, "day": day}, change[day])
+            _upsert(table, {"ministry_id": ministry, "day": day}, change[day])
             for day in sorted(change)
         ]
     return upserts
@@ -307,8 +363,9 @@ def refresh(session: Session, commitment_ids: Iterable[int] | None = None) -> No
     """Rebuild the rows from the history (all, or these commitments), ``timeline_day`` and
     ``ministry_timeline_day`` (of these commitments: over the ministries they have now)."""
     if commitment_ids is not None:
+        # One by one: two commitments' changes may add to the same ministry's day.
         for change in rewrite(session, commitment_ids):
-            session.execute(change)
+            write_together(session, [change])
         return
     rows, days = table_of(CommitmentTimelineDay), table_of(TimelineDay)
     ministries = table_of(MinistryTimelineDay)

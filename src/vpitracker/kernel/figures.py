@@ -5,7 +5,7 @@ Every non-archived commitment has one row: its lead ministry and dates, a bit ma
 of the review clusters and one of the instruments of its recommendations'
 provisions, and its newest update's and assessment's fields (as in
 ``commitment_latest``). A post or an assessment updates its commitment's row
-(``note_update``, ``note_assessment``); a commitment's create, edit or archive, and
+(``note_newest``); a commitment's create, edit or archive, and
 a change of a recommendation's provisions or of a provision's cluster or
 instrument, rewrite the rows concerned from the records (``refresh``), in the same
 transaction as the change. Overdue and stale depend on the clock and are derived
@@ -14,11 +14,24 @@ when the row is read (``kernel.state.figures_state``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
@@ -184,23 +197,12 @@ def of_provision(key: str) -> Select[int]:
     )
 
 
-def note_update(
-    session: Session, commitment_id: int, status: str, progress_percent: int, at: datetime
-) -> None:
-    """The commitment's newest status update is this one."""
+def note_newest(values: Mapping[str, Any]) -> Update:
+    """The commitment's newest status update or assessment sets these columns of its row
+    (``values``: bound values; the commitment is bound as ``n_commitment_id``)."""
     figures = table_of(CommitmentFigures)
-    session.execute(
+    return (
         sa_update(figures)
-        .where(figures.c.commitment_id == commitment_id)
-        .values(status=status, progress_percent=progress_percent, reported_at=at)
-    )
-
-
-def note_assessment(session: Session, commitment_id: int, verdict: str, at: datetime) -> None:
-    """The commitment's newest assessment is this one."""
-    figures = table_of(CommitmentFigures)
-    session.execute(
-        sa_update(figures)
-        .where(figures.c.commitment_id == commitment_id)
-        .values(verdict=verdict, assessed_at=at)
+        .where(figures.c.commitment_id == bindparam("n_commitment_id", type_=Integer()))
+        .values(dict(values))
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, insert, select
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlmodel import Session, col
 
-from vpitracker.models import AuditEvent, CommitmentSupport, OutboxEvent
+from vpitracker.db import Bound, Builder
+from vpitracker.models import AuditEvent, CommitmentSupport, OutboxEvent, table_of
 
 
 def chain_head(session: Session) -> tuple[int, str] | None:
@@ -26,11 +28,28 @@ def supporting(session: Session, commitment_id: int) -> list[int]:
     return list(session.execute(stmt).scalars())
 
 
-def insert_rows(rows: list[dict[str, Any]]) -> Insert:
+@cache
+def _rows_write(n: int, keys: tuple[str, ...]) -> Builder:
+    """The INSERT of ``n`` rows of these columns (see ``db.Bound``), one builder per shape."""
+
+    def build(_dialect: str, prefix: str) -> Insert:
+        table = table_of(OutboxEvent)
+        rows = [
+            {k: bindparam(f"{prefix}{j}_{k}", type_=table.c[k].type) for k in keys}
+            for j in range(n)
+        ]
+        return insert(table).values(rows[0] if n == 1 else rows)
+
+    return build
+
+
+def insert_rows(rows: list[dict[str, Any]]) -> Bound:
     """One INSERT, so the rows' ids follow their order (the order they are delivered in).
 
     A single row as a single-row INSERT: it has a compiled-cache key, which a multi-row
     VALUES has not (the audit append's statement would be compiled anew on every post;
     only the few events that raise two types, such as a dispute, still are).
     """
-    return insert(OutboxEvent).values(rows[0] if len(rows) == 1 else rows)
+    keys = tuple(rows[0])
+    values = {f"{j}_{k}": row[k] for j, row in enumerate(rows) for k in keys}
+    return Bound(_rows_write(len(rows), keys), values)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert
 from sqlmodel import Session
 
+from vpitracker.db import Bound
 from vpitracker.jsonutil import canonical, iso_z
 from vpitracker.models import AuditEvent, Commitment, OutboxEvent, utcnow
 from vpitracker.outbox import repository
@@ -86,13 +87,21 @@ class Notice:
 
 
 def prepare(
-    session: Session, action: str, entity_type: str, entity_id: str, data_json: str
+    session: Session,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    data_json: str,
+    *,
+    ministry_ids: Collection[int] | None = None,
 ) -> Notice | None:
     """The events an audited write raises (None for most writes), without its seq and hash.
 
     Only changes to the public record notify: never one to a user, key or subscription.
-    ``data_json`` is the event's canonical data. Everything here is read before the
-    chain lock is taken; ``queued`` adds the event's seq and hash under it.
+    ``data_json`` is the event's canonical data; ``ministry_ids``, the commitment's lead
+    and supporting ministries when the caller has just read them (else they are read).
+    Everything here is read before the chain lock is taken; ``queued`` adds the
+    event's seq and hash under it.
     """
     if entity_type not in PUBLIC_ENTITY_TYPES:
         return None
@@ -104,7 +113,11 @@ def prepare(
     commitment_id = record_id if entity_type == "commitment" else int(data["commitment_id"])
     commitment = session.get(Commitment, commitment_id)
     assert commitment is not None
-    ministries = [commitment.lead_ministry_id, *repository.supporting(session, commitment_id)]
+    ministries = (
+        [commitment.lead_ministry_id, *repository.supporting(session, commitment_id)]
+        if ministry_ids is None
+        else ministry_ids
+    )
     return Notice(
         types=types,
         entity_type=entity_type,
@@ -116,7 +129,7 @@ def prepare(
     )
 
 
-def queued(notice: Notice, event: AuditEvent) -> Insert:
+def queued(notice: Notice, event: AuditEvent) -> Bound:
     """The INSERT of ``notice``'s rows once ``event`` is on the chain (one per event type)."""
     payload: dict[str, Any] = {
         "seq": event.seq,

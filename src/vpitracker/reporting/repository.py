@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Select, bindparam, insert
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
-from vpitracker.models import Assessment, StatusUpdate
+from vpitracker.models import Assessment, StatusUpdate, table_of
 from vpitracker.pagination import PageRequest, keyset, keyset_params, page_rows
 
 UPDATE_SORTS = {"reported_at": col(StatusUpdate.reported_at), "id": col(StatusUpdate.id)}
 ASSESSMENT_SORTS = {"assessed_at": col(Assessment.assessed_at), "id": col(Assessment.id)}
+
+
+@cache
+def _report_insert(model: type[StatusUpdate] | type[Assessment]) -> ReturningInsert[tuple[int]]:
+    table = table_of(model)
+    return insert(table).returning(table.c.id)
+
+
+def insert_report(session: Session, record: StatusUpdate | Assessment) -> None:
+    """Write a new status update or assessment (never changed after) and set its id."""
+    columns = sa_inspect(type(record)).column_attrs
+    values = {c.key: getattr(record, c.key) for c in columns if c.key != "id"}
+    record.id = session.execute(_report_insert(type(record)), values).scalar_one()
 
 
 def get_assessment(session: Session, assessment_id: int) -> Assessment | None:

@@ -41,22 +41,21 @@ def may_report_for(role: Role, own_ministries: AbstractSet[int], ministry_id: in
     return role is not Role.government_officer or ministry_id in own_ministries
 
 
+def _mine(actor: Actor, on_commitment: set[int]) -> set[int]:
+    return {m for m in on_commitment if may_report_for(actor.role, actor.ministry_ids, m)}
+
+
 def reporting_ministries(session: Session, actor: Actor, commitment: Commitment) -> set[int]:
     """The ministries ``actor`` may report for on ``commitment`` (empty: may not report)."""
-    return {
-        ministry_id
-        for ministry_id in _ministries_on(session, commitment)
-        if may_report_for(actor.role, actor.ministry_ids, ministry_id)
-    }
+    return _mine(actor, _ministries_on(session, commitment))
 
 
 def _reporting_ministry(
-    session: Session, actor: Actor, commitment: Commitment, named: int | None
+    actor: Actor, commitment: Commitment, on_commitment: set[int], named: int | None
 ) -> int:
     """The ministry an update is posted for; 403 when the officer may not report."""
-    on_commitment = _ministries_on(session, commitment)
     if actor.role is Role.government_officer:
-        mine = reporting_ministries(session, actor, commitment)
+        mine = _mine(actor, on_commitment)
         if not mine:
             raise Forbidden("None of your ministries leads or supports this commitment")
         if named is not None:
@@ -78,6 +77,12 @@ def _reporting_ministry(
     return named if named is not None else commitment.lead_ministry_id
 
 
+def _of(record: StatusUpdate | Assessment | None, commitment_id: int) -> bool:
+    """Whether a report a new one names (the one it replies to, or assesses) exists and is
+    of the same commitment."""
+    return record is not None and record.commitment_id == commitment_id
+
+
 def post_update(
     session: Session,
     actor: Actor,
@@ -93,14 +98,14 @@ def post_update(
     the update itself names the officer who reported it.
     """
     commitment = _open_commitment(session, commitment_id)
-    ministry_id = _reporting_ministry(session, actor, commitment, data.ministry_id)
-    if data.in_reply_to_assessment_id is not None:
-        replied = repository.get_assessment(session, data.in_reply_to_assessment_id)
-        if replied is None or replied.commitment_id != commitment_id:
-            raise Invalid(
-                "in_reply_to_assessment_id must name an assessment of this commitment",
-                loc=["body", "in_reply_to_assessment_id"],
-            )
+    on_commitment = _ministries_on(session, commitment)
+    ministry_id = _reporting_ministry(actor, commitment, on_commitment, data.ministry_id)
+    replied = data.in_reply_to_assessment_id
+    if replied is not None and not _of(repository.get_assessment(session, replied), commitment_id):
+        raise Invalid(
+            "in_reply_to_assessment_id must name an assessment of this commitment",
+            loc=["body", "in_reply_to_assessment_id"],
+        )
     update = StatusUpdate(
         commitment_id=commitment_id,
         ministry_id=ministry_id,
@@ -108,12 +113,12 @@ def post_update(
         progress_percent=data.progress_percent,
         summary=data.summary,
         evidence=evidence_rows(data.evidence),
-        in_reply_to_assessment_id=data.in_reply_to_assessment_id,
+        in_reply_to_assessment_id=replied,
         reported_by=actor.id,
         reported_at=reported_at or utcnow(),
         imported=reported_at is not None,
     )
-    _append(session, update, EntityType.status_update, imported_by or actor)
+    _append(session, update, EntityType.status_update, imported_by or actor, on_commitment)
     return update
 
 
@@ -128,16 +133,15 @@ def post_assessment(
 ) -> Assessment:
     """Append the alliance's assessment (``assessed_at`` only from the historical import)."""
     _open_commitment(session, commitment_id)
-    if data.status_update_id is not None:
-        assessed = repository.get_update(session, data.status_update_id)
-        if assessed is None or assessed.commitment_id != commitment_id:
-            raise Invalid(
-                "status_update_id must name a status update of this commitment",
-                loc=["body", "status_update_id"],
-            )
+    assessed = data.status_update_id
+    if assessed is not None and not _of(repository.get_update(session, assessed), commitment_id):
+        raise Invalid(
+            "status_update_id must name a status update of this commitment",
+            loc=["body", "status_update_id"],
+        )
     assessment = Assessment(
         commitment_id=commitment_id,
-        status_update_id=data.status_update_id,
+        status_update_id=assessed,
         verdict=data.verdict.value,
         assessed_status=data.assessed_status.value,
         rationale=data.rationale,
@@ -151,19 +155,32 @@ def post_assessment(
 
 
 def _append(
-    session: Session, record: StatusUpdate | Assessment, entity: EntityType, author: Actor
+    session: Session,
+    record: StatusUpdate | Assessment,
+    entity: EntityType,
+    author: Actor,
+    ministries: set[int] | None = None,
 ) -> None:
     """Write a new report, make it the commitment's newest if it is, and audit it.
 
-    ``author`` is the poster, or for an import the operator who ran it.
+    ``author`` is the poster, or for an import the operator who ran it; ``ministries``,
+    the commitment's lead and supporting ministries when already read. The report is
+    written with one INSERT built once (it is never changed after), not through the
+    session's unit of work.
     """
-    session.add(record)
-    session.flush()
+    repository.insert_report(session, record)
     assert record.id is not None
     counts = commitments_service.note_report(session, record)
     action = f"{entity.value}.imported" if record.imported else f"{entity.value}.posted"
     audit.record(
-        session, author, action, entity, record.id, audit.snapshot(record), with_event=counts
+        session,
+        author,
+        action,
+        entity,
+        record.id,
+        audit.snapshot(record),
+        with_event=counts,
+        ministry_ids=ministries,
     )
 
 
