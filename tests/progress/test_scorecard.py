@@ -23,7 +23,7 @@ from tests.credentials import auth
 from tests.scenarios import make_scenario
 from vpitracker.config import Settings
 from vpitracker.kernel.clock import Clock
-from vpitracker.progress import service
+from vpitracker.progress import service, timeline_service
 from vpitracker.web import session as cookies
 from vpitracker.web.session import PageSession
 
@@ -87,7 +87,7 @@ class TestScorecard:
                 service.ministries(session, clock),
                 service.clusters(session, clock),
                 service.instruments(session, clock),
-                service.timeline(session, clock, interval="quarter"),
+                timeline_service.timeline(session, clock, interval="quarter"),
             ),
         )
         statements.clear()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from vpitracker.csvout import CSV_RESPONSE
 from vpitracker.deps import OptionalId, ReportReader, SessionDep
 from vpitracker.errors import responses
-from vpitracker.progress import service
+from vpitracker.progress import service, timeline_service
 from vpitracker.progress.schemas import (
     ClusterFigures,
     ClusterRow,
@@ -125,7 +125,7 @@ def timeline(
     instrument: Instrument | None = None,
 ) -> Timeline | Response:
     """Per period: updates posted, commitments completed (cumulative), overdue at period end."""
-    result = service.timeline(
+    result = timeline_service.timeline(
         session,
         clock,
         interval=interval,
