@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, FromClause, Select, Subquery, case, delete, func, literal, or_
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    Subquery,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    true,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -57,15 +68,27 @@ def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
     return {i for i in session.exec(stmt).all() if i is not None}
 
 
-def implementation_subquery(clock: Clock) -> Subquery:
+def implementation_subquery(clock: Clock, *, per_row: bool = False) -> FromClause:
     """Per recommendation: counts over its non-archived commitments' reported statuses.
 
     Read from ``commitment_figures`` (one narrow row per non-archived commitment) and,
-    as of a past day, the update spans current then.
+    as of a past day, the update spans current then. ``per_row`` (PostgreSQL): a
+    LATERAL subquery counting one recommendation's commitments through the link
+    table's index, so a select in ``code`` order returns its first rows before the
+    others are counted; else one aggregate over all links, to be joined.
     """
     joined, status = figures_status(clock)
     figures = table_of(CommitmentFigures)
+    links = table_of(CommitmentRecommendation)
+    if per_row:
+        stmt = _counts(links, joined, figures.c.commitment_id, status).where(
+            links.c.recommendation_id == table_of(Recommendation).c.id
+        )
+        if clock.as_of is not None:
+            stmt = stmt.where(figures.c.committed_on <= clock.as_of)
+        return stmt.lateral("impl")
     each: FromClause = joined
+    commitment_id: ColumnElement[int] = figures.c.commitment_id
     if clock.as_of is not None:
         # Each commitment's status as of the day once, then counted per recommendation:
         # SQLite would otherwise probe the spans once per link. PostgreSQL inlines the
@@ -77,25 +100,34 @@ def implementation_subquery(clock: Clock) -> Subquery:
             .cte("statuses")
             .prefix_with("MATERIALIZED", dialect="sqlite")
         )
-        status = each.c.status
+        commitment_id, status = each.c.commitment_id, each.c.status
+    impl: Subquery = _counts(links, each, commitment_id, status).subquery("impl")
+    return impl
+
+
+def _counts(
+    links: FromClause,
+    each: FromClause,
+    commitment_id: ColumnElement[int],
+    status: ColumnElement[str],
+) -> Select[int, int, int, int]:
+    """Recommendation id, its commitments, how many completed, how many not started."""
     completed = func.sum(case((status == ReportedStatus.completed.value, 1), else_=0))
     not_started = func.sum(case((status == ReportedStatus.not_started.value, 1), else_=0))
-    # recommendation id, its commitments, how many completed, how many not started
-    stmt: Select[int, int, int, int] = (
+    return (
         sa_select(
-            col(CommitmentRecommendation.recommendation_id).label("recommendation_id"),
+            links.c.recommendation_id.label("recommendation_id"),
             func.count().label("commitments"),
             completed.label("completed"),
             not_started.label("not_started"),
         )
-        .join(each, each.c.commitment_id == col(CommitmentRecommendation.commitment_id))
-        .group_by(col(CommitmentRecommendation.recommendation_id))
+        .select_from(links)
+        .join(each, commitment_id == links.c.commitment_id)
+        .group_by(links.c.recommendation_id)
     )
-    impl: Subquery = stmt.subquery("impl")
-    return impl
 
 
-def implementation_expr(impl: Subquery) -> ColumnElement[str]:
+def implementation_expr(impl: FromClause) -> ColumnElement[str]:
     return case(
         (impl.c.commitments.is_(None), literal(Implementation.no_commitment.value)),
         (impl.c.completed == impl.c.commitments, literal(Implementation.completed.value)),
@@ -114,13 +146,16 @@ def _provision_match(**where: str | int) -> ColumnElement[bool]:
 
 
 def select_with_implementation(
-    clock: Clock, filters: RecommendationFilters
+    clock: Clock, filters: RecommendationFilters, *, per_row: bool = False
 ) -> Select[Recommendation, str]:
-    impl = implementation_subquery(clock)
+    """Recommendations under ``filters`` with their implementation at ``clock``
+    (``per_row``: counted per recommendation, see ``implementation_subquery``)."""
+    impl = implementation_subquery(clock, per_row=per_row)
     implementation = implementation_expr(impl).label("implementation")
-    stmt = sa_select(Recommendation, implementation).outerjoin(
-        impl, impl.c.recommendation_id == Recommendation.id
-    )
+    # A lateral subquery has at most the one row of its recommendation (none when it
+    # has no commitment): the join needs no condition of its own.
+    on = true() if per_row else impl.c.recommendation_id == Recommendation.id
+    stmt = sa_select(Recommendation, implementation).outerjoin(impl, on)
     if not filters.include_archived:
         stmt = stmt.where(col(Recommendation.archived_at).is_(None))
     if clock.as_of is not None:

@@ -72,10 +72,11 @@ def read(session: Session, recommendation_id: int, clock: Clock) -> tuple[Recomm
 
 
 def implementation_query(
-    clock: Clock, filters: RecommendationFilters
+    clock: Clock, filters: RecommendationFilters, *, per_row: bool = False
 ) -> Select[Recommendation, str]:
-    """Recommendations counted under ``filters`` at ``clock``, with implementation (a Select)."""
-    return repository.select_with_implementation(clock, filters)
+    """Recommendations counted under ``filters`` at ``clock``, with implementation (a
+    Select; ``per_row``: counted per recommendation, for a report streamed in order)."""
+    return repository.select_with_implementation(clock, filters, per_row=per_row)
 
 
 def list_recommendations(

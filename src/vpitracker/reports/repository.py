@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -68,11 +69,15 @@ def _with_lists(
     columns: Columns,
     lists: list[Listed],
     dialect: str,
+    *,
+    per_row: bool = False,
 ) -> tuple[list[ColumnElement[Any]], Joins]:
     """Columns with each list in place of its name (``''`` when empty), and the joins.
 
     PostgreSQL aggregates each list once over the whole link table (a hash
-    aggregate) and joins it: no work per report row. SQLite aggregates per row
+    aggregate) and joins it: no work per report row, but no row before all lists are
+    built; ``per_row``, it aggregates each row's list through the link table's index
+    instead, so rows stream in order as they come. SQLite aggregates per row
     through the link table's index, feeding group_concat from an ordered
     subquery (it has no ORDER BY inside an aggregate before 3.44; an ordered
     subquery under an aggregate is never flattened, so the order holds).
@@ -80,7 +85,19 @@ def _with_lists(
     joins: Joins = []
     by_name: dict[str, ColumnElement[Any]] = {}
     for listed in lists:
-        if dialect == "postgresql":
+        if dialect == "postgresql" and per_row:
+            items = (
+                listed.items.where(listed.items.selected_columns.owner == owner)
+                .correlate(within)
+                .subquery(f"{listed.name}_items")
+            )
+            joined = func.string_agg(
+                items.c.value, aggregate_order_by(literal(LIST_SEPARATOR), items.c.sort)
+            )
+            by_name[listed.name] = func.coalesce(select(joined).scalar_subquery(), "").label(
+                listed.name
+            )
+        elif dialect == "postgresql":
             items = listed.items.subquery(f"{listed.name}_items")
             grouped = (
                 select(
@@ -110,7 +127,8 @@ def _with_lists(
 
 
 def _in_place(columns: Columns, by_name: dict[str, ColumnElement[str]]) -> Columns:
-    return [by_name[c].label(c) if isinstance(c, str) else c for c in columns]
+    """``columns`` with the lists ``by_name`` gives in place (other lists' names kept)."""
+    return [by_name[c].label(c) if isinstance(c, str) and c in by_name else c for c in columns]
 
 
 def _list_per_row(
@@ -249,33 +267,72 @@ def recommendations(
         .join(c, c.c.id == cr.c.commitment_id)
     )
     linked = Listed("commitments", linked_items if counted is None else linked_items.where(counted))
+    listed = [
+        provisions("provision_keys", p.c.key, p.c.key, distinct=False),
+        provisions("clusters", cast(p.c.cluster, Text), p.c.cluster, distinct=True),
+        provisions("instruments", p.c.instrument, p.c.instrument, distinct=True),
+        linked,
+    ]
+    by_name: dict[str, ColumnElement[str]] = {}
+    per_row: Joins = []
+    if dialect == "postgresql":
+        # Per row, so rows come in ``code`` order from its index as soon as the first is
+        # ready (a streamed report's first byte), as ``recs`` counts its implementation;
+        # the three provision lists from one pass over the row's provisions.
+        prov = _provision_lists(recs.c.id)
+        by_name = {name: func.coalesce(prov.c[name], "") for name in prov.c.keys()}
+        per_row = [(prov, true())]
+        listed = [linked]
     columns, joins = _with_lists(
         recs,
         recs.c.id,
-        [
-            recs.c.id,
-            recs.c.code,
-            recs.c.title,
-            recs.c.source,
-            recs.c.source_date,
-            recs.c.priority,
-            recs.c.government_response,
-            "provision_keys",
-            "clusters",
-            "instruments",
-            "commitments",
-            recs.c.implementation,
-        ],
-        [
-            provisions("provision_keys", p.c.key, p.c.key, distinct=False),
-            provisions("clusters", cast(p.c.cluster, Text), p.c.cluster, distinct=True),
-            provisions("instruments", p.c.instrument, p.c.instrument, distinct=True),
-            linked,
-        ],
+        _in_place(
+            [
+                recs.c.id,
+                recs.c.code,
+                recs.c.title,
+                recs.c.source,
+                recs.c.source_date,
+                recs.c.priority,
+                recs.c.government_response,
+                "provision_keys",
+                "clusters",
+                "instruments",
+                "commitments",
+                recs.c.implementation,
+            ],
+            by_name,
+        ),
+        listed,
         dialect,
+        per_row=True,
     )
-    stmt = _select(columns, recs, joins).order_by(recs.c.code, recs.c.id)
+    stmt = _select(columns, recs, per_row + joins).order_by(recs.c.code, recs.c.id)
     return typed(RecommendationReportSelect, stmt)
+
+
+def _provision_lists(owner: KeyedColumnElement[int]) -> FromClause:
+    """PostgreSQL: one recommendation's provision keys, clusters and instruments, each
+    sorted and joined (NULL when none), from one LATERAL pass over its provisions."""
+    rp, p = table_of(RecommendationProvision), table_of(Provision)
+    sep = literal(LIST_SEPARATOR)
+    # Clusters distinct and sorted as numbers, then written as text.
+    clusters = func.array_to_string(
+        func.array_agg(aggregate_order_by(p.c.cluster.distinct(), p.c.cluster)), sep, type_=Text
+    )
+    return (
+        select(
+            func.string_agg(p.c.key, aggregate_order_by(sep, p.c.key)).label("provision_keys"),
+            clusters.label("clusters"),
+            func.string_agg(
+                p.c.instrument.distinct(), aggregate_order_by(sep, p.c.instrument)
+            ).label("instruments"),
+        )
+        .select_from(rp)
+        .join(p, p.c.key == rp.c.provision_key)
+        .where(rp.c.recommendation_id == owner)
+        .lateral("provision_lists")
+    )
 
 
 def _evidence_urls(evidence: ColumnElement[Any], dialect: str) -> ColumnElement[str]:

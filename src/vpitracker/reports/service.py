@@ -143,9 +143,11 @@ def commitments(dialect: str, clock: Clock, filters: CommitmentFilters) -> Repor
 
 def recommendations(dialect: str, clock: Clock) -> Report:
     """One row per recommendation with its implementation state."""
-    recs = recommendations_service.implementation_query(clock, RecommendationFilters()).subquery(
-        "recs"
-    )
+    # PostgreSQL counts each row's implementation as the row is read, so the first rows
+    # leave before the others are counted (SQLite: one aggregate joined, as before).
+    recs = recommendations_service.implementation_query(
+        clock, RecommendationFilters(), per_row=dialect == "postgresql"
+    ).subquery("recs")
     commitments_then = commitments_service.state_query(clock, CommitmentFilters(), with_state=False)
     columns = _columns(RecommendationReportRow)
     return Report(
