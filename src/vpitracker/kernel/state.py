@@ -171,14 +171,16 @@ def state_columns(clock: Clock | ClockValues, commitment: Table | None = None) -
     return _derived(values, _newest(values, commitment), commitment)
 
 
-def figures_state(clock: Clock) -> StateColumns:
-    """The derived state of the ``commitment_figures`` rows (the non-archived commitments).
+def figures_state(clock: Clock | ClockValues) -> StateColumns:
+    """The derived state of the ``commitment_figures`` rows (the non-archived commitments)
+    at ``clock`` (a clock, or ``ClockValues.bound``).
 
     Now, the newest update's and assessment's fields are the row's own; as of a past
     day, the spans current then. Overdue and stale are derived from the row's dates.
     """
     figures = table_of(CommitmentFigures)
-    if clock.cutoff is None:
+    values = clock if isinstance(clock, ClockValues) else ClockValues.of(clock)
+    if values.cutoff is None:
         newest = _Newest(
             figures,
             figures.c.reported_at,  # NULL exactly when no update was posted
@@ -189,8 +191,8 @@ def figures_state(clock: Clock) -> StateColumns:
             figures.c.assessed_at,
         )
     else:
-        newest = _spans(clock.cutoff, figures, figures.c.commitment_id)
-    return _derived(ClockValues.of(clock), newest, figures)
+        newest = _spans(values.cutoff, figures, figures.c.commitment_id)
+    return _derived(values, newest, figures)
 
 
 def figures_status(clock: Clock) -> tuple[FromClause, ColumnElement[str]]:

@@ -11,23 +11,37 @@ each field's masks (and the totals, when asked) are summed from those groups.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, String, case, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    FromClause,
+    Select,
+    String,
+    case,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from vpitracker.kernel import figures
+from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.figures import BUCKETS
 from vpitracker.progress.repository import (
     STATUSES,
     BucketFigures,
     CommitmentTotals,
     FigureRow,
+    counted_params,
+    every_counted_bound,
 )
 from vpitracker.vocab import DerivedVerdict
 
@@ -120,6 +134,25 @@ def by_provision_fields(
     ``totals``. A bucket no counted commitment falls under is left out; bucket None
     (last) holds the commitments with none of the field.
     """
+    stmt = _statement(counted, fields, totals=totals)
+    return _buckets(session.execute(stmt).mappings(), fields)
+
+
+def every_by_provision_fields(session: Session, clock: Clock, fields: tuple[str, ...]) -> Buckets:
+    """``by_provision_fields`` of every counted commitment at ``clock``, with the totals:
+    its statement built once per shape (``_every``) and run with the clock's values."""
+    stmt = _every(fields, clock.as_of is not None)
+    return _buckets(session.execute(stmt, counted_params(clock)).mappings(), fields)
+
+
+@lru_cache(maxsize=8)
+def _every(fields: tuple[str, ...], as_of: bool) -> Select[Any] | CompoundSelect[Any]:
+    return _statement(every_counted_bound(as_of=as_of), fields, totals=True)
+
+
+def _statement(
+    counted: FromClause, fields: Sequence[str], *, totals: bool
+) -> Select[Any] | CompoundSelect[Any]:
     c = counted.c
     keys = [
         *(c[figures.mask_column(f)] for f in fields),
@@ -137,11 +170,14 @@ def by_provision_fields(
     groups = select(*keys, *grouped).select_from(counted).group_by(*keys).cte("groups")
     kinds = [*([TOTALS] if totals else []), *fields]
     parts = [_sums(groups, kind, totals=totals) for kind in kinds]
-    stmt = parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
+    return parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
+
+
+def _buckets(rows: Iterable[RowMapping], fields: Sequence[str]) -> Buckets:
     bits = {f: figures.bits(f) for f in fields}
     sums: dict[str, dict[int | str | None, _Sums]] = {f: {} for f in fields}
     found: Buckets = Buckets(fields={})
-    for row in session.execute(stmt).mappings():
+    for row in rows:
         kind = row["kind"]
         if kind == TOTALS:
             first = row["first"]

@@ -9,15 +9,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     FromClause,
     Select,
     Subquery,
+    bindparam,
     case,
     exists,
     func,
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from vpitracker.kernel import figures
 from vpitracker.kernel.clock import Clock
-from vpitracker.kernel.state import figures_state
+from vpitracker.kernel.state import ClockValues, clock_params, figures_state
 from vpitracker.models import (
     CommitmentFigures,
     CommitmentRecommendation,
@@ -80,6 +82,32 @@ def counted(
     Columns: ``id``, ``lead_ministry_id``, ``committed_on``, ``due_date``, the masks
     (``cluster_mask``, ``instrument_mask``) and, ``with_state``, ``COUNTED_STATE``.
     """
+    return _counted(
+        ClockValues.of(clock), clock.as_of, ministry_id, cluster, instrument, with_state
+    )
+
+
+def every_counted_bound(*, as_of: bool) -> Subquery:
+    """``counted`` without filters, the clock bound (``ClockValues.bound`` and
+    ``vpi_as_of``): built once, run at any clock with ``counted_params``."""
+    as_of_day: BindParameter[date] | None = bindparam("vpi_as_of") if as_of else None
+    return _counted(ClockValues.bound(as_of=as_of), as_of_day, None, None, None, True)
+
+
+def counted_params(clock: Clock) -> dict[str, Any]:
+    """The values of ``every_counted_bound`` at ``clock``."""
+    as_of = {} if clock.as_of is None else {"vpi_as_of": clock.as_of}
+    return clock_params(clock) | as_of
+
+
+def _counted(
+    clock: ClockValues,
+    as_of: date | BindParameter[date] | None,
+    ministry_id: int | None,
+    cluster: int | None,
+    instrument: Instrument | None,
+    with_state: bool,
+) -> Subquery:
     f = table_of(CommitmentFigures)
     columns: list[ColumnElement[Any]] = [
         f.c.commitment_id.label("id"),
@@ -97,8 +125,8 @@ def counted(
         )
     else:
         stmt = select(*columns)
-    if clock.as_of is not None:
-        stmt = stmt.where(f.c.committed_on <= clock.as_of)
+    if as_of is not None:
+        stmt = stmt.where(f.c.committed_on <= as_of)
     if ministry_id is not None:
         support = table_of(CommitmentSupport)
         supporting = exists().where(

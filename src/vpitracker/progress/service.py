@@ -250,14 +250,13 @@ def scorecard(session: Session, clock: Clock) -> Scorecard:
     ``summary`` and ``ministries`` alone run: one grouped statement answers the
     commitments' totals, clusters, instruments and the timeline's first day, then
     come the recommendations', the ministries' and the timeline's moves' statements.
+    The grouped statement is built once per shape, the clock's values bound.
     The derived state is read from ``commitment_figures`` by each statement; a copy
     of it in a temporary table cost more (create, fill, analyze, drop) than it saved.
     """
     counted = repository.counted(clock, None, None, None)
     involved = repository.counted(clock, None, None, None, with_state=False)
-    buckets = bucket_repository.by_provision_fields(
-        session, counted, ("cluster", "instrument"), totals=True
-    )
+    buckets = bucket_repository.every_by_provision_fields(session, clock, ("cluster", "instrument"))
     every = timeline_service.counted(clock, None, None, None)
     return Scorecard(
         summary=_summary(session, clock, counted, None, None, None, buckets.totals),
