@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -12,7 +13,8 @@ from tests.notifications.conftest import Stack
 from tests.notifications.helpers import commitment, people, subscribe
 from tests.notifications.receiver import Receiver
 from vpitracker.models import OutboxEvent
-from vpitracker.notifications import transitions
+from vpitracker.notifications import metrics, transitions
+from vpitracker.notifications.worker import Worker
 from vpitracker.observability import JsonFormatter
 
 
@@ -90,3 +92,35 @@ def test_delivered_events_are_purged_after_the_retention(
     transitions.scan(stack.engine, stack.settings)
     with stack.session() as s:
         assert s.exec(select(func.count()).select_from(OutboxEvent)).one() == 0
+
+
+def _delivered_count() -> float:
+    (family,) = metrics.ATTEMPTS.collect()
+    return sum(
+        s.value
+        for s in family.samples
+        if s.name.endswith("_total") and s.labels.get("outcome") == "delivered"
+    )
+
+
+def test_an_attempt_is_counted_only_once_its_outcome_is_committed(
+    stack: Stack, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A scrape between the count and the commit would show the delivery both counted as
+    # delivered and still waiting in the outbox depth.
+    p = people(stack)
+    subscribe(stack.client, p.secretariat, receiver.to("c"))
+    commitment(stack.client, p.secretariat, p.ministry_id)
+    before = _delivered_count()
+    seen_while_recording: list[float] = []
+    record = Worker._record
+
+    def spy(self: Worker, *args: Any) -> None:
+        seen_while_recording.append(_delivered_count())
+        record(self, *args)
+
+    monkeypatch.setattr(Worker, "_record", spy)
+    stack.drain()
+    receiver.wait_for("c", 1)
+    assert seen_while_recording == [before]
+    assert _delivered_count() == before + 1

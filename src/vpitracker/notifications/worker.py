@@ -150,14 +150,18 @@ class Worker:
             secret = signing.decrypt(self.settings.secret_key, sub.secret_encrypted)
         msg_id = event_id(head.outbox_event_id)
         outcome = delivery.attempt(self.http, self.settings, url, secret, msg_id, body)
-        metrics.ATTEMPTS.labels(outcome.label).inc()
-        metrics.LATENCY.observe(outcome.seconds)
-        with unit_of_work(self.engine) as session:
-            row = session.get(WebhookDelivery, delivery_id)
-            sub = session.get(WebhookSubscription, subscription_id)
-            if row is None or sub is None:
-                return False  # deleted meanwhile: nothing left to record
-            self._record(session, sub, row, outcome)
+        try:
+            with unit_of_work(self.engine) as session:
+                row = session.get(WebhookDelivery, delivery_id)
+                sub = session.get(WebhookSubscription, subscription_id)
+                if row is None or sub is None:
+                    return False  # deleted meanwhile: nothing left to record
+                self._record(session, sub, row, outcome)
+        finally:
+            # Counted once its outcome is committed (or could not be), so a scrape never
+            # sees a delivery counted while the outbox depth still holds it.
+            metrics.ATTEMPTS.labels(outcome.label).inc()
+            metrics.LATENCY.observe(outcome.seconds)
         logger.info(
             "webhook attempt",
             extra={
