@@ -24,6 +24,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from vpitracker.models import (
     Commitment,
@@ -55,7 +56,7 @@ class MonthMoves:
 
 
 def _sums(
-    session: Session, table: FromClause, last_day: date, sign: int, *where: Any
+    session: Session, table: FromClause, last_day: date, sign: int, *where: ColumnElement[bool]
 ) -> Select[Any]:
     month = _month_of(session, table.c.day)
     return (
@@ -65,7 +66,7 @@ def _sums(
     )
 
 
-def _by_month(session: Session, stmt: Any) -> dict[str, MonthMoves]:
+def _by_month(session: Session, stmt: Executable) -> dict[str, MonthMoves]:
     found: dict[str, MonthMoves] = {}
     for month, *moves in session.execute(stmt).all():
         total = found.setdefault(str(month), MonthMoves())

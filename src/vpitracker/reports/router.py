@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from vpitracker.csvout import CSV_RESPONSE
@@ -15,7 +13,7 @@ from vpitracker.reports.schemas import (
     RecommendationReportRow,
     StatusHistoryRow,
 )
-from vpitracker.reports.streaming import stream
+from vpitracker.reports.streaming import ReportResponse, stream
 from vpitracker.resources import ClockDep, Csv
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -35,7 +33,7 @@ def commitments_report(
     opener: StreamOpener,
     csv: Csv,
     filters: CommitmentFiltersDep,
-) -> Any:
+) -> ReportResponse:
     """One row per commitment: derived state, ministry codes and names (unpaginated)."""
     return stream(request, actor, opener, lambda d: service.commitments(d, clock, filters), csv)
 
@@ -52,7 +50,7 @@ def recommendations_report(
     actor: ReportReader,
     opener: StreamOpener,
     csv: Csv,
-) -> Any:
+) -> ReportResponse:
     """One row per recommendation with its implementation state (unpaginated)."""
     return stream(request, actor, opener, lambda d: service.recommendations(d, clock), csv)
 
@@ -71,7 +69,7 @@ def status_history_report(
     csv: Csv,
     ministry_id: OptionalId = None,
     commitment_id: OptionalId = None,
-) -> Any:
+) -> ReportResponse:
     """One row per status update, oldest first (unpaginated)."""
     return stream(
         request,

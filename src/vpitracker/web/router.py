@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -204,13 +204,23 @@ def commitment(commitment_id: IdPath, page: PageDep, session: SessionDep, now: N
     return _commitment_page(page, session, now, commitment_id)
 
 
+Body = TypeVar("Body")
+
+
+class Posted(Protocol):
+    """What a form's post returns: the new record, whose id the redirect names."""
+
+    @property
+    def id(self) -> int | None: ...
+
+
 def _post_form(
     page: Page,
     session: Session,
     now: Clock,
     commitment_id: int,
-    parsed: tuple[Any, forms.FormState],
-    post: Callable[[Any], Any],
+    parsed: tuple[Body | None, forms.FormState],
+    post: Callable[[Body], Posted],
     kind: str,
 ) -> Response:
     """Post a parsed form through the service; an invalid one comes back with its errors."""
@@ -292,7 +302,7 @@ def report_csv(
     """The CSV reports for a signed-in browser (the API takes no page cookie)."""
     page.require_reader()
     clock = now.on(_parse_as_of(as_of)[0])
-    reports: dict[str, Callable[[str], Any]] = {
+    reports: dict[str, Callable[[str], reports_service.Report]] = {
         "commitments": lambda d: reports_service.commitments(d, clock, CommitmentFilters()),
         "recommendations": lambda d: reports_service.recommendations(d, clock),
         "status-history": lambda d: reports_service.status_history(clock, dialect=d),
