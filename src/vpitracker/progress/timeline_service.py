@@ -16,19 +16,8 @@ from vpitracker.progress import timeline_repository
 from vpitracker.progress.schemas import Timeline, TimelineRow
 from vpitracker.vocab import Instrument
 
-# The columns of the counted commitments the timeline reads.
-COUNTED_COLUMNS = (
-    "id",
-    "lead_ministry_id",
-    "committed_on",
-    "due_date",
-    "reported_status",
-    "progress_percent",
-    "verdict",
-    "contested",
-    "overdue",
-    "stale",
-)
+# The columns of the counted commitments the timeline reads (it needs no derived state).
+COUNTED_COLUMNS = ("id", "lead_ministry_id", "committed_on", "due_date")
 
 
 def counted(
@@ -47,7 +36,7 @@ def counted(
     # Only what the figures read: the commitment's wide columns (title, description,
     # indicator) stay unread, so the scan can be answered from ix_commitment_figures.
     chosen = query.selected_columns
-    kept = [chosen[name] for name in COUNTED_COLUMNS if name in chosen]
+    kept = [chosen[name] for name in COUNTED_COLUMNS]
     return query.with_only_columns(*kept, maintain_column_froms=True).subquery("counted")
 
 
