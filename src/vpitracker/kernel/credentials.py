@@ -53,8 +53,11 @@ def actor_for_user(session: Session, user: User) -> Actor:
 
 
 # Built once: every signed-in request runs it, and building a select costs more
-# Python than running this one. Plain columns, not the ORM entity: the row is only read.
+# Python than running this one. Plain table columns, not the ORM entity or its
+# attributes: the row is only read, so it runs on the session's connection with
+# no ORM compilation or execution state.
 _USER = table_of(User)
+_USER_MINISTRY = table_of(UserMinistry)
 _USER_AND_MINISTRIES = (
     sa_select(
         _USER.c.id,
@@ -64,11 +67,11 @@ _USER_AND_MINISTRIES = (
         _USER.c.credential_version,
         _USER.c.full_name,
         _USER.c.language,
-        col(UserMinistry.ministry_id),
+        _USER_MINISTRY.c.ministry_id,
     )
-    .outerjoin(UserMinistry, col(UserMinistry.user_id) == _USER.c.id)
+    .outerjoin(_USER_MINISTRY, _USER_MINISTRY.c.user_id == _USER.c.id)
     .where(_USER.c.id == bindparam("user_id"))
-    .order_by(col(UserMinistry.ministry_id))
+    .order_by(_USER_MINISTRY.c.ministry_id)
 )
 
 
@@ -89,7 +92,7 @@ def account_for_user_id(session: Session, user_id: int, credential_version: int)
     changed, deactivated, or "sign out everywhere"). One statement: the account and
     its ministries together (every signed-in request runs it).
     """
-    rows = session.execute(_USER_AND_MINISTRIES, {"user_id": user_id}).all()
+    rows = session.connection().execute(_USER_AND_MINISTRIES, {"user_id": user_id}).all()
     user = rows[0] if rows else None
     if user is None or not user.is_active or user.credential_version != credential_version:
         raise Unauthorized("The sign-in is no longer valid: sign in again")

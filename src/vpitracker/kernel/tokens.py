@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from jose import JWTError, jwt
@@ -63,18 +65,53 @@ def issue(
     return str(token), lifetime
 
 
+# Tokens whose signature and claims have been verified, with their ``exp``: every
+# signed-in request presents one, and verifying it again is pure CPU. Only valid
+# tokens are kept (so only tokens this server's key signed); what can turn a valid
+# token invalid with time, its expiry, is checked again on every use, and whether
+# its account still holds it is the caller's check in the database, per request.
+VERIFIED_TOKENS = 4096
+
+
 def decode(settings: Settings, token: str) -> Claims:
     """Verify signature (pinned algorithm), iss, aud, exp, nbf, iat, sub and cv."""
+    claims, expires = _verified(
+        token,
+        _verifying_key(settings),
+        settings.jwt_algorithm,
+        settings.jwt_audience,
+        settings.jwt_issuer,
+    )
+    # As jose checks it (whole seconds, no leeway): a token is valid through its exp second.
+    if expires < _now_seconds():
+        raise InvalidToken("Signature has expired.")
+    return claims
+
+
+def _now_seconds() -> int:
+    return int(time.time())
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(
+    token: str, key: str, algorithm: str, audience: str, issuer: str
+) -> tuple[Claims, int]:
+    """``verify``, kept for the tokens it found valid (an invalid one raises: never kept)."""
+    return verify(token, key, algorithm, audience, issuer)
+
+
+def verify(token: str, key: str, algorithm: str, audience: str, issuer: str) -> tuple[Claims, int]:
+    """The token's claims and ``exp``, once signature and claims are verified (no cache)."""
     try:
         # No extension is understood, so any critical one makes the token invalid (RFC 7515).
         if "crit" in jwt.get_unverified_header(token):
             raise InvalidToken("critical header extensions are not supported")
         claims = jwt.decode(
             token,
-            _verifying_key(settings),
-            algorithms=[settings.jwt_algorithm],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
             options={
                 "require_exp": True,
                 "require_sub": True,
@@ -94,4 +131,4 @@ def decode(settings: Settings, token: str) -> Claims:
         raise InvalidToken("the credential version claim is required")
     if not isinstance(iat, int | float) or iat > utcnow().timestamp() + _IAT_LEEWAY_SECONDS:
         raise InvalidToken("the token was issued in the future")
-    return Claims(subject=int(sub), role=role, credential_version=cv)
+    return Claims(subject=int(sub), role=role, credential_version=cv), int(claims["exp"])
