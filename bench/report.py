@@ -74,7 +74,9 @@ def _dataset(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"Load: migrate {_num(d['migrate_seconds'], 2)} s, bulk load "
             f"{_num(d['load_seconds'], 2)} s ({d['rows_per_s']:,} rows/s), "
-            f"commitment_latest refresh {_num(d.get('refresh_latest_seconds'), 2)} s"
+            f"commitment_latest refresh {_num(d.get('refresh_latest_seconds'), 2)} s, "
+            f"notification catch-up {_num(d.get('caught_up_seconds'), 2)} s "
+            f"({d['rows_loaded'].get('outbox_event.caught_up', 0):,} events)"
             + (
                 f", VACUUM ANALYZE {_num(d['analyze_seconds'], 2)} s."
                 if result["db"] == "postgres"

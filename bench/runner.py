@@ -203,6 +203,9 @@ def _prepare(opts: RunOptions, db: BenchDatabase, engine: Engine) -> dict[str, A
     dataset["refresh_latest_seconds"] = (
         None if loaded.refresh_seconds is None else round(loaded.refresh_seconds, 3)
     )
+    dataset["caught_up_seconds"] = (
+        None if loaded.caught_up_seconds is None else round(loaded.caught_up_seconds, 3)
+    )
     dataset["analyze_seconds"] = round(loaded.analyze_seconds, 3)
     dataset["rows_loaded"] = loaded.rows
     total = sum(v for k, v in loaded.rows.items() if "." not in k)
