@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -128,3 +129,34 @@ def test_the_awkward_data_is_really_there(awkward_engine: Engine) -> None:
     decoded = body.decode()
     for needle in ('"quote "" inside"', "'=1+1", '"line\nbreak"', "'\uff0b", "Z,"):
         assert needle in decoded
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("csv", [False, True], ids=["json", "csv"])
+def test_recommendations_first_batch_and_rest_are_the_rows_either_statement_writes(
+    awkward_engine: Engine, csv: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads the recommendations report's first batch per row and the rest
+    from the joined aggregates, in one snapshot: the rows are what either statement
+    alone writes, in order, wherever the first batch ends."""
+    for as_of in (None, date(2025, 1, 1)):
+        report = service.recommendations("postgresql", Clock.at(as_of, 90))
+        assert report.rest is not None
+
+        def batches(r: Report) -> list[list[str]]:
+            with awkward_engine.connect() as conn:
+                texts = r.texts(conn, csv=csv)
+                out = [next(texts)]
+                isolation = conn.exec_driver_sql("SHOW transaction_isolation").scalar_one()
+                assert (isolation == "repeatable read") == (r.rest is not None)
+                return out + list(texts)
+
+        per_row = [t for b in batches(replace(report, rest=None)) for t in b]
+        joined = [t for b in batches(replace(report, statement=report.rest, rest=None)) for t in b]
+        assert len(per_row) > 3
+        assert per_row == joined, as_of
+        for first in (1, 3, len(per_row), len(per_row) + 1):
+            monkeypatch.setattr(service, "FIRST_BATCH_ROWS", first)
+            split = batches(report)
+            assert len(split[0]) == min(first, len(per_row))
+            assert [t for b in split for t in b] == per_row, (as_of, first)

@@ -235,12 +235,19 @@ def _commitment_columns(counted: Subquery, lead: FromClause) -> Columns:
 
 
 def recommendations(
-    recs: Subquery, commitments_then: Select[*tuple[Any, ...]], dialect: str
+    recs: Subquery,
+    commitments_then: Select[*tuple[Any, ...]],
+    dialect: str,
+    *,
+    per_row: bool = False,
 ) -> RecommendationReportSelect:
     """The recommendations report: ``recs`` (with implementation) and their links.
 
     ``commitments_then`` selects the commitments counted at the report's date; the
-    ``commitments`` column lists only those.
+    ``commitments`` column lists only those. ``per_row`` (PostgreSQL, with ``recs``
+    counted per row): every list read per row too, so rows stream in ``code`` order
+    from its index; else each list is aggregated once and joined (cheaper for the
+    whole report, but no row before all are built).
     """
     rp, p = table_of(RecommendationProvision), table_of(Provision)
     cr, c = table_of(CommitmentRecommendation), table_of(Commitment)
@@ -274,14 +281,14 @@ def recommendations(
         linked,
     ]
     by_name: dict[str, ColumnElement[str]] = {}
-    per_row: Joins = []
-    if dialect == "postgresql":
+    lateral: Joins = []
+    if dialect == "postgresql" and per_row:
         # Per row, so rows come in ``code`` order from its index as soon as the first is
         # ready (a streamed report's first byte), as ``recs`` counts its implementation;
         # the three provision lists from one pass over the row's provisions.
         prov = _provision_lists(recs.c.id)
         by_name = {name: func.coalesce(prov.c[name], "") for name in prov.c.keys()}
-        per_row = [(prov, true())]
+        lateral = [(prov, true())]
         listed = [linked]
     columns, joins = _with_lists(
         recs,
@@ -305,9 +312,9 @@ def recommendations(
         ),
         listed,
         dialect,
-        per_row=True,
+        per_row=per_row,
     )
-    stmt = _select(columns, recs, per_row + joins).order_by(recs.c.code, recs.c.id)
+    stmt = _select(columns, recs, lateral + joins).order_by(recs.c.code, recs.c.id)
     return typed(RecommendationReportSelect, stmt)
 
 

@@ -66,6 +66,11 @@ class Report:
     # The database the statement was built for ('' when not known: rows only for the
     # encoders here, ``fixes`` applied).
     dialect: str = ""
+    # PostgreSQL: the same rows in the same order by a statement cheaper for the whole
+    # report but slow to its first row (lists aggregated once, then sorted). ``texts``
+    # then reads the first batch from ``statement`` and the rows after it from this
+    # one, both in one snapshot.
+    rest: Select[*tuple[Any, ...]] | None = None
 
     @property
     def written_by_database(self) -> bool:
@@ -83,12 +88,26 @@ class Report:
         (``sqltext``; only when ``written_by_database``), ``BATCH_ROWS`` texts at a
         time, from a cursor."""
         rows = sqltext.csv_rows if csv else sqltext.json_rows
+
+        def written(statement: Select[*tuple[Any, ...]]) -> Select[str]:
+            return rows(statement, self.columns, self.kinds, self.order, self.dialect)
+
+        rest = self.rest if self.dialect == "postgresql" else None
+        if rest is not None and not connection.in_transaction():
+            # Two statements, one snapshot: no row is missed or read twice between them.
+            # (A connection already in a transaction keeps the isolation its owner chose.)
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         if self.dialect == "postgresql":
             # The per-row plan's cost estimate would have it JIT-compiled, which takes
             # longer than the whole report on a quiet machine (measured at M).
             connection.exec_driver_sql("SET LOCAL jit = off")
-        statement = rows(self.statement, self.columns, self.kinds, self.order, self.dialect)
-        return _texts(_stream(connection, statement))
+        if rest is not None:
+            return _head_and_rest(
+                connection,
+                written(self.statement).limit(FIRST_BATCH_ROWS),
+                written(rest).offset(FIRST_BATCH_ROWS),
+            )
+        return _texts(_stream(connection, written(self.statement)))
 
 
 def _stream(connection: Connection, statement: Select[Any]) -> CursorResult[Any]:
@@ -113,6 +132,22 @@ def _texts(result: CursorResult[Any]) -> Generator[list[str]]:
             yield list(batch)
     finally:
         result.close()
+
+
+def _head_and_rest(
+    connection: Connection, head: Select[str], rest: Select[str]
+) -> Generator[list[str]]:
+    """The first batch from ``head``, then the rows after it from ``rest`` (batched
+    from a cursor), when ``head`` filled its batch."""
+    first = list(connection.execute(head).scalars())
+    yield first
+    if len(first) == FIRST_BATCH_ROWS:
+        result = _stream(connection, rest)
+        try:
+            for batch in result.scalars().partitions():
+                yield list(batch)
+        finally:
+            result.close()
 
 
 def _columns(model: type[Any]) -> tuple[str, ...]:
@@ -143,21 +178,29 @@ def commitments(dialect: str, clock: Clock, filters: CommitmentFilters) -> Repor
 
 def recommendations(dialect: str, clock: Clock) -> Report:
     """One row per recommendation with its implementation state."""
-    # PostgreSQL counts each row's implementation as the row is read, so the first rows
-    # leave before the others are counted (SQLite: one aggregate joined, as before).
-    recs = recommendations_service.implementation_query(
-        clock, RecommendationFilters(), per_row=dialect == "postgresql"
-    ).subquery("recs")
     commitments_then = commitments_service.state_query(clock, CommitmentFilters(), with_state=False)
+
+    def statement(*, per_row: bool) -> repository.RecommendationReportSelect:
+        recs = recommendations_service.implementation_query(
+            clock, RecommendationFilters(), per_row=per_row
+        ).subquery("recs")
+        return repository.recommendations(recs, commitments_then, dialect, per_row=per_row)
+
     columns = _columns(RecommendationReportRow)
+    postgresql = dialect == "postgresql"
     return Report(
         "recommendations",
         columns,
-        repository.recommendations(recs, commitments_then, dialect),
+        # PostgreSQL: the first batch counted and listed as each row is read, so it
+        # leaves before the others are counted; the rest from one aggregate of each
+        # list, joined, which is about three times cheaper for the whole report
+        # (SQLite: its one statement, the aggregates joined).
+        statement(per_row=postgresql),
         _fixes(columns),
         sqltext.kinds(RecommendationReportRow),
         ("code", "id"),
         dialect,
+        rest=statement(per_row=False) if postgresql else None,
     )
 
 
