@@ -64,12 +64,14 @@ def _hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.mark.parametrize(
     ("url", "most"),
     [
-        # A list page (resources.page_read): the caller's lookup, then the page read,
-        # validated and committed in one hop.
-        ("/v1/ministries?limit=50", 2),
-        ("/v1/commitments?limit=50", 2),
-        # A sync route: the caller's lookup, the route, its response validation, the commit.
-        ("/v1/progress/clusters", 4),
+        # A list page (resources.page_read): the caller checked, the page read,
+        # validated and committed, all in one hop.
+        ("/v1/ministries?limit=50", 1),
+        ("/v1/commitments?limit=50", 1),
+        # Progress figures (resources.checked_read): the caller checked, the figures
+        # computed and the read ended in one hop, as a page.
+        ("/v1/progress/clusters", 1),
+        ("/v1/progress/summary", 1),
     ],
 )
 def test_a_dashboard_read_takes_only_the_thread_hops_its_io_needs(

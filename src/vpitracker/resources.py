@@ -19,7 +19,7 @@ from sqlmodel import Session
 from vpitracker.config import Settings
 from vpitracker.csvout import columns_of, csv_response, flatten, model_rows, wants_csv
 from vpitracker.db import end_read
-from vpitracker.deps import AsOf, SettingsDep
+from vpitracker.deps import AsOf, PendingCaller, SettingsDep
 from vpitracker.kernel.clock import Clock
 from vpitracker.pagination import Page, link_next
 from vpitracker.versioning import etag
@@ -69,31 +69,49 @@ def page_of(
 P = TypeVar("P", bound=Page[Any])
 
 
+async def checked_read(session: Session, caller: PendingCaller, read: Callable[[], T]) -> T:
+    """``read`` with its caller's check first and its read transaction ended, in one hop.
+
+    A sync route with a sync gate takes four hops: the caller's check, the route,
+    its response validation, and the session's commit. Here the caller is checked
+    (``PendingCaller.check``: 401 or 403, then any deferred input problem), ``read``
+    runs and the read transaction ends, all in the same thread-pool hop.
+    """
+
+    def run() -> T:
+        caller.check()
+        if caller.session is not session:
+            end_read(caller.session)  # the primary's, beside a replica's read
+        result = read()
+        end_read(session)
+        return result
+
+    return await run_in_threadpool(run)
+
+
 async def page_read(
     request: Request,
     response: Response,
     session: Session,
+    caller: PendingCaller,
     page: type[P],
     read: Callable[[], tuple[Sequence[object], str | None]],
 ) -> P:
-    """One page of a listing: ``read`` (rows and the next cursor) in one thread-pool hop.
+    """One page of a listing, in one hop with its caller's check (``checked_read``).
 
-    A sync route takes three hops after its caller's: the route, its response
-    validation, and the session's commit. Here ``read`` runs, its rows (records or
-    plain result rows, read by attribute) are validated as ``page`` in one call,
-    and the read transaction ends, all in the same hop; the page is then an instance
-    of the route's response model, which FastAPI passes through to its encoder.
+    ``read`` gives rows and the next cursor; its rows (records or plain result rows,
+    read by attribute) are validated as ``page`` in one call in the same hop, so the
+    page is an instance of the route's response model, which FastAPI passes through
+    to its encoder.
     """
 
     def run() -> P:
         rows, next_cursor = read()
-        body = page.model_validate(
+        return page.model_validate(
             {"items": rows, "next_cursor": next_cursor}, from_attributes=True
         )
-        end_read(session)
-        return body
 
-    body = await run_in_threadpool(run)
+    body = await checked_read(session, caller, run)
     link_next(request, response, body.next_cursor)
     return body
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from vpitracker.apikeys import service
 from vpitracker.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from vpitracker.deps import PageDep, Secretariat, SessionDep
+from vpitracker.deps import PageDep, PageSecretariat, Secretariat, SessionDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.pagination import Page
@@ -17,11 +17,20 @@ router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
 @router.get("", operation_id="api-keys-list", responses=responses(401, 403, 422))
 async def list_api_keys(
-    request: Request, response: Response, session: SessionDep, _actor: Secretariat, page: PageDep
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: PageSecretariat,
+    page: PageDep,
 ) -> Page[ApiKeyRead]:
     """List API keys (never their secrets)."""
     return await page_read(
-        request, response, session, Page[ApiKeyRead], lambda: service.list_keys(session, page=page)
+        request,
+        response,
+        session,
+        caller,
+        Page[ApiKeyRead],
+        lambda: service.list_keys(session, page=page),
     )
 
 

@@ -6,7 +6,15 @@ from fastapi import APIRouter, Request, Response
 
 from vpitracker.commitments import service
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
-from vpitracker.deps import CommitmentFiltersDep, IfMatch, PageDep, Reader, Secretariat, SessionDep
+from vpitracker.deps import (
+    CommitmentFiltersDep,
+    IfMatch,
+    PageDep,
+    PageReader,
+    Reader,
+    Secretariat,
+    SessionDep,
+)
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.kernel.clock import Clock
@@ -29,7 +37,7 @@ async def list_commitments(
     response: Response,
     session: SessionDep,
     clock: ClockDep,
-    _actor: Reader,
+    caller: PageReader,
     page: PageDep,
     filters: CommitmentFiltersDep,
 ) -> Page[CommitmentRead]:
@@ -38,6 +46,7 @@ async def list_commitments(
         request,
         response,
         session,
+        caller,
         Page[CommitmentRead],
         lambda: service.list_commitments(session, clock=clock, filters=filters, page=page),
     )

@@ -25,7 +25,13 @@ from starlette.requests import HTTPConnection
 
 from vpitracker.config import Settings
 from vpitracker.db import end_read
-from vpitracker.deps.session import AuthSessionDep, ReadFirstSessionDep, SettingsDep
+from vpitracker.deps.session import (
+    AuthSessionDep,
+    ReadFirstSessionDep,
+    SettingsDep,
+    defer_check,
+    take_check,
+)
 from vpitracker.errors import Forbidden, Unauthorized
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.credentials import actor_from_api_key, actor_from_token
@@ -157,14 +163,18 @@ def _actor_for(credential: _Credential, session: Session, settings: Settings) ->
     return actor_from_api_key(session, credential.secret)
 
 
+def _header_credential(request: Request) -> _Credential | None:
+    """The request's one credential, which must be in its headers; None without one."""
+    credential = _credentials(request)
+    if credential is not None and credential.in_query:
+        raise Unauthorized("api_key in the query string works only on GET progress and reports")
+    return credential
+
+
 def _authenticate(request: Request, session: Session, settings: Settings) -> Actor | None:
     """The caller named by the credential in the headers, or None without one."""
-    credential = _credentials(request)
-    if credential is None:
-        return None
-    if credential.in_query:
-        raise Unauthorized("api_key in the query string works only on GET progress and reports")
-    return _actor_for(credential, session, settings)
+    credential = _header_credential(request)
+    return None if credential is None else _actor_for(credential, session, settings)
 
 
 def _offering_basic(exc: Unauthorized) -> Unauthorized:
@@ -173,10 +183,13 @@ def _offering_basic(exc: Unauthorized) -> Unauthorized:
     return exc
 
 
+_SIGN_IN = "Sign in: send a bearer token"
+
+
 def _signed_in(request: Request, session: AuthSessionDep, settings: SettingsDep) -> Actor:
     actor = _authenticate(request, session, settings)
     if actor is None:
-        raise Unauthorized("Sign in: send a bearer token")
+        raise Unauthorized(_SIGN_IN)
     return actor
 
 
@@ -308,3 +321,89 @@ Secretariat = Annotated[Actor, Depends(require_role(Role.secretariat))]
 SecretariatBeforeWork = Annotated[Actor, Depends(_secretariat_before_work)]
 Assessor = Annotated[Actor, Depends(require_role(*ASSESSOR_ROLES))]
 Reporter = Annotated[Actor, Depends(require_role(*REPORTER_ROLES))]
+
+
+class PendingCaller:
+    """A page's caller, checked in the page's own thread hop.
+
+    The page's gate reads the credential without I/O; the database check and the
+    gate's verdict (``decide``) run first in the hop that reads the page
+    (``resources.page_read`` calls ``check``), so a page takes one hop, not two.
+    Until it has run, any failure of the request runs it first (``deps.session``):
+    401 and 403 before 422, as every gate answers.
+    """
+
+    __slots__ = ("_decide", "_request", "_session")
+
+    def __init__(self, request: Request, session: Session, decide: Callable[[], Actor]) -> None:
+        self._request = request
+        self._session = session
+        self._decide = decide
+        defer_check(request, self.check)
+
+    @property
+    def session(self) -> Session:
+        """Where the caller is checked (the primary's, when the page reads a replica)."""
+        return self._session
+
+    def check(self) -> Actor:
+        """The caller, once found valid in the database and let in by the gate."""
+        take_check(self._request)
+        return self._decide()
+
+
+def _found_later(request: Request, session: Session, *, basic: bool) -> Callable[[], Actor]:
+    """The database check of the request's one credential, which must be in its headers.
+
+    401 at once without one or with several (offering Basic when ``basic``).
+    """
+    try:
+        credential = _header_credential(request)
+        if credential is None:
+            raise Unauthorized(_SIGN_IN)
+    except Unauthorized as exc:
+        raise (_offering_basic(exc) if basic else exc) from None
+    settings: Settings = request.app.state.settings
+    return lambda: _actor_for(credential, session, settings)
+
+
+async def get_page_reader(
+    request: Request, session: AuthSessionDep, _schemes: HeaderSchemes
+) -> PendingCaller:
+    """A list page's ``Reader``: any caller with credentials in headers."""
+    find = _found_later(request, session, basic=True)
+    return PendingCaller(request, session, lambda: _read_gate(request, find))
+
+
+_SECRETARIAT = frozenset({Role.secretariat})
+
+
+async def _page_secretariat(
+    request: Request, session: AuthSessionDep, _t: BearerOnly
+) -> PendingCaller:
+    """A list page's ``Secretariat``: a signed-in secretariat user."""
+    find = _found_later(request, session, basic=False)
+    return PendingCaller(request, session, lambda: _with_role(request, find(), _SECRETARIAT))
+
+
+async def _figures_reader(
+    request: Request, session: AuthSessionDep, _schemes: HeaderSchemes, _q: KeyQuery
+) -> PendingCaller:
+    """Progress figures' ``ReportReader``: also ``?api_key=`` and, if enabled, anonymous."""
+    try:
+        credential = _credentials(request)
+    except Unauthorized as exc:
+        raise _offering_basic(exc) from None
+    settings: Settings = request.app.state.settings
+
+    def find() -> Actor:
+        found = None if credential is None else _actor_for(credential, session, settings)
+        return _or_anonymous(found, settings)
+
+    return PendingCaller(request, session, lambda: _read_gate(request, find))
+
+
+# The gates of reads that check their caller in their own hop (resources.checked_read).
+PageReader = Annotated[PendingCaller, Depends(get_page_reader)]
+PageSecretariat = Annotated[PendingCaller, Depends(_page_secretariat)]
+FiguresReader = Annotated[PendingCaller, Depends(_figures_reader)]

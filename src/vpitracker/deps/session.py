@@ -111,6 +111,41 @@ async def get_read_first_session(request: Request) -> AsyncIterator[Session]:
 ReadFirstSessionDep = Annotated[Session, Depends(get_read_first_session, scope="function")]
 
 
+# The caller's check when a route runs it later, in its own thread hop (a list page:
+# deps.callers.PendingCaller): whatever fails before it ran, it runs first.
+_PENDING_CHECK = "vpitracker.pending_caller_check"
+
+
+def defer_check(request: Request, check: Callable[[], object]) -> None:
+    """Run ``check`` later; until ``take_check``, any failure of the request runs it first."""
+    request.scope[_PENDING_CHECK] = check
+
+
+def take_check(request: Request) -> None:
+    """The deferred check is running now: a later failure need not run it again."""
+    request.scope.pop(_PENDING_CHECK, None)
+
+
+@asynccontextmanager
+async def _checked_first(request: Request) -> AsyncIterator[None]:
+    """A deferred caller's check answers before any other problem (401 and 403 before 422).
+
+    FastAPI validates a route's parameters after its dependencies and answers 422
+    without running the route: the check then runs here, on the still open session,
+    and its problem (if any) replaces the other. It is also an error to defer it and
+    never run it.
+    """
+    try:
+        yield
+    except Exception:
+        check = request.scope.pop(_PENDING_CHECK, None)
+        if check is not None:
+            await run_in_threadpool(check)
+        raise
+    if request.scope.pop(_PENDING_CHECK, None) is not None:
+        raise RuntimeError("the caller's check was deferred and never ran")
+
+
 async def get_auth_session(request: Request, session: SessionDep) -> AsyncIterator[Session]:
     """Where credentials are checked: the request's session, unless that reads a replica.
 
@@ -118,9 +153,13 @@ async def get_auth_session(request: Request, session: SessionDep) -> AsyncIterat
     key's ``last_used_at`` is written where writes go.
     """
     if _engine_for(request) is request.app.state.engine:
-        yield session
+        async with _checked_first(request):
+            yield session
         return
-    async with _transaction(request.app.state.engine, write=False) as primary:
+    async with (
+        _transaction(request.app.state.engine, write=False) as primary,
+        _checked_first(request),
+    ):
         yield primary
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from vpitracker.deps import IfMatch, PageDep, Secretariat, SessionDep, SettingsDep
+from vpitracker.deps import IfMatch, PageDep, PageSecretariat, Secretariat, SessionDep, SettingsDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.notifications import webhooks as service
@@ -23,13 +23,18 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 @router.get("", operation_id="webhooks-list", responses=responses(401, 403, 422))
 async def list_webhooks(
-    request: Request, response: Response, session: SessionDep, _actor: Secretariat, page: PageDep
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: PageSecretariat,
+    page: PageDep,
 ) -> Page[WebhookRead]:
     """List webhook subscriptions."""
     return await page_read(
         request,
         response,
         session,
+        caller,
         Page[WebhookRead],
         lambda: service.list_subscriptions(session, page=page),
     )
@@ -135,7 +140,7 @@ async def list_deliveries(
     request: Request,
     response: Response,
     session: SessionDep,
-    _actor: Secretariat,
+    caller: PageSecretariat,
     page: PageDep,
 ) -> Page[DeliveryRead]:
     """This subscription's deliveries with their attempts."""
@@ -143,6 +148,7 @@ async def list_deliveries(
         request,
         response,
         session,
+        caller,
         Page[DeliveryRead],
         lambda: service.list_deliveries(session, subscription_id, page=page),
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from vpitracker.csvout import CSV_RESPONSE
-from vpitracker.deps import OptionalId, ReportReader, SessionDep
+from vpitracker.deps import FiguresReader, OptionalId, SessionDep
 from vpitracker.errors import responses
 from vpitracker.progress import service, timeline_service
 from vpitracker.progress.schemas import (
@@ -21,7 +21,7 @@ from vpitracker.progress.schemas import (
     Timeline,
     TimelineRow,
 )
-from vpitracker.resources import ClockDep, Csv, json_or_csv
+from vpitracker.resources import ClockDep, Csv, checked_read, json_or_csv
 from vpitracker.vocab import Instrument
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"])
@@ -35,20 +35,24 @@ RESPONSES = {**responses(401, 403, 422), **CSV_RESPONSE}
 @router.get(
     "/summary", operation_id="progress-summary", response_model=Summary, responses=RESPONSES
 )
-def summary(
+async def summary(
     session: SessionDep,
     clock: ClockDep,
-    _actor: ReportReader,
+    caller: FiguresReader,
     csv: Csv,
     ministry_id: MinistryFilter = None,
     cluster: ClusterFilter = None,
     instrument: Instrument | None = None,
 ) -> Summary | Response:
     """Counts by reported status and verdict, overdue, stale, contested, completion."""
-    result = service.summary(
-        session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
-    )
-    return json_or_csv(result, csv, "summary")
+
+    def read() -> Summary | Response:
+        result = service.summary(
+            session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
+        )
+        return json_or_csv(result, csv, "summary")
+
+    return await checked_read(session, caller, read)
 
 
 @router.get(
@@ -57,20 +61,24 @@ def summary(
     response_model=MinistryScorecard,
     responses=RESPONSES,
 )
-def ministries(
+async def ministries(
     session: SessionDep,
     clock: ClockDep,
-    _actor: ReportReader,
+    caller: FiguresReader,
     csv: Csv,
     ministry_id: OptionalId = None,
     cluster: ClusterFilter = None,
     instrument: Instrument | None = None,
 ) -> MinistryScorecard | Response:
     """The scorecard: one row per ministry (commitments led, status counts, last update)."""
-    result = service.ministries(
-        session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
-    )
-    return json_or_csv(result, csv, "ministries", row=MinistryRow, items=result.items)
+
+    def read() -> MinistryScorecard | Response:
+        result = service.ministries(
+            session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
+        )
+        return json_or_csv(result, csv, "ministries", row=MinistryRow, items=result.items)
+
+    return await checked_read(session, caller, read)
 
 
 @router.get(
@@ -79,17 +87,21 @@ def ministries(
     response_model=ClusterFigures,
     responses=RESPONSES,
 )
-def clusters(
+async def clusters(
     session: SessionDep,
     clock: ClockDep,
-    _actor: ReportReader,
+    caller: FiguresReader,
     csv: Csv,
     ministry_id: MinistryFilter = None,
     instrument: Instrument | None = None,
 ) -> ClusterFigures | Response:
     """Figures per UNTOC review cluster."""
-    result = service.clusters(session, clock, ministry_id=ministry_id, instrument=instrument)
-    return json_or_csv(result, csv, "clusters", row=ClusterRow, items=result.items)
+
+    def read() -> ClusterFigures | Response:
+        result = service.clusters(session, clock, ministry_id=ministry_id, instrument=instrument)
+        return json_or_csv(result, csv, "clusters", row=ClusterRow, items=result.items)
+
+    return await checked_read(session, caller, read)
 
 
 @router.get(
@@ -98,26 +110,30 @@ def clusters(
     response_model=InstrumentFigures,
     responses=RESPONSES,
 )
-def instruments(
+async def instruments(
     session: SessionDep,
     clock: ClockDep,
-    _actor: ReportReader,
+    caller: FiguresReader,
     csv: Csv,
     ministry_id: MinistryFilter = None,
     cluster: ClusterFilter = None,
 ) -> InstrumentFigures | Response:
     """Figures per instrument (UNTOC and its three Protocols)."""
-    result = service.instruments(session, clock, ministry_id=ministry_id, cluster=cluster)
-    return json_or_csv(result, csv, "instruments", row=InstrumentRow, items=result.items)
+
+    def read() -> InstrumentFigures | Response:
+        result = service.instruments(session, clock, ministry_id=ministry_id, cluster=cluster)
+        return json_or_csv(result, csv, "instruments", row=InstrumentRow, items=result.items)
+
+    return await checked_read(session, caller, read)
 
 
 @router.get(
     "/timeline", operation_id="progress-timeline", response_model=Timeline, responses=RESPONSES
 )
-def timeline(
+async def timeline(
     session: SessionDep,
     clock: ClockDep,
-    _actor: ReportReader,
+    caller: FiguresReader,
     csv: Csv,
     interval: Literal["month", "quarter"] = "month",
     ministry_id: MinistryFilter = None,
@@ -125,12 +141,16 @@ def timeline(
     instrument: Instrument | None = None,
 ) -> Timeline | Response:
     """Per period: updates posted, commitments completed (cumulative), overdue at period end."""
-    result = timeline_service.timeline(
-        session,
-        clock,
-        interval=interval,
-        ministry_id=ministry_id,
-        cluster=cluster,
-        instrument=instrument,
-    )
-    return json_or_csv(result, csv, "timeline", row=TimelineRow, items=result.items)
+
+    def read() -> Timeline | Response:
+        result = timeline_service.timeline(
+            session,
+            clock,
+            interval=interval,
+            ministry_id=ministry_id,
+            cluster=cluster,
+            instrument=instrument,
+        )
+        return json_or_csv(result, csv, "timeline", row=TimelineRow, items=result.items)
+
+    return await checked_read(session, caller, read)

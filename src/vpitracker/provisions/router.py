@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from vpitracker.deps import IfMatch, Reader, Secretariat, SessionDep, page_request_for
+from vpitracker.deps import IfMatch, PageReader, Reader, Secretariat, SessionDep, page_request_for
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import Provision
@@ -41,7 +41,7 @@ async def list_provisions(
     request: Request,
     response: Response,
     session: SessionDep,
-    _actor: Reader,
+    caller: PageReader,
     page: KeyPage,
     instrument: Instrument | None = None,
     cluster: Annotated[int | None, Query(ge=1, le=4)] = None,
@@ -54,7 +54,7 @@ async def list_provisions(
         )
         return [_with_cluster_name(row._mapping) for row in rows], next_cursor
 
-    return await page_read(request, response, session, Page[ProvisionRead], read)
+    return await page_read(request, response, session, caller, Page[ProvisionRead], read)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from vpitracker.deps import (
     Assessor,
     OptionalId,
+    PageReader,
     Reader,
     Reporter,
     SessionDep,
@@ -42,7 +43,7 @@ async def list_commitment_updates(
     request: Request,
     response: Response,
     session: SessionDep,
-    _actor: Reader,
+    caller: PageReader,
     page: UpdatesPage,
 ) -> Page[StatusUpdateRead]:
     """A commitment's status updates, newest first (sort: reported_at, id)."""
@@ -50,6 +51,7 @@ async def list_commitment_updates(
         request,
         response,
         session,
+        caller,
         Page[StatusUpdateRead],
         lambda: service.list_updates(session, commitment_id=commitment_id, page=page),
     )
@@ -82,7 +84,7 @@ async def list_status_updates(
     request: Request,
     response: Response,
     session: SessionDep,
-    _actor: Reader,
+    caller: PageReader,
     page: UpdatesPage,
     ministry_id: OptionalId = None,
     reported_by: OptionalId = None,
@@ -96,6 +98,7 @@ async def list_status_updates(
         request,
         response,
         session,
+        caller,
         Page[StatusUpdateRead],
         lambda: service.list_updates(
             session, ministry_id=ministry_id, reported_by=reported_by, since=since, page=page
@@ -135,7 +138,7 @@ async def list_assessments(
     request: Request,
     response: Response,
     session: SessionDep,
-    _actor: Reader,
+    caller: PageReader,
     page: AssessmentsPage,
 ) -> Page[AssessmentRead]:
     """The alliance's assessments of a commitment, newest first (sort: assessed_at, id)."""
@@ -143,6 +146,7 @@ async def list_assessments(
         request,
         response,
         session,
+        caller,
         Page[AssessmentRead],
         lambda: service.list_assessments(session, commitment_id=commitment_id, page=page),
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from vpitracker.deps import IfMatch, PageDep, Secretariat, SessionDep
+from vpitracker.deps import IfMatch, PageDep, PageSecretariat, Secretariat, SessionDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import User
@@ -28,7 +28,7 @@ async def list_users(
     request: Request,
     response: Response,
     session: SessionDep,
-    _actor: Secretariat,
+    caller: PageSecretariat,
     page: PageDep,
     role: Role | None = None,
     is_active: bool | None = None,
@@ -39,6 +39,7 @@ async def list_users(
         request,
         response,
         session,
+        caller,
         Page[UserRead],
         lambda: service.list_users(session, role=role, is_active=is_active, q=q, page=page),
     )
