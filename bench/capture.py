@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
 
 from vpitracker.config import Environment, Settings
@@ -153,6 +154,11 @@ def replay(conn: Any, statements: list[Statement]) -> Replay:
         if st.sql.lstrip().upper().startswith("BEGIN") and getattr(conn, "in_transaction", False):
             per.append(0.0)
             continue
+        # Its isolation too (a report read in two statements): only a transaction's first
+        # statement may set it, and here the caller's own statements came first.
+        if st.sql.lstrip().upper().startswith("SET TRANSACTION") and _begun(conn):
+            per.append(0.0)
+            continue
         if st.many:
             cur.executemany(st.sql, st.params)
         else:
@@ -164,6 +170,15 @@ def replay(conn: Any, statements: list[Statement]) -> Replay:
     conn.commit()
     cur.close()
     return Replay(time.perf_counter() - started, rows, per)
+
+
+def _begun(conn: Any) -> bool:
+    """Whether the DBAPI connection is inside a transaction (psycopg or sqlite3)."""
+    info = getattr(conn, "info", None)
+    status = getattr(info, "transaction_status", None)
+    if status is not None:
+        return bool(status != TransactionStatus.IDLE)
+    return bool(getattr(conn, "in_transaction", False))
 
 
 PLAN_LINES = 200
