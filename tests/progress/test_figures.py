@@ -440,6 +440,24 @@ class TestSummary:
                 filters
             )
 
+    @pytest.mark.parametrize("as_of", PAST_DATES, ids=str)
+    def test_a_ministry_with_a_cluster_or_an_instrument_equals_the_reference(
+        self, world: tuple[Scenario, Reference, Api], as_of: date
+    ) -> None:
+        """Two filters narrow the counted commitments twice; the recommendations'
+        implementation is still over all their commitments."""
+        scenario, ref, api = world
+        at = Moment.of(as_of)
+        second: list[dict[str, Any]] = [
+            *({"cluster": n} for n in CLUSTER_NAMES),
+            *({"instrument": i} for i in INSTRUMENTS),
+        ]
+        for m in scenario.ministries:
+            for other in second:
+                filters = {"ministry_id": m.id, **other}
+                body = api.get("summary", **filters, **as_of_param(at))
+                assert body == ref.summary(at, **filters), filters
+
     def test_filters_narrow_the_counted_commitments(
         self, world: tuple[Scenario, Reference, Api]
     ) -> None:

@@ -74,6 +74,13 @@ def summary(
     instrument: Instrument | None = None,
 ) -> Summary:
     """Counts by status and verdict, flags, completion and recommendations' implementation."""
+    if clock.as_of is not None and ministry_id is None and cluster is None and instrument is None:
+        # Every commitment as of a past day: its state (the spans current then) read once
+        # for both the commitments' figures and the recommendations' implementation.
+        shared = repository.shared_state(clock)
+        return _summary(session, clock, shared.counted, None, None, None, statuses=shared.statuses)
+    # Filtered, the two are apart: the counted commitments are a few, planned on their
+    # own, while the recommendations' implementation is over all theirs.
     counted = repository.counted(clock, ministry_id, cluster, instrument)
     return _summary(session, clock, counted, ministry_id, cluster, instrument)
 
@@ -86,8 +93,10 @@ def _summary(
     cluster: int | None,
     instrument: Instrument | None,
     totals: repository.CommitmentTotals | None = None,
+    statuses: FromClause | None = None,
 ) -> Summary:
-    """``totals``: the counted commitments' figures when the caller has read them."""
+    """``totals``: the counted commitments' figures when the caller has read them;
+    ``statuses``: the commitments' statuses the recommendations are counted over."""
     recommendations = recommendations_service.implementation_query(
         clock,
         RecommendationFilters(
@@ -95,9 +104,11 @@ def _summary(
             cluster=cluster,
             instrument=instrument.value if instrument else None,
         ),
+        statuses=statuses,
     ).subquery("recs")
     if totals is None:
-        c, r = repository.summary(session, counted, recommendations)
+        together = statuses is not None
+        c, r = repository.summary(session, counted, recommendations, together=together)
     else:
         c, r = totals, repository.recommendation_totals(session, recommendations)
     figures = _figures(c.figures)

@@ -68,7 +68,9 @@ def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
     return {i for i in session.exec(stmt).all() if i is not None}
 
 
-def implementation_subquery(clock: Clock, *, per_row: bool = False) -> FromClause:
+def implementation_subquery(
+    clock: Clock, *, per_row: bool = False, statuses: FromClause | None = None
+) -> FromClause:
     """Per recommendation: counts over its non-archived commitments' reported statuses.
 
     Read from ``commitment_figures`` (one narrow row per non-archived commitment) and,
@@ -76,10 +78,18 @@ def implementation_subquery(clock: Clock, *, per_row: bool = False) -> FromClaus
     LATERAL subquery counting one recommendation's commitments through the link
     table's index, so a select in ``code`` order returns its first rows before the
     others are counted; else one aggregate over all links, to be joined.
+    ``statuses``: those commitments' statuses at ``clock`` as the caller has read
+    them (every non-archived commitment made by the day, its ``commitment_id`` and
+    ``status``), so a statement that reads them for its own figures reads them once.
     """
+    links = table_of(CommitmentRecommendation)
+    if statuses is not None and not per_row:
+        shared: Subquery = _counts(
+            links, statuses, statuses.c.commitment_id, statuses.c.status
+        ).subquery("impl")
+        return shared
     joined, status = figures_status(clock)
     figures = table_of(CommitmentFigures)
-    links = table_of(CommitmentRecommendation)
     if per_row:
         stmt = _counts(links, joined, figures.c.commitment_id, status).where(
             links.c.recommendation_id == table_of(Recommendation).c.id
@@ -146,11 +156,15 @@ def _provision_match(**where: str | int) -> ColumnElement[bool]:
 
 
 def select_with_implementation(
-    clock: Clock, filters: RecommendationFilters, *, per_row: bool = False
+    clock: Clock,
+    filters: RecommendationFilters,
+    *,
+    per_row: bool = False,
+    statuses: FromClause | None = None,
 ) -> Select[Recommendation, str]:
     """Recommendations under ``filters`` with their implementation at ``clock``
-    (``per_row``: counted per recommendation, see ``implementation_subquery``)."""
-    impl = implementation_subquery(clock, per_row=per_row)
+    (``per_row``, ``statuses``: see ``implementation_subquery``)."""
+    impl = implementation_subquery(clock, per_row=per_row, statuses=statuses)
     implementation = implementation_expr(impl).label("implementation")
     # A lateral subquery has at most the one row of its recommendation (none when it
     # has no commitment): the join needs no condition of its own.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Select
+from sqlalchemy import FromClause, Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
@@ -72,11 +72,17 @@ def read(session: Session, recommendation_id: int, clock: Clock) -> tuple[Recomm
 
 
 def implementation_query(
-    clock: Clock, filters: RecommendationFilters, *, per_row: bool = False
+    clock: Clock,
+    filters: RecommendationFilters,
+    *,
+    per_row: bool = False,
+    statuses: FromClause | None = None,
 ) -> Select[Recommendation, str]:
     """Recommendations counted under ``filters`` at ``clock``, with implementation (a
-    Select; ``per_row``: counted per recommendation, for a report streamed in order)."""
-    return repository.select_with_implementation(clock, filters, per_row=per_row)
+    Select; ``per_row``: counted per recommendation, for a report streamed in order;
+    ``statuses``: the commitments' statuses as the caller reads them, see
+    ``repository.implementation_subquery``)."""
+    return repository.select_with_implementation(clock, filters, per_row=per_row, statuses=statuses)
 
 
 def list_recommendations(
