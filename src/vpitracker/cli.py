@@ -70,7 +70,7 @@ def serve(
 
         metrics.serve_alone(engine, settings.worker_metrics_host, settings.worker_metrics_port)
     uvicorn.run(
-        "vpitracker.main:create_app",
+        "vpitracker.main:serve_app",
         factory=True,
         host=host,
         port=port,
