@@ -31,3 +31,8 @@ def plain(value: Any) -> Any:
 def canonical(value: object) -> str:
     """Sorted keys, no insignificant whitespace, UTF-8 text."""
     return json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def quoted(value: str | None) -> str:
+    """A string (or null) as it stands in canonical JSON: the pieces of pre-serialized text."""
+    return json.dumps(value, ensure_ascii=False)

@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel
 from vpitracker.audit import repository, transparency
 from vpitracker.audit.replay import Problem, Replay, earliest
 from vpitracker.db import Bound, write_together
-from vpitracker.jsonutil import canonical, iso_z, plain
+from vpitracker.jsonutil import canonical, iso_z, plain, quoted
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
 from vpitracker.outbox import service as outbox
@@ -52,10 +52,6 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + canonical(_payload(event))).encode("utf-8")).hexdigest()
 
 
-def _text(value: str | None) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 class _Unhashed:
     """``canonical(_payload(event))`` of an event still without its seq and time.
 
@@ -71,14 +67,14 @@ class _Unhashed:
         actor = canonical(
             {"type": event.actor_type, "id": event.actor_id, "role": event.actor_role}
         )
-        self._head = f'{{"action":{_text(event.action)},"actor":{actor},"at":'
+        self._head = f'{{"action":{quoted(event.action)},"actor":{actor},"at":'
         self._tail = (
-            f',"data":{event.data},"entity_id":{_text(event.entity_id)},'
-            f'"entity_type":{_text(event.entity_type)},"seq":'
+            f',"data":{event.data},"entity_id":{quoted(event.entity_id)},'
+            f'"entity_type":{quoted(event.entity_type)},"seq":'
         )
 
     def hash(self, prev_hash: str, seq: int, at: str) -> str:
-        text = f"{prev_hash}{self._head}{_text(at)}{self._tail}{seq}}}"
+        text = f"{prev_hash}{self._head}{quoted(at)}{self._tail}{seq}}}"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

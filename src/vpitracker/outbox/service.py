@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from vpitracker.db import Bound
-from vpitracker.jsonutil import canonical, iso_z
+from vpitracker.jsonutil import canonical, iso_z, quoted
 from vpitracker.models import AuditEvent, Commitment, OutboxEvent, utcnow
 from vpitracker.outbox import repository
 from vpitracker.outbox.events import EventType, types_for
@@ -24,12 +25,13 @@ def body(event_type: EventType, data: dict[str, Any]) -> str:
 
 def _fields(
     event_type: EventType,
-    data: dict[str, Any],
+    body_text: str,
     *,
     commitment_id: int | None = None,
     ministry_ids: list[int] | None = None,
     subscription_id: int | None = None,
     audit_seq: int | None = None,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
     """One outbox row's columns (``add`` and ``queued`` write the same rows)."""
     return {
@@ -38,8 +40,8 @@ def _fields(
         "commitment_id": commitment_id,
         "ministry_ids": json.dumps(sorted(set(ministry_ids or []))),
         "subscription_id": subscription_id,
-        "body": body(event_type, data),
-        "created_at": utcnow(),
+        "body": body_text,
+        "created_at": created_at or utcnow(),
     }
 
 
@@ -56,7 +58,7 @@ def add(
     row = OutboxEvent(
         **_fields(
             event_type,
-            data,
+            body(event_type, data),
             commitment_id=commitment_id,
             ministry_ids=ministry_ids,
             subscription_id=subscription_id,
@@ -75,15 +77,27 @@ def head_data(session: Session) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Notice:
-    """What an audited write will queue, read before the chain lock (``prepare``)."""
+    """What an audited write will queue, read and serialized before the chain lock
+    (``prepare``); ``queued`` adds the event's seq and hash under it.
+
+    The webhook body is ``body(type, payload)``, canonical JSON whose keys sort as
+    data (action, commitment_code, commitment_id, entity, entity_id, entity_type, hash,
+    ministry_ids, seq), timestamp, type: everything up to the hash is ``head``, the
+    ministries and the seq's key ``tail``, so under the lock only the hash, the seq,
+    the time and the type are written in. ``entity`` is the event's canonical data
+    text as is (canonical JSON read back and written again is the same text).
+    """
 
     types: list[EventType]
-    entity_type: str
-    entity_id: int
     commitment_id: int
-    commitment_code: str
     ministry_ids: list[int]
-    data: dict[str, Any]
+    head: str
+    tail: str
+
+    def body(self, event_type: EventType, event: AuditEvent, at: datetime) -> str:
+        data = f"{self.head}{quoted(event.hash)}{self.tail}{event.seq}}}"
+        kind = quoted(event_type.value)
+        return f'{{"data":{data},"timestamp":{quoted(iso_z(at))},"type":{kind}}}'
 
 
 def prepare(
@@ -100,8 +114,7 @@ def prepare(
     Only changes to the public record notify: never one to a user, key or subscription.
     ``data_json`` is the event's canonical data; ``ministry_ids``, the commitment's lead
     and supporting ministries when the caller has just read them (else they are read).
-    Everything here is read before the chain lock is taken; ``queued`` adds the
-    event's seq and hash under it.
+    Everything here is read and serialized before the chain lock is taken.
     """
     if entity_type not in PUBLIC_ENTITY_TYPES:
         return None
@@ -113,43 +126,34 @@ def prepare(
     commitment_id = record_id if entity_type == "commitment" else int(data["commitment_id"])
     commitment = session.get(Commitment, commitment_id)
     assert commitment is not None
-    ministries = (
-        [commitment.lead_ministry_id, *repository.supporting(session, commitment_id)]
-        if ministry_ids is None
-        else ministry_ids
+    ministries = sorted(
+        set(
+            [commitment.lead_ministry_id, *repository.supporting(session, commitment_id)]
+            if ministry_ids is None
+            else ministry_ids
+        )
     )
-    return Notice(
-        types=types,
-        entity_type=entity_type,
-        entity_id=record_id,
-        commitment_id=commitment_id,
-        commitment_code=commitment.code,
-        ministry_ids=sorted(set(ministries)),
-        data=data,
+    head = (
+        f'{{"action":{quoted(action)},"commitment_code":{quoted(commitment.code)},'
+        f'"commitment_id":{commitment_id},"entity":{data_json},"entity_id":{record_id},'
+        f'"entity_type":{quoted(entity_type)},"hash":'
     )
+    tail = f',"ministry_ids":{canonical(ministries)},"seq":'
+    return Notice(types, commitment_id, ministries, head, tail)
 
 
 def queued(notice: Notice, event: AuditEvent) -> Bound:
     """The INSERT of ``notice``'s rows once ``event`` is on the chain (one per event type)."""
-    payload: dict[str, Any] = {
-        "seq": event.seq,
-        "hash": event.hash,
-        "action": event.action,
-        "entity_type": notice.entity_type,
-        "entity_id": notice.entity_id,
-        "commitment_id": notice.commitment_id,
-        "commitment_code": notice.commitment_code,
-        "ministry_ids": notice.ministry_ids,
-        "entity": notice.data,
-    }
+    now = utcnow()
     return repository.insert_rows(
         [
             _fields(
                 event_type,
-                payload,
+                notice.body(event_type, event, now),
                 commitment_id=notice.commitment_id,
                 ministry_ids=notice.ministry_ids,
                 audit_seq=event.seq,
+                created_at=now,
             )
             for event_type in notice.types
         ]
