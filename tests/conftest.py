@@ -23,13 +23,16 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
+from tests.factories import make_commitment, make_ministry, make_user, pk, record_created
 from tests.resources import Context, ContextMaker, resource
 from vpitracker import migrate
 from vpitracker.auth import passwords
 from vpitracker.config import Environment, Settings
 from vpitracker.db import make_engine, normalize_url, transaction
 from vpitracker.deps import get_read_first_session, get_session, get_stream_opener
+from vpitracker.kernel.actor import Actor
 from vpitracker.main import create_app
+from vpitracker.vocab import Role
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 # The audit log's checkpoint signing key in tests, and the verifier key that checks it.
@@ -234,3 +237,22 @@ def client(connection: Connection, engine: Engine, settings: Settings) -> Iterat
 def make_context(client: TestClient, session: Session, settings: Settings) -> ContextMaker:
     """A secretariat's view of the resource under ``/v1/<name>`` (tests/resources.py)."""
     return lambda name: Context(client, session, settings, resource(name))
+
+
+@pytest.fixture
+def posting(scratch_database_url: str) -> Iterator[tuple[Engine, Actor, int]]:
+    """A migrated scratch database with a commitment and a secretariat to post with
+    (the secretariat's password is ``factories.PASSWORD``)."""
+    engine = make_engine(scratch_database_url)
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        user = make_user(session)
+        ministry = make_ministry(session)
+        commitment = make_commitment(session, lead=ministry)
+        record_created(session, ministry, commitment)
+        actor = Actor(kind="user", id=pk(user), role=Role.secretariat, email=user.email)
+        commitment_id = pk(commitment)
+    try:
+        yield engine, actor, commitment_id
+    finally:
+        engine.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,12 +13,11 @@ from sqlalchemy.engine.interfaces import CacheStats
 from sqlmodel import Session, col, func, select
 
 from tests.audit.independent import sha256
-from tests.factories import make_commitment, make_ministry, make_user, pk, record_created
-from vpitracker import migrate
+from tests.factories import make_user, pk
 from vpitracker.audit import merkle
 from vpitracker.audit import service as audit_service
 from vpitracker.audit.repository import CHAIN_LOCK_ID
-from vpitracker.db import make_engine, unit_of_work
+from vpitracker.db import unit_of_work
 from vpitracker.jsonutil import canonical, iso_z
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import AuditEvent, MerkleNode, UpdateMonth
@@ -71,24 +69,6 @@ def test_the_hash_made_before_the_lock_is_the_one_verification_recomputes(
         assert stored.hash == audit_service.compute_hash(prev, stored)
         assert stored.hash == _independent(prev, stored)
         prev = stored.hash
-
-
-@pytest.fixture
-def posting(scratch_database_url: str) -> Iterator[tuple[Engine, Actor, int]]:
-    """A migrated scratch database with a commitment and a secretariat to post with."""
-    engine = make_engine(scratch_database_url)
-    migrate.upgrade(engine)
-    with Session(engine) as session:
-        user = make_user(session)
-        ministry = make_ministry(session)
-        commitment = make_commitment(session, lead=ministry)
-        record_created(session, ministry, commitment)
-        actor = Actor(kind="user", id=pk(user), role=Role.secretariat, email=user.email)
-        commitment_id = pk(commitment)
-    try:
-        yield engine, actor, commitment_id
-    finally:
-        engine.dispose()
 
 
 def _post(engine: Engine, actor: Actor, commitment_id: int, n: int) -> int:

@@ -7,9 +7,10 @@ A session opens without I/O, so only its end (the commit or rollback) takes a ho
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -83,6 +84,32 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 # commit becomes the response itself. The default ("request") would commit after
 # the response had been sent.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def commits_on_return(route: Callable[P, R]) -> Callable[P, R]:
+    """A sync write route that commits in its own thread, the moment it returns.
+
+    Otherwise the session's exit commits only after FastAPI has carried the result back
+    to the event loop, validated it in another thread and hopped into a third: with many
+    requests in flight, milliseconds in which an audited write still holds the chain
+    lock, which every audited write waits for. Here the transaction ends (``db.settle``,
+    as the exit would) before the result leaves the route, and the exit finds it ended.
+    A failed commit is raised by the route, so it is still the response; a route that
+    raises is rolled back by the exit as before.
+    """
+
+    @functools.wraps(route)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = route(*args, **kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session) and value.in_transaction():
+                settle(value, None)
+        return result
+
+    return run
 
 
 async def get_stream_opener(

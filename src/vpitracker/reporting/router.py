@@ -13,6 +13,7 @@ from vpitracker.deps import (
     Reader,
     Reporter,
     SessionDep,
+    commits_on_return,
     page_request_for,
 )
 from vpitracker.errors import responses
@@ -63,6 +64,7 @@ async def list_commitment_updates(
     status_code=201,
     responses=responses(401, 403, 404, 409, 422),
 )
+@commits_on_return
 def post_status_update(
     commitment_id: IdPath,
     body: StatusUpdateCreate,
@@ -172,6 +174,7 @@ def get_assessment(
     status_code=201,
     responses=responses(401, 403, 404, 409, 422),
 )
+@commits_on_return
 def post_assessment(
     commitment_id: IdPath,
     body: AssessmentCreate,
