@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, event, text
 
-from bench import api
+from bench import api, lockprobe
 from bench.databases import RESULTS_DIR, BenchDatabase
 from bench.machine import cpu_seconds, loadavg
 from bench.server import serve
@@ -234,7 +234,11 @@ def measure_http(
     before = _counts(engine)
     started_load = loadavg()
     log = RESULTS_DIR / f"writes-{label}-w{workers}.server.log"
-    with serve(env, log, workers=workers) as server:
+    probe = RESULTS_DIR / f"writes-{label}-w{workers}.lock.txt"
+    probe.unlink(missing_ok=True)
+    marks: dict[str, float] = {}
+    served = {**env, lockprobe.PROBE_ENV: str(probe)}
+    with serve(served, log, workers=workers, launcher="bench.lockprobe") as server:
         token = server.token()
 
         def client() -> httpx.Client:
@@ -245,11 +249,23 @@ def measure_http(
             )
 
         cpu = CpuMarks(engine, server.process.pid)
+
+        def mark(part: str) -> None:
+            marks[part] = time.time()
+            cpu.mark(part)
+
         timed = api.time_posts(
-            client, commitment_ids, posts=posts, threads=clients, warmup=warmup, mark=cpu.mark
+            client, commitment_ids, posts=posts, threads=clients, warmup=warmup, mark=mark
         )
-    for part in ("sequential", "concurrent"):
+        time.sleep(3 * lockprobe.FLUSH_SECONDS)  # the probe's last lines written
+    for part, until in (("sequential", "concurrent"), ("concurrent", "end")):
         timed[part].update(cpu.per_post(part, timed[part]["posts"]))
+        waits, held = lockprobe.read(str(probe), marks[part], marks[until])
+        timed[part]["lock"] = {
+            "commits": len(held),
+            "wait": summary_ms([w / 1000 for w in waits]) if waits else None,
+            "held": summary_ms([h / 1000 for h in held]) if held else None,
+        }
     ended_load = loadavg()
     after = _counts(engine)
     engine.dispose()
@@ -292,12 +308,22 @@ def _cpu(part: dict[str, Any]) -> str:
     return f"{server} + {database}"
 
 
+def _lock(part: dict[str, Any]) -> str:
+    """The chain lock in the served process: held p50 / p95 (wait p50 / p95), ms."""
+    lock = part.get("lock") or {}
+    held, wait = lock.get("held"), lock.get("wait")
+    if not held or not wait:
+        return "-"
+    return f"{held['p50_ms']} / {held['p95_ms']} ({wait['p50_ms']} / {wait['p95_ms']})"
+
+
 def markdown(rows: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) -> str:
     out = [
         "| code | server | posts/s, clients | p50 ms | p95 ms | errors | sequential posts/s "
         "(p50 / p95 ms) | CPU ms/post, server + database: sequential; clients "
+        "| chain lock held p50 / p95 ms (wait p50 / p95): sequential; clients "
         "| acknowledged = new rows | load |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         c, s = r["concurrent"], r["sequential"]
@@ -307,7 +333,7 @@ def markdown(rows: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) ->
             f"| {c['latency']['p50_ms']:,} | {c['latency']['p95_ms']:,} "
             f"| {c['errors'] or s['errors'] or 'none'} "
             f"| {s['posts_per_s']} ({s['latency']['p50_ms']:,} / {s['latency']['p95_ms']:,}) "
-            f"| {_cpu(s)}; {_cpu(c)} "
+            f"| {_cpu(s)}; {_cpu(c)} | {_lock(s)}; {_lock(c)} "
             f"| {'yes' if r['nothing_lost'] else 'NO'} ({r['acknowledged']}) | {load} |"
         )
     for label, p in profiles.items():
