@@ -2,20 +2,33 @@
 
 ``bench writes`` starts each server through this launcher (``bench.server.serve``'s
 ``launcher``). With ``VPI_BENCH_LOCK_PROBE`` naming a file, importing this module adds
-two listeners to every SQLAlchemy engine of the process: when ``audit_chain_head``
-returns (the lock granted; the call's duration is the wait plus the head's read) and
-when the COMMIT is sent, and appends ``<unix time> <wait ms> <held ms>`` per commit to
-the file (``held``: from the grant to the COMMIT sent; the commit itself, the same in
-any code, comes on top). Worker processes of ``serve --workers N`` import this module
-again as ``__mp_main__`` (multiprocessing's spawn), so they are probed too. The lines
-are written by a thread every 0.2 s: the server must run a moment after the last post.
+listeners to every SQLAlchemy engine of the process and times each post's chain lock:
+
+- ``wait``: the ``audit_chain_head`` call (the wait, the head's read, the thread's
+  return to the GIL);
+- ``held``: from its return to the COMMIT being sent;
+- ``commit``: the COMMIT's round trip (its WAL flush), after which the lock is free;
+- ``handoff`` (computed by ``read``): from one post's commit returning to the return of
+  the next post's call, when that post was already waiting: the lock passing to the
+  next backend, its head read and its thread taking the GIL back. Counted only when the
+  next call returns after the commit did: a committing thread slow to take the GIL back
+  hides its pair, so the figure leans low.
+
+Every time is taken in Python, so each includes a thread's return to the GIL.
+
+One line per commit: ``<asked> <granted> <commit sent> <commit done>`` (unix times).
+Worker processes of ``serve --workers N`` import this module again as ``__mp_main__``
+(multiprocessing's spawn), so they are probed too. The lines are written by a thread
+every 0.2 s: the server must run a moment after the last post.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 PROBE_ENV = "VPI_BENCH_LOCK_PROBE"
@@ -25,22 +38,32 @@ FLUSH_SECONDS = 0.2
 def _install(path: str) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+    from sqlalchemy.engine.default import DefaultDialect
 
-    pending: list[tuple[float, float, float]] = []
+    pending: list[tuple[float, float, float, float]] = []
+    local = threading.local()
+    original_commit: Callable[[DefaultDialect, Any], None] = DefaultDialect.do_commit
 
     def before(conn: Any, _cur: Any, statement: str, *_rest: Any) -> None:
         if "audit_chain_head" in statement:
-            conn.info["probe_asked"] = time.perf_counter()
+            conn.info["probe_asked"] = time.time()
 
     def after(conn: Any, _cur: Any, statement: str, *_rest: Any) -> None:
         if "audit_chain_head" in statement:
-            conn.info["probe_granted"] = time.perf_counter()
+            conn.info["probe_granted"] = time.time()
 
     def commit(conn: Any) -> None:
         granted = conn.info.pop("probe_granted", None)
         asked = conn.info.pop("probe_asked", None)
         if granted is not None and asked is not None:
-            pending.append((time.time(), granted - asked, time.perf_counter() - granted))
+            local.open = (asked, granted, time.time())
+
+    def do_commit(self: DefaultDialect, dbapi_connection: Any) -> None:
+        original_commit(self, dbapi_connection)
+        opened = getattr(local, "open", None)
+        if opened is not None:
+            local.open = None
+            pending.append((*opened, time.time()))
 
     def flush() -> None:
         while True:
@@ -49,11 +72,12 @@ def _install(path: str) -> None:
             del pending[: len(taken)]
             if taken:
                 with open(path, "a") as out:
-                    out.writelines(f"{t:.4f} {w * 1000:.3f} {h * 1000:.3f}\n" for t, w, h in taken)
+                    out.writelines(" ".join(f"{t:.6f}" for t in row) + "\n" for row in taken)
 
     event.listen(Engine, "before_cursor_execute", before)
     event.listen(Engine, "after_cursor_execute", after)
     event.listen(Engine, "commit", commit)
+    DefaultDialect.do_commit = do_commit  # type: ignore[method-assign]
     threading.Thread(target=flush, daemon=True, name="lockprobe").start()
 
 
@@ -61,19 +85,25 @@ if os.environ.get(PROBE_ENV):
     _install(os.environ[PROBE_ENV])
 
 
-def read(path: str, start: float, end: float) -> tuple[list[float], list[float]]:
-    """The waits and held times (ms) of the commits sent between ``start`` and ``end``."""
-    waits: list[float] = []
-    held: list[float] = []
-    if not os.path.exists(path):
-        return waits, held
-    with open(path) as lines:
-        for line in lines:
-            t, w, h = map(float, line.split())
-            if start <= t < end:
-                waits.append(w)
-                held.append(h)
-    return waits, held
+def read(path: str, start: float, end: float) -> dict[str, list[float]]:
+    """Per commit sent between ``start`` and ``end``: wait, held, commit and handoff (s)."""
+    rows: list[tuple[float, ...]] = []
+    if os.path.exists(path):
+        with open(path) as lines:
+            rows = sorted(tuple(map(float, line.split())) for line in lines)
+    rows = [r for r in rows if start <= r[2] < end]
+    by_grant = sorted(rows, key=lambda r: r[1])
+    handoff = [
+        nxt[1] - prev[3]
+        for prev, nxt in itertools.pairwise(by_grant)
+        if nxt[0] < prev[3] <= nxt[1]  # it was waiting when the lock came free
+    ]
+    return {
+        "wait": [r[1] - r[0] for r in rows],
+        "held": [r[2] - r[1] for r in rows],
+        "commit": [r[3] - r[2] for r in rows],
+        "handoff": handoff,
+    }
 
 
 def late() -> None:
