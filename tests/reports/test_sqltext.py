@@ -6,7 +6,7 @@ rows, awkward text included."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 
@@ -160,3 +160,57 @@ def test_recommendations_first_batch_and_rest_are_the_rows_either_statement_writ
             split = batches(report)
             assert len(split[0]) == min(first, len(per_row))
             assert [t for b in split for t in b] == per_row, (as_of, first)
+
+
+# A clock per shape: two days apart (as of a day) or two staleness windows (now).
+_SAME_SHAPE = {
+    "as of a day": (Clock.at(date(2024, 6, 30), 90), Clock.at(date(2025, 1, 1), 90)),
+    "now": (Clock.at(None, 1), Clock.at(None, 90)),
+}
+_BUILT: dict[str, Callable[[str, Clock], Report]] = {
+    "commitments": lambda d, clock: service.commitments(d, clock, CommitmentFilters()),
+    "commitments overdue": lambda d, clock: service.commitments(
+        d, clock, CommitmentFilters(overdue=True)
+    ),
+    "recommendations": lambda d, clock: service.recommendations(d, clock),
+    "status-history": lambda d, clock: service.status_history(clock, dialect=d),
+}
+_SHAPE_CACHES = (
+    service._commitments_of_shape,
+    service._recommendations,
+    service._status_history,
+    service._written,
+)
+
+
+def _written_body(engine: Engine, report: Report, *, csv: bool) -> bytes:
+    with engine.connect() as conn:
+        header = _csv_header(report.columns) if csv else b""
+        return b"".join(text_chunks(report.texts(conn, csv=csv), csv=csv, header=header))
+
+
+@pytest.mark.parametrize("csv", [False, True], ids=["json", "csv"])
+@pytest.mark.parametrize("shape", sorted(_SAME_SHAPE))
+def test_a_statement_built_once_per_shape_is_run_at_each_requests_clock(
+    awkward_engine: Engine, csv: bool, shape: str
+) -> None:
+    """A report's statements are kept per shape and reused by the next request of that
+    shape, which gets the rows of its own clock: what a statement first built for that
+    clock gives (a kept statement that froze the first request's clock would fail)."""
+    dialect = awkward_engine.dialect.name
+    first, second = _SAME_SHAPE[shape]
+    for name, built in _BUILT.items():
+        for cache in _SHAPE_CACHES:
+            cache.cache_clear()
+        fresh = _written_body(awkward_engine, built(dialect, second), csv=csv)
+        for cache in _SHAPE_CACHES:
+            cache.cache_clear()
+        earlier = built(dialect, first)
+        earlier_body = _written_body(awkward_engine, earlier, csv=csv)
+        later = built(dialect, second)
+        assert later.statement is earlier.statement, name
+        assert later.rest is earlier.rest, name
+        assert _written_body(awkward_engine, later, csv=csv) == fresh, name
+        # Now, only the commitments' staleness reads the clock's values.
+        if shape != "now" or name.startswith("commitments"):
+            assert earlier_body != fresh, (name, "the two clocks should give other rows")

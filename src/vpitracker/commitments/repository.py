@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -119,8 +119,64 @@ def select_with_state(
 def select_commitments(clock: Clock, filters: CommitmentFilters) -> Select[*CommitmentValues]:
     """``select_with_state`` without the derived columns (cheaper): the commitment's columns
     alone, the derived state joined only where a filter compares with it."""
-    values = ClockValues.of(clock)
-    as_of, present, include_archived, value = _where_filters(clock, filters)
+    return _commitments(ClockValues.of(clock), *_where_filters(clock, filters))
+
+
+@dataclass(frozen=True)
+class FilterShape:
+    """What a statement built once per shape is built for: which filters are set, with
+    the archived or not, now or as of a day (every value a bound parameter)."""
+
+    present: frozenset[str]
+    include_archived: bool
+    as_of: bool
+
+
+def filter_shape(
+    clock: Clock, filters: CommitmentFilters
+) -> tuple[FilterShape, dict[str, Any]] | None:
+    """``filters`` at ``clock`` as a shape and the values of its bound parameters (the
+    clock's too); None when ``q`` is set (its escaped pattern is built per request)."""
+    if filters.q:
+        return None
+    present = _present(filters)
+    params = clock_params(clock) | {f"vpi_{name}": getattr(filters, name) for name in present}
+    return FilterShape(present, filters.include_archived, clock.as_of is not None), params
+
+
+def _bound(
+    shape: FilterShape,
+) -> tuple[
+    ClockValues, date | BindParameter[date] | None, frozenset[str], bool, Callable[[str], Any]
+]:
+    """What ``_filtered`` compares with for ``shape``: bound parameters (``filter_shape``
+    gives their values)."""
+    values = ClockValues.bound(as_of=shape.as_of)
+    return values, values.as_of, shape.present, shape.include_archived, _bound_value
+
+
+def _bound_value(name: str) -> BindParameter[Any]:
+    return bindparam(f"vpi_{name}")
+
+
+def bound_with_state(shape: FilterShape) -> Select[*CommitmentValues, *StateValues]:
+    """``select_with_state`` for ``shape``, every value bound: run it with the values
+    ``filter_shape`` gave."""
+    return _with_state(*_bound(shape))
+
+
+def bound_commitments(shape: FilterShape) -> Select[*CommitmentValues]:
+    """``select_commitments`` for ``shape``, every value bound (see ``bound_with_state``)."""
+    return _commitments(*_bound(shape))
+
+
+def _commitments(
+    values: ClockValues,
+    as_of: date | BindParameter[date] | None,
+    present: frozenset[str],
+    include_archived: bool,
+    value: Callable[[str], Any],
+) -> Select[*CommitmentValues]:
     stmt: Select[*CommitmentValues] = cast("Select[*CommitmentValues]", sa_select(*_COMMITMENT.c))
     state: dict[str, ColumnElement[Any]] = {}
     if present & _STATE_FILTERS:
@@ -209,17 +265,9 @@ def _filtered(
 
 
 @lru_cache(maxsize=256)
-def _page(
-    present: frozenset[str], include_archived: bool, as_of: bool, sort: str, after: bool
-) -> Select[*CommitmentValues, *StateValues]:
+def _page(shape: FilterShape, sort: str, after: bool) -> Select[*CommitmentValues, *StateValues]:
     """A list page's statement, built once per shape: every value a bound parameter."""
-    stmt = _with_state(
-        ClockValues.bound(as_of=as_of),
-        bindparam("vpi_as_of") if as_of else None,
-        present,
-        include_archived,
-        lambda name: bindparam(f"vpi_{name}"),
-    )
+    stmt = bound_with_state(shape)
     return keyset(stmt, sort=sort, after=after, sort_columns=SORTS, id_column=col(Commitment.id))
 
 
@@ -233,18 +281,16 @@ def list_commitments(
     """
     params = keyset_params(page, sort_columns=SORTS, id_column=col(Commitment.id))
     after = page.after
-    if filters.q:
+    shaped = filter_shape(clock, filters)
+    if shaped is None:
         stmt = keyset(
             select_with_state(clock, filters),
             sort=page.sort, after=after, sort_columns=SORTS, id_column=col(Commitment.id),
         )  # fmt: skip
     else:
-        present = _present(filters)
-        stmt = _page(present, filters.include_archived, clock.as_of is not None, page.sort, after)
-        params |= clock_params(clock)
-        params |= {f"vpi_{name}": getattr(filters, name) for name in present}
-        if clock.as_of is not None:
-            params["vpi_as_of"] = clock.as_of
+        shape, values = shaped
+        stmt = _page(shape, page.sort, after)
+        params |= values
     rows, next_cursor = page_rows(session, stmt, params, page=page)
     return [row._mapping for row in rows], next_cursor
 

@@ -14,6 +14,7 @@ from vpitracker.audit import service as audit
 from vpitracker.audited import archive as archive_record
 from vpitracker.commitments import latest, repository, timeline_days
 from vpitracker.commitments.repository import CommitmentValues
+from vpitracker.commitments.repository import FilterShape as FilterShape
 from vpitracker.commitments.schemas import CommitmentCreate, CommitmentRead, CommitmentUpdate
 from vpitracker.db import Bound
 from vpitracker.errors import Conflict, Invalid
@@ -84,6 +85,25 @@ def state_query(
     if with_state:
         return repository.select_with_state(clock, filters)
     return repository.select_commitments(clock, filters)
+
+
+def state_shape(
+    clock: Clock, filters: CommitmentFilters
+) -> tuple[FilterShape, dict[str, Any]] | None:
+    """``filters`` at ``clock`` as a statement's shape and the values it is run with (the
+    clock's too), for ``bound_state_query``; None when ``q`` is set (built per request)."""
+    return repository.filter_shape(clock, filters)
+
+
+def bound_state_query(shape: FilterShape) -> Select[*CommitmentValues, *StateValues]:
+    """``state_query`` with derived state for ``shape``, every value a bound parameter:
+    built once per shape, run with the values ``state_shape`` gave."""
+    return repository.bound_with_state(shape)
+
+
+def bound_commitments_query(shape: FilterShape) -> Select[*CommitmentValues]:
+    """``state_query`` without derived state for ``shape`` (see ``bound_state_query``)."""
+    return repository.bound_commitments(shape)
 
 
 def list_commitments(

@@ -81,11 +81,12 @@ class ClockValues:
     stale_before: datetime | BindParameter[datetime]
     stale_on: date | BindParameter[date]  # the date of stale_before
     cutoff: datetime | BindParameter[datetime] | None  # None: now
+    as_of: date | BindParameter[date] | None = None  # the day of ``cutoff`` (None: now)
 
     @classmethod
     def of(cls, clock: Clock) -> ClockValues:
         stale_before = clock.stale_before
-        return cls(clock.ref_date, stale_before, stale_before.date(), clock.cutoff)
+        return cls(clock.ref_date, stale_before, stale_before.date(), clock.cutoff, clock.as_of)
 
     @classmethod
     def bound(cls, *, as_of: bool) -> ClockValues:
@@ -95,19 +96,21 @@ class ClockValues:
             bindparam("vpi_stale_before"),
             bindparam("vpi_stale_on"),
             bindparam("vpi_cutoff") if as_of else None,
+            bindparam("vpi_as_of") if as_of else None,
         )
 
 
 def clock_params(clock: Clock) -> dict[str, Any]:
     """The values of ``ClockValues.bound`` at ``clock``."""
     values = ClockValues.of(clock)
-    params = {
+    params: dict[str, Any] = {
         "vpi_ref_date": values.ref_date,
         "vpi_stale_before": values.stale_before,
         "vpi_stale_on": values.stale_on,
     }
     if values.cutoff is not None:
         params["vpi_cutoff"] = values.cutoff
+        params["vpi_as_of"] = values.as_of
     return params
 
 
@@ -195,9 +198,10 @@ def figures_state(clock: Clock | ClockValues) -> StateColumns:
     return _derived(values, newest, figures)
 
 
-def figures_status(clock: Clock) -> tuple[FromClause, ColumnElement[str]]:
+def figures_status(clock: Clock | ClockValues) -> tuple[FromClause, ColumnElement[str]]:
     """The ``commitment_figures`` rows and their ``reported_status`` alone at ``clock``
-    (as of a past day, only the update spans are joined: no assessment is read)."""
+    (a clock, or ``ClockValues.bound``; as of a past day, only the update spans are
+    joined: no assessment is read)."""
     figures = table_of(CommitmentFigures)
     if clock.cutoff is None:
         joined: FromClause = figures

@@ -97,8 +97,7 @@ def every_counted_bound(*, as_of: bool) -> Subquery:
 
 def counted_params(clock: Clock) -> dict[str, Any]:
     """The values of ``every_counted_bound`` at ``clock``."""
-    as_of = {} if clock.as_of is None else {"vpi_as_of": clock.as_of}
-    return clock_params(clock) | as_of
+    return clock_params(clock)
 
 
 def _counted(

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import RecommendationFilters
-from vpitracker.kernel.state import figures_status
+from vpitracker.kernel.state import ClockValues, figures_status
 from vpitracker.models import (
     CommitmentFigures,
     CommitmentRecommendation,
@@ -69,7 +69,7 @@ def active_ids(session: Session, ids: Iterable[int]) -> set[int]:
 
 
 def implementation_subquery(
-    clock: Clock, *, per_row: bool = False, statuses: FromClause | None = None
+    clock: Clock | ClockValues, *, per_row: bool = False, statuses: FromClause | None = None
 ) -> FromClause:
     """Per recommendation: counts over its non-archived commitments' reported statuses.
 
@@ -156,14 +156,14 @@ def _provision_match(**where: str | int) -> ColumnElement[bool]:
 
 
 def select_with_implementation(
-    clock: Clock,
+    clock: Clock | ClockValues,
     filters: RecommendationFilters,
     *,
     per_row: bool = False,
     statuses: FromClause | None = None,
 ) -> Select[Recommendation, str]:
-    """Recommendations under ``filters`` with their implementation at ``clock``
-    (``per_row``, ``statuses``: see ``implementation_subquery``)."""
+    """Recommendations under ``filters`` with their implementation at ``clock`` (a clock,
+    or ``ClockValues.bound``; ``per_row``, ``statuses``: see ``implementation_subquery``)."""
     impl = implementation_subquery(clock, per_row=per_row, statuses=statuses)
     implementation = implementation_expr(impl).label("implementation")
     # A lateral subquery has at most the one row of its recommendation (none when it

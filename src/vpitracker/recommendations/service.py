@@ -14,6 +14,7 @@ from vpitracker.kernel import figures
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import RecommendationFilters
+from vpitracker.kernel.state import ClockValues
 from vpitracker.models import Recommendation, utcnow
 from vpitracker.pagination import PageRequest
 from vpitracker.provisions import service as provisions_service
@@ -72,14 +73,15 @@ def read(session: Session, recommendation_id: int, clock: Clock) -> tuple[Recomm
 
 
 def implementation_query(
-    clock: Clock,
+    clock: Clock | ClockValues,
     filters: RecommendationFilters,
     *,
     per_row: bool = False,
     statuses: FromClause | None = None,
 ) -> Select[Recommendation, str]:
-    """Recommendations counted under ``filters`` at ``clock``, with implementation (a
-    Select; ``per_row``: counted per recommendation, for a report streamed in order;
+    """Recommendations counted under ``filters`` at ``clock`` (a clock, or
+    ``ClockValues.bound``), with implementation (a Select; ``per_row``: counted per
+    recommendation, for a report streamed in order;
     ``statuses``: the commitments' statuses as the caller reads them, see
     ``repository.implementation_subquery``)."""
     return repository.select_with_implementation(clock, filters, per_row=per_row, statuses=statuses)

@@ -13,6 +13,7 @@ from typing import Any
 from typing import cast as typed
 
 from sqlalchemy import (
+    BindParameter,
     Column,
     ColumnElement,
     FromClause,
@@ -372,14 +373,15 @@ def _evidence_urls(evidence: ColumnElement[Any], dialect: str) -> ColumnElement[
 
 def status_history(
     *,
-    cutoff: datetime | None,
-    ministry_id: int | None,
-    commitment_id: int | None,
+    cutoff: datetime | BindParameter[datetime] | None,
+    ministry_id: int | BindParameter[int] | None,
+    commitment_id: int | BindParameter[int] | None,
     dialect: str = "",
 ) -> StatusHistorySelect:
     """The status-history report, oldest first; with a ``dialect`` (PostgreSQL or
     SQLite) the last column is the evidence URLs joined (``evidence_urls``), else the
-    evidence itself."""
+    evidence itself. Each of ``cutoff``, ``ministry_id``, ``commitment_id`` a value, a
+    bound parameter, or None (no condition)."""
     su, c, m = table_of(StatusUpdate), table_of(Commitment), table_of(Ministry)
     evidence = (
         _evidence_urls(su.c.evidence, dialect).label("evidence_urls") if dialect else su.c.evidence

@@ -10,12 +10,13 @@ public read is on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Integer, Select, bindparam
 from sqlalchemy.engine import Connection, CursorResult
 
 from vpitracker.commitments import service as commitments_service
@@ -23,6 +24,7 @@ from vpitracker.csvout import LIST_SEPARATOR
 from vpitracker.errors import Throttled
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import CommitmentFilters, RecommendationFilters
+from vpitracker.kernel.state import ClockValues, clock_params
 from vpitracker.recommendations import service as recommendations_service
 from vpitracker.reports import repository, sqltext
 from vpitracker.reports.schemas import (
@@ -50,9 +52,19 @@ def _urls(evidence: Any) -> str:
     return LIST_SEPARATOR.join(str(e.get("url", "")) for e in evidence or [])
 
 
+# The first batch's size and the rest's offset, bound: the written statements are
+# built once per shape too.
+_FIRST_ROWS = bindparam("vpi_first_rows", type_=Integer)
+
+
 @dataclass(frozen=True)
 class Report:
-    """What one report request will send: its columns, its statement, its cell fixes."""
+    """What one report request will send: its columns, its statement, its cell fixes.
+
+    Each report's statements are built once per shape (which filters are set, now or as
+    of a day), every value a bound parameter; ``params`` holds this request's values
+    (``bound``), the clock's included.
+    """
 
     name: str
     columns: tuple[str, ...]
@@ -71,6 +83,12 @@ class Report:
     # then reads the first batch from ``statement`` and the rows after it from this
     # one, both in one snapshot.
     rest: Select[*tuple[Any, ...]] | None = None
+    # The values of the statements' bound parameters for this request.
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def bound(self, params: Mapping[str, Any]) -> Report:
+        """This report (of one shape) with one request's values."""
+        return replace(self, params=params)
 
     @property
     def written_by_database(self) -> bool:
@@ -81,16 +99,17 @@ class Report:
     def batches(self, connection: Connection) -> Generator[Sequence[Sequence[Any]]]:
         """The report's rows as the database gave them (``fixes`` not yet applied),
         ``BATCH_ROWS`` at a time, from a cursor."""
-        return _partitions(_stream(connection, self.statement))
+        return _partitions(_stream(connection, self.statement, self.params))
 
     def texts(self, connection: Connection, *, csv: bool) -> Generator[list[str]]:
         """Each row already written by the database as its JSON object or CSV record
         (``sqltext``; only when ``written_by_database``), ``BATCH_ROWS`` texts at a
         time, from a cursor."""
-        rows = sqltext.csv_rows if csv else sqltext.json_rows
 
-        def written(statement: Select[*tuple[Any, ...]]) -> Select[str]:
-            return rows(statement, self.columns, self.kinds, self.order, self.dialect)
+        def written(statement: Select[*tuple[Any, ...]], part: str) -> Select[str]:
+            return _written(
+                statement, self.columns, self.kinds, self.order, self.dialect, csv, part
+            )
 
         rest = self.rest if self.dialect == "postgresql" else None
         if rest is not None and not connection.in_transaction():
@@ -104,15 +123,42 @@ class Report:
         if rest is not None:
             return _head_and_rest(
                 connection,
-                written(self.statement).limit(FIRST_BATCH_ROWS),
-                written(rest).offset(FIRST_BATCH_ROWS),
+                written(self.statement, "head"),
+                written(rest, "rest"),
+                {**self.params, _FIRST_ROWS.key: FIRST_BATCH_ROWS},
             )
-        return _texts(_stream(connection, written(self.statement)))
+        return _texts(_stream(connection, written(self.statement, ""), self.params))
 
 
-def _stream(connection: Connection, statement: Select[Any]) -> CursorResult[Any]:
+@lru_cache(maxsize=64)
+def _written(
+    statement: Select[*tuple[Any, ...]],
+    columns: tuple[str, ...],
+    kinds: tuple[sqltext.Kind, ...],
+    order: tuple[str, ...],
+    dialect: str,
+    csv: bool,
+    part: str,
+) -> Select[str]:
+    """``statement``'s rows written as JSON or CSV texts (``sqltext``); ``part`` "head":
+    its first batch, "rest": the rows after it, "": all. Kept per statement, so a report
+    built once per shape is written once per shape and format (and its SQLAlchemy cache
+    key, kept on the statement, is computed once)."""
+    rows = (sqltext.csv_rows if csv else sqltext.json_rows)(
+        statement, columns, kinds, order, dialect
+    )
+    if part == "head":
+        return rows.limit(_FIRST_ROWS)
+    if part == "rest":
+        return rows.offset(_FIRST_ROWS)
+    return rows
+
+
+def _stream(
+    connection: Connection, statement: Select[Any], params: Mapping[str, Any]
+) -> CursorResult[Any]:
     return connection.execute(
-        statement, execution_options={"stream_results": True, "yield_per": BATCH_ROWS}
+        statement, params, execution_options={"stream_results": True, "yield_per": BATCH_ROWS}
     )
 
 
@@ -135,14 +181,14 @@ def _texts(result: CursorResult[Any]) -> Generator[list[str]]:
 
 
 def _head_and_rest(
-    connection: Connection, head: Select[str], rest: Select[str]
+    connection: Connection, head: Select[str], rest: Select[str], params: Mapping[str, Any]
 ) -> Generator[list[str]]:
     """The first batch from ``head``, then the rows after it from ``rest`` (batched
     from a cursor), when ``head`` filled its batch."""
-    first = list(connection.execute(head).scalars())
+    first = list(connection.execute(head, params).scalars())
     yield first
-    if len(first) == FIRST_BATCH_ROWS:
-        result = _stream(connection, rest)
+    if len(first) == params[_FIRST_ROWS.key]:
+        result = _stream(connection, rest, params)
         try:
             for batch in result.scalars().partitions():
                 yield list(batch)
@@ -160,7 +206,20 @@ def _fixes(columns: Sequence[str], **by_name: Fix) -> tuple[Fix | None, ...]:
 
 def commitments(dialect: str, clock: Clock, filters: CommitmentFilters) -> Report:
     """One row per commitment with its derived state and ministry names."""
-    counted = commitments_service.state_query(clock, filters).subquery("counted")
+    shaped = commitments_service.state_shape(clock, filters)
+    if shaped is None:
+        return _commitments(dialect, commitments_service.state_query(clock, filters))
+    shape, params = shaped
+    return _commitments_of_shape(dialect, shape).bound(params)
+
+
+@lru_cache(maxsize=128)
+def _commitments_of_shape(dialect: str, shape: commitments_service.FilterShape) -> Report:
+    return _commitments(dialect, commitments_service.bound_state_query(shape))
+
+
+def _commitments(dialect: str, counted_query: Select[*tuple[Any, ...]]) -> Report:
+    counted = counted_query.subquery("counted")
     columns = _columns(CommitmentReportRow)
     return Report(
         "commitments",
@@ -178,7 +237,15 @@ def commitments(dialect: str, clock: Clock, filters: CommitmentFilters) -> Repor
 
 def recommendations(dialect: str, clock: Clock) -> Report:
     """One row per recommendation with its implementation state."""
-    commitments_then = commitments_service.state_query(clock, CommitmentFilters(), with_state=False)
+    return _recommendations(dialect, clock.as_of is not None).bound(clock_params(clock))
+
+
+@lru_cache(maxsize=8)
+def _recommendations(dialect: str, as_of: bool) -> Report:
+    clock = ClockValues.bound(as_of=as_of)
+    commitments_then = commitments_service.bound_commitments_query(
+        commitments_service.FilterShape(frozenset(), False, as_of)
+    )
 
     def statement(*, per_row: bool) -> repository.RecommendationReportSelect:
         recs = recommendations_service.implementation_query(
@@ -212,6 +279,19 @@ def status_history(
     dialect: str = "",
 ) -> Report:
     """One row per status update, oldest first (``dialect``: the database's, when known)."""
+    values = {
+        "vpi_cutoff": clock.cutoff,
+        "vpi_ministry_id": ministry_id,
+        "vpi_commitment_id": commitment_id,
+    }
+    params = {name: value for name, value in values.items() if value is not None}
+    return _status_history(
+        dialect, clock.cutoff is not None, ministry_id is not None, commitment_id is not None
+    ).bound(params)
+
+
+@lru_cache(maxsize=32)
+def _status_history(dialect: str, as_of: bool, by_ministry: bool, by_commitment: bool) -> Report:
     columns = _columns(StatusHistoryRow)
     # A database the rows are written by joins the evidence URLs itself.
     urls_in_sql = dialect in sqltext.DIALECTS
@@ -219,9 +299,9 @@ def status_history(
         "status-history",
         columns,
         repository.status_history(
-            cutoff=clock.cutoff,
-            ministry_id=ministry_id,
-            commitment_id=commitment_id,
+            cutoff=ClockValues.bound(as_of=True).cutoff if as_of else None,
+            ministry_id=bindparam("vpi_ministry_id") if by_ministry else None,
+            commitment_id=bindparam("vpi_commitment_id") if by_commitment else None,
             dialect=dialect if urls_in_sql else "",
         ),
         _fixes(columns) if urls_in_sql else _fixes(columns, evidence_urls=_urls),
