@@ -64,12 +64,15 @@ class RunOptions:
 
 
 # Four callers at once stream the largest report (all status updates) in each format,
-# then the commitments report (whose rows all wait for the derived state).
+# then the commitments report (whose rows all wait for the derived state), then the
+# recommendations report (its first batch read per row, the rest aggregated).
 MEMORY_REPORTS = (
     ("/v1/reports/status-history", "json"),
     ("/v1/reports/status-history", "csv"),
     ("/v1/reports/commitments", "json"),
     ("/v1/reports/commitments", "csv"),
+    ("/v1/reports/recommendations", "json"),
+    ("/v1/reports/recommendations", "csv"),
 )
 
 
