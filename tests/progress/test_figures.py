@@ -55,6 +55,7 @@ from vpitracker.models import (
     StatusUpdate,
     TimelineDay,
 )
+from vpitracker.progress import bucket_repository
 from vpitracker.transfer.schemas import Kind
 from vpitracker.vocab import Role
 
@@ -542,6 +543,29 @@ class TestClustersAndInstruments:
             assert body["items"] == expected(at, **filters), filters
             if breakdown == "clusters":
                 assert body["commitments_without_cluster"] == ref.without_cluster(at, **filters)
+
+    @pytest.mark.parametrize("breakdown", list(BREAKDOWNS))
+    def test_a_statement_built_once_is_run_with_each_requests_values(
+        self, world: tuple[Scenario, Reference, Api], breakdown: str
+    ) -> None:
+        """One shape (a ministry and the other field, as of a past day) asked with other
+        values each time: one statement is built, and each answer is the reference's,
+        so a statement that kept the first request's values would fail."""
+        scenario, ref, api = world
+        expected = ref.clusters if breakdown == "clusters" else ref.instruments
+        other = BREAKDOWNS[breakdown]
+        cases = [
+            (Moment.of(day), {"ministry_id": m.id, **other[n % len(other)]})
+            for n, (day, m) in enumerate(
+                (day, m) for day in PAST_DATES for m in scenario.ministries
+            )
+        ]
+        answers = [expected(at, **filters) for at, filters in cases]
+        assert len({repr(a) for a in answers}) > 1, "the cases must not all agree"
+        bucket_repository._built.cache_clear()
+        for (at, filters), answer in zip(cases, answers, strict=True):
+            assert api.get(breakdown, **filters, **as_of_param(at))["items"] == answer, filters
+        assert bucket_repository._built.cache_info().misses == 1
 
 
 class TestTimeline:

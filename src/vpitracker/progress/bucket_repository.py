@@ -40,10 +40,11 @@ from vpitracker.progress.repository import (
     BucketFigures,
     CommitmentTotals,
     FigureRow,
+    Shape,
+    counted_bound,
     counted_params,
-    every_counted_bound,
 )
-from vpitracker.vocab import DerivedVerdict
+from vpitracker.vocab import DerivedVerdict, Instrument
 
 VERDICTS = tuple(v.value for v in DerivedVerdict)
 FLAGS = ("overdue", "stale", "contested")
@@ -124,30 +125,40 @@ def _totals(row: RowMapping) -> CommitmentTotals:
     )
 
 
-def by_provision_fields(
-    session: Session, counted: FromClause, fields: Sequence[str], *, totals: bool = False
-) -> Buckets:
-    """Per field (``cluster``, ``instrument``): figures per bucket, ordered by bucket.
-
-    ``counted`` carries each commitment's masks (``cluster_mask``, ``instrument_mask``,
-    as kept in ``commitment_figures``), and its ``committed_on`` and ``verdict`` for
-    ``totals``. A bucket no counted commitment falls under is left out; bucket None
-    (last) holds the commitments with none of the field.
-    """
-    stmt = _statement(counted, fields, totals=totals)
-    return _buckets(session.execute(stmt).mappings(), fields)
-
-
 def every_by_provision_fields(session: Session, clock: Clock, fields: tuple[str, ...]) -> Buckets:
-    """``by_provision_fields`` of every counted commitment at ``clock``, with the totals:
-    its statement built once per shape (``_every``) and run with the clock's values."""
-    stmt = _every(fields, clock.as_of is not None)
-    return _buckets(session.execute(stmt, counted_params(clock)).mappings(), fields)
+    """``filtered_by_provision_fields`` of every counted commitment, with the totals."""
+    return filtered_by_provision_fields(session, clock, fields, totals=True)
 
 
-@lru_cache(maxsize=8)
-def _every(fields: tuple[str, ...], as_of: bool) -> Select[Any] | CompoundSelect[Any]:
-    return _statement(every_counted_bound(as_of=as_of), fields, totals=True)
+def filtered_by_provision_fields(
+    session: Session,
+    clock: Clock,
+    fields: tuple[str, ...],
+    ministry_id: int | None = None,
+    cluster: int | None = None,
+    instrument: Instrument | None = None,
+    *,
+    totals: bool = False,
+) -> Buckets:
+    """Per field (``cluster``, ``instrument``): figures per bucket, ordered by bucket, of
+    the commitments counted at ``clock`` under the filters (``repository.counted``);
+    with ``totals``, the figures over them all and their first day.
+
+    A bucket no counted commitment falls under is left out; bucket None (last) holds
+    the commitments with none of the field. The statement is built once per shape
+    (``_built``) and run with the clock's and the filters' values (``counted_params``).
+    """
+    stmt = _built(fields, Shape.of(clock, ministry_id, cluster, instrument), totals)
+    params = counted_params(clock, ministry_id, cluster, instrument)
+    return _buckets(session.execute(stmt, params).mappings(), fields)
+
+
+# Shapes: the filters set (8) by clock (2) by breakdown and the scorecard's (3).
+@lru_cache(maxsize=48)
+def _built(
+    fields: tuple[str, ...], shape: Shape, totals: bool
+) -> Select[Any] | CompoundSelect[Any]:
+    return _statement(counted_bound(shape), fields, totals=totals)
 
 
 def _statement(

@@ -64,11 +64,6 @@ COUNTED_STATE = (
 )
 
 
-def _in_bucket(column: ColumnElement[int], field: str, bucket: int | str) -> ColumnElement[bool]:
-    bit = figures.bits(field)[bucket]
-    return column.op("&")(bit) != 0
-
-
 def counted(
     clock: Clock,
     ministry_id: int | None,
@@ -84,28 +79,103 @@ def counted(
     (``cluster_mask``, ``instrument_mask``) and, ``with_state``, ``COUNTED_STATE``.
     """
     return _counted(
-        ClockValues.of(clock), clock.as_of, ministry_id, cluster, instrument, with_state
+        ClockValues.of(clock),
+        clock.as_of,
+        _Filters.of(ministry_id, cluster, instrument),
+        with_state,
     )
 
 
-def every_counted_bound(*, as_of: bool) -> Subquery:
-    """``counted`` without filters, the clock bound (``ClockValues.bound`` and
-    ``vpi_as_of``): built once, run at any clock with ``counted_params``."""
-    as_of_day: BindParameter[date] | None = bindparam("vpi_as_of") if as_of else None
-    return _counted(ClockValues.bound(as_of=as_of), as_of_day, None, None, None, True)
+@dataclass(frozen=True)
+class Shape:
+    """Which filters of ``counted`` are set, and whether it is as of a past day: what a
+    statement built once (``counted_bound``) is built for."""
+
+    ministry: bool = False
+    cluster: bool = False
+    instrument: bool = False
+    as_of: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        clock: Clock,
+        ministry_id: int | None,
+        cluster: int | None,
+        instrument: Instrument | None,
+    ) -> Shape:
+        return cls(
+            ministry_id is not None,
+            cluster is not None,
+            instrument is not None,
+            clock.as_of is not None,
+        )
 
 
-def counted_params(clock: Clock) -> dict[str, Any]:
-    """The values of ``every_counted_bound`` at ``clock``."""
-    return clock_params(clock)
+def counted_bound(shape: Shape) -> Subquery:
+    """``counted`` of ``shape``, every value bound (the clock's as ``ClockValues.bound``
+    and ``vpi_as_of``, the filters' as ``_Filters.bound``): built once, run at any
+    clock and filter values with ``counted_params``."""
+    as_of_day: BindParameter[date] | None = bindparam("vpi_as_of") if shape.as_of else None
+    return _counted(ClockValues.bound(as_of=shape.as_of), as_of_day, _Filters.bound(shape), True)
+
+
+def counted_params(
+    clock: Clock,
+    ministry_id: int | None = None,
+    cluster: int | None = None,
+    instrument: Instrument | None = None,
+) -> dict[str, Any]:
+    """The values of ``counted_bound`` at ``clock`` under the filters."""
+    return {**clock_params(clock), **_Filters.of(ministry_id, cluster, instrument).params()}
+
+
+@dataclass(frozen=True)
+class _Filters:
+    """The filters' values (None: not filtered), or bound parameters for them named
+    ``vpi_<field>``; a bucket's bit (``kernel.figures``) beside the bucket."""
+
+    ministry_id: int | BindParameter[int] | None = None
+    cluster: int | BindParameter[int] | None = None
+    cluster_bit: int | BindParameter[int] | None = None
+    instrument: str | BindParameter[str] | None = None
+    instrument_bit: int | BindParameter[int] | None = None
+
+    @classmethod
+    def of(
+        cls, ministry_id: int | None, cluster: int | None, instrument: Instrument | None
+    ) -> _Filters:
+        value = instrument.value if instrument is not None else None
+        return cls(
+            ministry_id,
+            cluster,
+            figures.bits("cluster")[cluster] if cluster is not None else None,
+            value,
+            figures.bits("instrument")[value] if value is not None else None,
+        )
+
+    @classmethod
+    def bound(cls, shape: Shape) -> _Filters:
+        def bound(name: str, is_set: bool) -> Any:
+            return bindparam(f"vpi_{name}") if is_set else None
+
+        return cls(
+            bound("ministry_id", shape.ministry),
+            bound("cluster", shape.cluster),
+            bound("cluster_bit", shape.cluster),
+            bound("instrument", shape.instrument),
+            bound("instrument_bit", shape.instrument),
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The values by the names ``bound`` gives them (the filters set)."""
+        return {f"vpi_{k}": v for k, v in vars(self).items() if v is not None}
 
 
 def _counted(
     clock: ClockValues,
     as_of: date | BindParameter[date] | None,
-    ministry_id: int | None,
-    cluster: int | None,
-    instrument: Instrument | None,
+    filters: _Filters,
     with_state: bool,
 ) -> Subquery:
     f = table_of(CommitmentFigures)
@@ -127,6 +197,7 @@ def _counted(
         stmt = select(*columns)
     if as_of is not None:
         stmt = stmt.where(f.c.committed_on <= as_of)
+    ministry_id, cluster, instrument = filters.ministry_id, filters.cluster, filters.instrument
     if ministry_id is not None:
         # Uncorrelated: one hashed set of the ministry's supported commitments, costed as
         # such. A correlated EXISTS under the OR was costed as a probe per row (about 4x
@@ -149,12 +220,12 @@ def _counted(
             .where(links.c.commitment_id == f.c.commitment_id)
             .where(rp.c.recommendation_id == links.c.recommendation_id)
             .where(p.c.key == rp.c.provision_key)
-            .where(p.c.cluster == cluster, p.c.instrument == instrument.value)
+            .where(p.c.cluster == cluster, p.c.instrument == instrument)
         )
-    elif cluster is not None:
-        stmt = stmt.where(_in_bucket(f.c.cluster_mask, "cluster", cluster))
-    elif instrument is not None:
-        stmt = stmt.where(_in_bucket(f.c.instrument_mask, "instrument", instrument.value))
+    elif filters.cluster_bit is not None:
+        stmt = stmt.where(f.c.cluster_mask.op("&")(filters.cluster_bit) != 0)
+    elif filters.instrument_bit is not None:
+        stmt = stmt.where(f.c.instrument_mask.op("&")(filters.instrument_bit) != 0)
     return stmt.subquery("counted")
 
 

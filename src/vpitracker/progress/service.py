@@ -191,11 +191,9 @@ def clusters(
     instrument: Instrument | None = None,
 ) -> ClusterFigures:
     """Figures per review cluster (every cluster, zero when none)."""
-    return _clusters(session, clock, repository.counted(clock, ministry_id, None, instrument))
-
-
-def _clusters(session: Session, clock: Clock, counted: FromClause) -> ClusterFigures:
-    rows = bucket_repository.by_provision_fields(session, counted, ("cluster",))
+    rows = bucket_repository.filtered_by_provision_fields(
+        session, clock, ("cluster",), ministry_id, None, instrument
+    )
     return _cluster_figures(clock, rows.fields["cluster"])
 
 
@@ -225,11 +223,9 @@ def instruments(
     cluster: int | None = None,
 ) -> InstrumentFigures:
     """Figures per instrument (UNTOC and each Protocol)."""
-    return _instruments(session, clock, repository.counted(clock, ministry_id, cluster, None))
-
-
-def _instruments(session: Session, clock: Clock, counted: FromClause) -> InstrumentFigures:
-    rows = bucket_repository.by_provision_fields(session, counted, ("instrument",))
+    rows = bucket_repository.filtered_by_provision_fields(
+        session, clock, ("instrument",), ministry_id, cluster, None
+    )
     return _instrument_figures(clock, rows.fields["instrument"])
 
 
