@@ -55,7 +55,7 @@ from vpitracker.models import (
     StatusUpdate,
     TimelineDay,
 )
-from vpitracker.progress import bucket_repository
+from vpitracker.progress import bucket_repository, service
 from vpitracker.transfer.schemas import Kind
 from vpitracker.vocab import Role
 
@@ -458,6 +458,20 @@ class TestSummary:
                 filters = {"ministry_id": m.id, **other}
                 body = api.get("summary", **filters, **as_of_param(at))
                 assert body == ref.summary(at, **filters), filters
+
+    def test_a_statement_built_once_is_run_at_each_requests_day(
+        self, world: tuple[Scenario, Reference, Api]
+    ) -> None:
+        """Every commitment as of each past day under one built statement: each answer
+        is the reference's, so a statement that kept the first day's values fails."""
+        _, ref, api = world
+        moments = [Moment.of(day) for day in PAST_DATES]
+        answers = [ref.summary(at) for at in moments]
+        assert len({repr(a) for a in answers}) > 1, "the days must not all agree"
+        service._every_summary.cache_clear()
+        for at, answer in zip(moments, answers, strict=True):
+            assert api.get("summary", **as_of_param(at)) == answer, at
+        assert service._every_summary.cache_info().misses == 1
 
     def test_filters_narrow_the_counted_commitments(
         self, world: tuple[Scenario, Reference, Api]

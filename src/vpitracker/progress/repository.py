@@ -240,9 +240,9 @@ class SharedState:
     statuses: Subquery
 
 
-def shared_state(clock: Clock) -> SharedState:
-    """``counted`` without filters at ``clock`` (as of a past day), shared (``SharedState``)."""
-    state = counted(clock, None, None, None).element.cte("state").prefix_with("MATERIALIZED")
+def shared_state_bound() -> SharedState:
+    """``counted_bound`` without filters as of a past day, shared (``SharedState``)."""
+    state = counted_bound(Shape(as_of=True)).element.cte("state").prefix_with("MATERIALIZED")
     statuses = select(state.c.id.label("commitment_id"), state.c.reported_status.label("status"))
     return SharedState(state, statuses.subquery("statuses"))
 
@@ -324,12 +324,12 @@ def figure_columns(counted: FromClause) -> list[ColumnElement[Any]]:
     ]
 
 
-def summary(
-    session: Session, counted: FromClause, recommendations: FromClause, *, together: bool = False
-) -> tuple[CommitmentTotals, RecommendationTotals]:
-    """(commitment figures, recommendation figures): two statements, or with ``together``
-    one of the two aggregates side by side, for a ``counted`` and ``recommendations``
-    that read one materialized state (``shared_state``), which is then read once."""
+def summary_statements(
+    counted: FromClause, recommendations: FromClause, *, together: bool = False
+) -> tuple[Select[Any], ...]:
+    """``summary``'s statements: two, or with ``together`` one of the two aggregates side
+    by side, for a ``counted`` and ``recommendations`` that read one materialized state
+    (``shared_state_bound``), which is then read once."""
     c = counted.c
     commitments = select(
         func.count().label("commitments"),
@@ -337,13 +337,19 @@ def summary(
         *(_count_if(c.verdict == v.value).label(f"verdict_{v.value}") for v in DerivedVerdict),
     ).select_from(counted)
     recs = _recommendation_sums(recommendations)
-    if together:
-        first, second = commitments.subquery("commitment_totals"), recs.subquery("recs_totals")
-        both = select(first, second).select_from(first.join(second, true()))
-        row = recs_row = session.execute(both).one()._mapping
-    else:
-        row = session.execute(commitments).one()._mapping
-        recs_row = session.execute(recs).one()._mapping
+    if not together:
+        return commitments, recs
+    first, second = commitments.subquery("commitment_totals"), recs.subquery("recs_totals")
+    return (select(first, second).select_from(first.join(second, true())),)
+
+
+def summary(
+    session: Session, statements: tuple[Select[Any], ...], params: dict[str, Any] | None = None
+) -> tuple[CommitmentTotals, RecommendationTotals]:
+    """(commitment figures, recommendation figures) by ``summary_statements``, run with
+    ``params`` (the values of a statement built bound)."""
+    rows = [session.execute(stmt, params).one()._mapping for stmt in statements]
+    row, recs_row = rows[0], rows[-1]
     return (
         CommitmentTotals(
             figures=_figure_row(row),

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import FromClause
+from sqlalchemy import FromClause, Select
 from sqlmodel import Session
 
 from vpitracker.kernel.clock import Clock
 from vpitracker.kernel.filters import RecommendationFilters
+from vpitracker.kernel.state import ClockValues
 from vpitracker.progress import (
     bucket_repository,
     repository,
@@ -74,15 +75,31 @@ def summary(
     instrument: Instrument | None = None,
 ) -> Summary:
     """Counts by status and verdict, flags, completion and recommendations' implementation."""
-    if clock.as_of is not None and ministry_id is None and cluster is None and instrument is None:
-        # Every commitment as of a past day: its state (the spans current then) read once
-        # for both the commitments' figures and the recommendations' implementation.
-        shared = repository.shared_state(clock)
-        return _summary(session, clock, shared.counted, None, None, None, statuses=shared.statuses)
+    if ministry_id is None and cluster is None and instrument is None:
+        statements = _every_summary(clock.as_of is not None)
+        c, r = repository.summary(session, statements, repository.counted_params(clock))
+        return _summary_of(clock, c, r)
     # Filtered, the two are apart: the counted commitments are a few, planned on their
     # own, while the recommendations' implementation is over all theirs.
     counted = repository.counted(clock, ministry_id, cluster, instrument)
     return _summary(session, clock, counted, ministry_id, cluster, instrument)
+
+
+@lru_cache(maxsize=2)
+def _every_summary(as_of: bool) -> tuple[Select[Any], ...]:
+    """Every commitment's summary statements, built once per clock shape, its values bound
+    (``repository.counted_params``). As of a past day, the state (the spans current
+    then) is read once for both the commitments' figures and the recommendations'."""
+    clock, every = ClockValues.bound(as_of=as_of), RecommendationFilters()
+    if as_of:
+        shared = repository.shared_state_bound()
+        recommendations = recommendations_service.implementation_query(
+            clock, every, statuses=shared.statuses
+        ).subquery("recs")
+        return repository.summary_statements(shared.counted, recommendations, together=True)
+    counted = repository.counted_bound(repository.Shape())
+    recommendations = recommendations_service.implementation_query(clock, every).subquery("recs")
+    return repository.summary_statements(counted, recommendations)
 
 
 def _summary(
@@ -93,10 +110,8 @@ def _summary(
     cluster: int | None,
     instrument: Instrument | None,
     totals: repository.CommitmentTotals | None = None,
-    statuses: FromClause | None = None,
 ) -> Summary:
-    """``totals``: the counted commitments' figures when the caller has read them;
-    ``statuses``: the commitments' statuses the recommendations are counted over."""
+    """``totals``: the counted commitments' figures when the caller has read them."""
     recommendations = recommendations_service.implementation_query(
         clock,
         RecommendationFilters(
@@ -104,13 +119,17 @@ def _summary(
             cluster=cluster,
             instrument=instrument.value if instrument else None,
         ),
-        statuses=statuses,
     ).subquery("recs")
     if totals is None:
-        together = statuses is not None
-        c, r = repository.summary(session, counted, recommendations, together=together)
+        c, r = repository.summary(session, repository.summary_statements(counted, recommendations))
     else:
         c, r = totals, repository.recommendation_totals(session, recommendations)
+    return _summary_of(clock, c, r)
+
+
+def _summary_of(
+    clock: Clock, c: repository.CommitmentTotals, r: repository.RecommendationTotals
+) -> Summary:
     figures = _figures(c.figures)
     total = c.commitments
     return Summary(
