@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -79,10 +79,7 @@ def counted(
     (``cluster_mask``, ``instrument_mask``) and, ``with_state``, ``COUNTED_STATE``.
     """
     return _counted(
-        ClockValues.of(clock),
-        clock.as_of,
-        _Filters.of(ministry_id, cluster, instrument),
-        with_state,
+        ClockValues.of(clock), _Filters.of(ministry_id, cluster, instrument), with_state
     )
 
 
@@ -113,11 +110,10 @@ class Shape:
 
 
 def counted_bound(shape: Shape) -> Subquery:
-    """``counted`` of ``shape``, every value bound (the clock's as ``ClockValues.bound``
-    and ``vpi_as_of``, the filters' as ``_Filters.bound``): built once, run at any
+    """``counted`` of ``shape``, every value bound (the clock's, its day included, as
+    ``ClockValues.bound``, the filters' as ``_Filters.bound``): built once, run at any
     clock and filter values with ``counted_params``."""
-    as_of_day: BindParameter[date] | None = bindparam("vpi_as_of") if shape.as_of else None
-    return _counted(ClockValues.bound(as_of=shape.as_of), as_of_day, _Filters.bound(shape), True)
+    return _counted(ClockValues.bound(as_of=shape.as_of), _Filters.bound(shape), True)
 
 
 def counted_params(
@@ -172,12 +168,7 @@ class _Filters:
         return {f"vpi_{k}": v for k, v in vars(self).items() if v is not None}
 
 
-def _counted(
-    clock: ClockValues,
-    as_of: date | BindParameter[date] | None,
-    filters: _Filters,
-    with_state: bool,
-) -> Subquery:
+def _counted(clock: ClockValues, filters: _Filters, with_state: bool) -> Subquery:
     f = table_of(CommitmentFigures)
     columns: list[ColumnElement[Any]] = [
         f.c.commitment_id.label("id"),
@@ -195,8 +186,8 @@ def _counted(
         )
     else:
         stmt = select(*columns)
-    if as_of is not None:
-        stmt = stmt.where(f.c.committed_on <= as_of)
+    if clock.as_of is not None:
+        stmt = stmt.where(f.c.committed_on <= clock.as_of)
     ministry_id, cluster, instrument = filters.ministry_id, filters.cluster, filters.instrument
     if ministry_id is not None:
         # Uncorrelated: one hashed set of the ministry's supported commitments, costed as

@@ -84,10 +84,9 @@ def implementation_subquery(
     """
     links = table_of(CommitmentRecommendation)
     if statuses is not None and not per_row:
-        shared: Subquery = _counts(
-            links, statuses, statuses.c.commitment_id, statuses.c.status
-        ).subquery("impl")
-        return shared
+        return _counts(links, statuses, statuses.c.commitment_id, statuses.c.status).subquery(
+            "impl"
+        )
     joined, status = figures_status(clock)
     figures = table_of(CommitmentFigures)
     if per_row:
