@@ -113,13 +113,13 @@ def select_with_state(
     ``STATE_FIELDS`` (``StateValues``; read them through ``list_commitments``/
     ``get_with_state``); progress and reports count over it.
     """
-    return _with_state(ClockValues.of(clock), *_where_filters(clock, filters))
+    return _with_state(*_where_filters(clock, filters))
 
 
 def select_commitments(clock: Clock, filters: CommitmentFilters) -> Select[*CommitmentValues]:
     """``select_with_state`` without the derived columns (cheaper): the commitment's columns
     alone, the derived state joined only where a filter compares with it."""
-    return _commitments(ClockValues.of(clock), *_where_filters(clock, filters))
+    return _commitments(*_where_filters(clock, filters))
 
 
 @dataclass(frozen=True)
@@ -144,15 +144,10 @@ def filter_shape(
     return FilterShape(present, filters.include_archived, clock.as_of is not None), params
 
 
-def _bound(
-    shape: FilterShape,
-) -> tuple[
-    ClockValues, date | BindParameter[date] | None, frozenset[str], bool, Callable[[str], Any]
-]:
+def _bound(shape: FilterShape) -> tuple[ClockValues, frozenset[str], bool, Callable[[str], Any]]:
     """What ``_filtered`` compares with for ``shape``: bound parameters (``filter_shape``
     gives their values)."""
-    values = ClockValues.bound(as_of=shape.as_of)
-    return values, values.as_of, shape.present, shape.include_archived, _bound_value
+    return ClockValues.bound(as_of=shape.as_of), shape.present, shape.include_archived, _bound_value
 
 
 def _bound_value(name: str) -> BindParameter[Any]:
@@ -172,7 +167,6 @@ def bound_commitments(shape: FilterShape) -> Select[*CommitmentValues]:
 
 def _commitments(
     values: ClockValues,
-    as_of: date | BindParameter[date] | None,
     present: frozenset[str],
     include_archived: bool,
     value: Callable[[str], Any],
@@ -182,15 +176,15 @@ def _commitments(
     if present & _STATE_FILTERS:
         columns = state_columns(values, _COMMITMENT)
         stmt, state = stmt.select_from(columns.joined), columns.fields
-    return _filtered(stmt, state, as_of, present, include_archived, value)
+    return _filtered(stmt, state, values.as_of, present, include_archived, value)
 
 
 def _where_filters(
     clock: Clock, filters: CommitmentFilters
-) -> tuple[date | None, frozenset[str], bool, Callable[[str], Any]]:
+) -> tuple[ClockValues, frozenset[str], bool, Callable[[str], Any]]:
     """What ``_filtered`` compares with for ``filters`` at ``clock``: their own values."""
     return (
-        clock.as_of,
+        ClockValues.of(clock),
         _present(filters),
         filters.include_archived,
         lambda name: getattr(filters, name),
@@ -199,20 +193,19 @@ def _where_filters(
 
 def _with_state(
     clock: ClockValues,
-    as_of: date | BindParameter[date] | None,
     present: frozenset[str],
     include_archived: bool,
     value: Callable[[str], Any],
 ) -> Select[*CommitmentValues, *StateValues]:
     """``select_with_state`` for the filters in ``present``, each compared with ``value(name)``
-    (the filter's value, or a bound parameter); ``as_of`` likewise (None: now)."""
+    (the filter's value, or a bound parameter); the clock's day (``as_of``) likewise."""
     columns = state_columns(clock, _COMMITMENT)
     # SQLAlchemy leaves a table's columns untyped; CommitmentValues names them.
     stmt = cast(
         "Select[*CommitmentValues, *StateValues]",
         sa_select(*_COMMITMENT.c, *columns.labelled()).select_from(columns.joined),
     )
-    return _filtered(stmt, columns.fields, as_of, present, include_archived, value)
+    return _filtered(stmt, columns.fields, clock.as_of, present, include_archived, value)
 
 
 def _filtered(
