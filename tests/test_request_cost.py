@@ -24,6 +24,7 @@ from tests.factories import make_ministry, make_user
 from vpitracker import db, migrate
 from vpitracker.commitments import repository as commitments_repository
 from vpitracker.db import make_engine
+from vpitracker.deps import callers
 from vpitracker.main import create_app
 from vpitracker.ministries import repository as ministries_repository
 from vpitracker.provisions import repository as provisions_repository
@@ -83,6 +84,26 @@ def test_a_dashboard_read_takes_only_the_thread_hops_its_io_needs(
     response = client.get(url, headers=headers)
     assert response.status_code == 200
     assert len(hops) <= most, hops
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/v1/ministries?limit=50", "/v1/commitments?limit=50", "/v1/progress/clusters", "/v1/me"],
+)
+def test_the_security_schemes_are_not_run_per_request(
+    app_client: tuple[TestClient, Any], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """They describe the operations in the document; the gates read the credentials."""
+    client, headers = app_client
+    ran: list[str] = []
+
+    async def record(self: object, _request: object) -> None:
+        ran.append(type(self).__name__)
+
+    for scheme in (callers._Bearer, callers._KeyHeader, callers._KeyQuery, callers._Basic):
+        monkeypatch.setattr(scheme, "__call__", record)
+    assert client.get(url, headers=headers).status_code == 200
+    assert ran == []
 
 
 def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -11,8 +11,9 @@ from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.pagination import Page
 from vpitracker.resources import IdPath, page_read
+from vpitracker.routing import ApiRoute
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], route_class=ApiRoute)
 
 
 @router.get("", operation_id="api-keys-list", responses=responses(401, 403, 422))

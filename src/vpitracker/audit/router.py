@@ -24,8 +24,9 @@ from vpitracker.errors import Invalid, responses
 from vpitracker.models import AuditEvent
 from vpitracker.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from vpitracker.resources import page_of
+from vpitracker.routing import ApiRoute
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=ApiRoute)
 MAX_SEQ = service.MAX_SEQ
 
 
@@ -136,7 +137,7 @@ def verify(
     return VerifyResult.of(result)
 
 
-changes_router = APIRouter(prefix="/v1/changes", tags=["changes"])
+changes_router = APIRouter(prefix="/v1/changes", tags=["changes"], route_class=ApiRoute)
 
 
 @changes_router.get("", operation_id="changes-list", responses=responses(401, 403, 422))

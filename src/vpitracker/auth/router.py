@@ -17,9 +17,10 @@ from vpitracker.deps import (
     SettingsDep,
 )
 from vpitracker.errors import responses
+from vpitracker.routing import ApiRoute
 from vpitracker.versioning import etag
 
-router = APIRouter(prefix="/v1", tags=["auth"])
+router = APIRouter(prefix="/v1", tags=["auth"], route_class=ApiRoute)
 
 
 @router.post("/auth/token", operation_id="auth-token", responses=responses(401, 422, 429))

@@ -20,8 +20,9 @@ from vpitracker.idempotency import IdempotencyDep
 from vpitracker.kernel.clock import Clock
 from vpitracker.pagination import Page
 from vpitracker.resources import ClockDep, IdPath, NowDep, etagged, page_read
+from vpitracker.routing import ApiRoute
 
-router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
+router = APIRouter(prefix="/v1/commitments", tags=["commitments"], route_class=ApiRoute)
 
 
 def respond(

@@ -36,13 +36,16 @@ from vpitracker.errors import Forbidden, Unauthorized
 from vpitracker.kernel.actor import Actor
 from vpitracker.kernel.credentials import actor_from_api_key, actor_from_token
 from vpitracker.limits import raise_deferred
+from vpitracker.routing import for_the_document
 from vpitracker.vocab import ASSESSOR_ROLES, REPORTER_ROLES, Role
 
 # Security schemes for the OpenAPI document only (they never read the request:
 # _credentials() reads every credential, with one rule). Each dependency that
 # decides who may call a route (a gate, below) names the schemes it takes with
 # Security(...), so every operation's ``security`` is derived from its own
-# dependencies and says exactly what works there.
+# dependencies and says exactly what works there. Marked ``for_the_document``, they
+# are not run per request (routing.ApiRoute); a gate's parameter for them defaults
+# to None, which is what they would give.
 
 
 class _Bearer(OAuth2PasswordBearer):
@@ -65,24 +68,30 @@ class _Basic(HTTPBasic):
         return None
 
 
-_bearer = _Bearer(
-    tokenUrl="/v1/auth/token",
-    scheme_name="Bearer",
-    description="A signed-in person's token from POST /v1/auth/token",
+_bearer = for_the_document(
+    _Bearer(
+        tokenUrl="/v1/auth/token",
+        scheme_name="Bearer",
+        description="A signed-in person's token from POST /v1/auth/token",
+    )
 )
-_key_header = _KeyHeader(
-    name="X-API-Key", scheme_name="ApiKeyHeader", description="A read-only API key"
+_key_header = for_the_document(
+    _KeyHeader(name="X-API-Key", scheme_name="ApiKeyHeader", description="A read-only API key")
 )
-_key_query = _KeyQuery(
-    name="api_key",
-    scheme_name="ApiKeyQuery",
-    description="A read-only API key in the URL, for tools that cannot send headers",
+_key_query = for_the_document(
+    _KeyQuery(
+        name="api_key",
+        scheme_name="ApiKeyQuery",
+        description="A read-only API key in the URL, for tools that cannot send headers",
+    )
 )
-_basic = _Basic(
-    scheme_name="Basic",
-    realm="vpitracker",
-    description="A read-only API key as the password (any user name), for tools that "
-    "send credentials only after a challenge",
+_basic = for_the_document(
+    _Basic(
+        scheme_name="Basic",
+        realm="vpitracker",
+        description="A read-only API key as the password (any user name), for tools that "
+        "send credentials only after a challenge",
+    )
 )
 _BASIC_CHALLENGE = ', Basic realm="vpitracker"'
 # The schemes of a gate that takes API keys in headers, besides the person's token.
@@ -92,7 +101,8 @@ KeyQuery = Annotated[None, Security(_key_query)]
 BasicKey = Annotated[None, Security(_basic)]
 
 
-async def _header_schemes(_t: BearerOnly, _k: KeyHeader, _b: BasicKey) -> None:
+@for_the_document
+async def _header_schemes(_t: BearerOnly = None, _k: KeyHeader = None, _b: BasicKey = None) -> None:
     """The schemes of a gate that reads: the token, and an API key in a header."""
 
 
@@ -224,13 +234,13 @@ def get_current_actor(
     request: Request,
     session: AuthSessionDep,
     settings: SettingsDep,
-    _schemes: HeaderSchemes,
+    _schemes: HeaderSchemes = None,
 ) -> Actor:
     """Any caller with credentials in headers: a person or an API key."""
     return _read_gate(request, lambda: _signed_in(request, session, settings))
 
 
-async def get_person(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
+async def get_person(request: Request, actor: SignedIn, _t: BearerOnly = None) -> Actor:
     """A signed-in person: an API key is read-only and gets 403."""
     if actor.kind != "user":
         raise Forbidden("API keys are read-only; sign in as a person to do this")
@@ -242,8 +252,8 @@ def get_report_actor(
     request: Request,
     session: AuthSessionDep,
     settings: SettingsDep,
-    _schemes: HeaderSchemes,
-    _q: KeyQuery,
+    _schemes: HeaderSchemes = None,
+    _q: KeyQuery = None,
 ) -> Actor:
     """Readers of progress and reports: also ``?api_key=`` and, if enabled, anonymous."""
 
@@ -259,7 +269,7 @@ def get_log_reader(
     request: Request,
     session: AuthSessionDep,
     settings: SettingsDep,
-    _schemes: HeaderSchemes,
+    _schemes: HeaderSchemes = None,
 ) -> Actor:
     """Readers of the verifiable log: any credentials in headers, or anyone if public."""
     return _read_gate(
@@ -288,14 +298,14 @@ def _with_role(request: Request, actor: Actor, allowed: frozenset[Role]) -> Acto
 def require_role(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     allowed = frozenset(roles)
 
-    async def check(request: Request, actor: SignedIn, _t: BearerOnly) -> Actor:
+    async def check(request: Request, actor: SignedIn, _t: BearerOnly = None) -> Actor:
         return _with_role(request, actor, allowed)
 
     return check
 
 
 def get_actor_before_work(
-    request: Request, session: ReadFirstSessionDep, settings: SettingsDep, _t: BearerOnly
+    request: Request, session: ReadFirstSessionDep, settings: SettingsDep, _t: BearerOnly = None
 ) -> Actor:
     """The caller, checked in a read transaction that has ended when the route starts.
 
@@ -368,7 +378,7 @@ def _found_later(request: Request, session: Session, *, basic: bool) -> Callable
 
 
 async def get_page_reader(
-    request: Request, session: AuthSessionDep, _schemes: HeaderSchemes
+    request: Request, session: AuthSessionDep, _schemes: HeaderSchemes = None
 ) -> PendingCaller:
     """A list page's ``Reader``: any caller with credentials in headers."""
     find = _found_later(request, session, basic=True)
@@ -379,7 +389,7 @@ _SECRETARIAT = frozenset({Role.secretariat})
 
 
 async def _page_secretariat(
-    request: Request, session: AuthSessionDep, _t: BearerOnly
+    request: Request, session: AuthSessionDep, _t: BearerOnly = None
 ) -> PendingCaller:
     """A list page's ``Secretariat``: a signed-in secretariat user."""
     find = _found_later(request, session, basic=False)
@@ -387,7 +397,7 @@ async def _page_secretariat(
 
 
 async def _figures_reader(
-    request: Request, session: AuthSessionDep, _schemes: HeaderSchemes, _q: KeyQuery
+    request: Request, session: AuthSessionDep, _schemes: HeaderSchemes = None, _q: KeyQuery = None
 ) -> PendingCaller:
     """Progress figures' ``ReportReader``: also ``?api_key=`` and, if enabled, anonymous."""
     try:

@@ -24,9 +24,10 @@ from vpitracker.ministries.schemas import MinistryCreate, MinistryRead, Ministry
 from vpitracker.models import Ministry
 from vpitracker.pagination import Page
 from vpitracker.resources import IdPath, etagged, page_read
+from vpitracker.routing import ApiRoute
 from vpitracker.vocab import MinistryKind
 
-router = APIRouter(prefix="/v1/ministries", tags=["ministries"])
+router = APIRouter(prefix="/v1/ministries", tags=["ministries"], route_class=ApiRoute)
 
 
 def _read(response: Response, ministry: Ministry) -> MinistryRead:

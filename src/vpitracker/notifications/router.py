@@ -17,8 +17,9 @@ from vpitracker.notifications.schemas import (
 )
 from vpitracker.pagination import Page
 from vpitracker.resources import IdPath, etagged, page_read
+from vpitracker.routing import ApiRoute
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=ApiRoute)
 
 
 @router.get("", operation_id="webhooks-list", responses=responses(401, 403, 422))

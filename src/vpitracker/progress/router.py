@@ -22,9 +22,10 @@ from vpitracker.progress.schemas import (
     TimelineRow,
 )
 from vpitracker.resources import ClockDep, Csv, checked_read, json_or_csv
+from vpitracker.routing import ApiRoute
 from vpitracker.vocab import Instrument
 
-router = APIRouter(prefix="/v1/progress", tags=["progress"])
+router = APIRouter(prefix="/v1/progress", tags=["progress"], route_class=ApiRoute)
 MinistryFilter = Annotated[
     int | None, Query(ge=1, le=2**31 - 1, description="Commitments this ministry leads or supports")
 ]

@@ -15,9 +15,10 @@ from vpitracker.pagination import Page, PageRequest
 from vpitracker.provisions import service
 from vpitracker.provisions.schemas import ProvisionCreate, ProvisionRead, ProvisionUpdate
 from vpitracker.resources import etagged, page_read
+from vpitracker.routing import ApiRoute
 from vpitracker.vocab import CLUSTER_NAMES, Instrument
 
-router = APIRouter(prefix="/v1/provisions", tags=["provisions"])
+router = APIRouter(prefix="/v1/provisions", tags=["provisions"], route_class=ApiRoute)
 ProvisionKeyPath = Annotated[str, Path(min_length=1, max_length=32)]
 KeyPage = Annotated[PageRequest, Depends(page_request_for("key"))]
 

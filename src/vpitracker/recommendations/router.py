@@ -29,9 +29,10 @@ from vpitracker.recommendations.schemas import (
     RecommendationUpdate,
 )
 from vpitracker.resources import ClockDep, IdPath, NowDep, clock_as_of, etagged, page_read
+from vpitracker.routing import ApiRoute
 from vpitracker.vocab import GovernmentResponse, Implementation, Instrument, Priority
 
-router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"], route_class=ApiRoute)
 
 
 def respond(

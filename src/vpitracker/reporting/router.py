@@ -27,9 +27,10 @@ from vpitracker.reporting.schemas import (
     StatusUpdateRead,
 )
 from vpitracker.resources import IdPath, page_read
+from vpitracker.routing import ApiRoute
 from vpitracker.types import IsoDateTime
 
-router = APIRouter(prefix="/v1", tags=["reporting"])
+router = APIRouter(prefix="/v1", tags=["reporting"], route_class=ApiRoute)
 UpdatesPage = Annotated[PageRequest, Depends(page_request_for("-reported_at"))]
 AssessmentsPage = Annotated[PageRequest, Depends(page_request_for("-assessed_at"))]
 

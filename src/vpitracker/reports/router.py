@@ -15,8 +15,9 @@ from vpitracker.reports.schemas import (
 )
 from vpitracker.reports.streaming import ReportResponse, stream
 from vpitracker.resources import ClockDep, Csv
+from vpitracker.routing import ApiRoute
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=ApiRoute)
 RESPONSES = {**responses(401, 403, 422, 429), **CSV_RESPONSE}
 
 

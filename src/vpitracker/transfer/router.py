@@ -15,10 +15,11 @@ from vpitracker.deps import SecretariatBeforeWork, SessionDep, SettingsDep
 from vpitracker.errors import Invalid, responses
 from vpitracker.idempotency import idempotency
 from vpitracker.limits import MAX_UPLOAD_BYTES
+from vpitracker.routing import ApiRoute
 from vpitracker.transfer import service
 from vpitracker.transfer.schemas import ImportReport, Kind
 
-router = APIRouter(prefix="/v1/imports", tags=["imports"])
+router = APIRouter(prefix="/v1/imports", tags=["imports"], route_class=ApiRoute)
 
 
 @dataclass(frozen=True)

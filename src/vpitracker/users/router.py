@@ -12,11 +12,12 @@ from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import User
 from vpitracker.pagination import Page
 from vpitracker.resources import IdPath, etagged, page_read
+from vpitracker.routing import ApiRoute
 from vpitracker.users import service
 from vpitracker.users.schemas import UserCreate, UserRead, UserUpdate
 from vpitracker.vocab import Role
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/v1/users", tags=["users"], route_class=ApiRoute)
 
 
 def _read(session: SessionDep, response: Response, user: User) -> UserRead:

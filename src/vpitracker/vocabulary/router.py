@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Request, Response
 from vpitracker.deps import ReportReader
 from vpitracker.errors import responses
 from vpitracker.i18n import negotiate
+from vpitracker.routing import ApiRoute
 from vpitracker.vocabulary import service
 from vpitracker.vocabulary.schemas import Language, Vocabulary
 
-router = APIRouter(prefix="/v1", tags=["vocabulary"])
+router = APIRouter(prefix="/v1", tags=["vocabulary"], route_class=ApiRoute)
 
 
 @router.get(

@@ -12,7 +12,6 @@ import jinja2
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 from starlette.types import Scope
@@ -24,6 +23,7 @@ from vpitracker.errors import AppError, Unauthorized
 from vpitracker.i18n import N_
 from vpitracker.kernel import credentials
 from vpitracker.kernel.actor import Actor
+from vpitracker.routing import ApiRoute
 from vpitracker.vocab import Role
 from vpitracker.web import charts
 from vpitracker.web import session as cookies
@@ -64,7 +64,7 @@ def _environment(lang: str) -> jinja2.Environment:
 ENVIRONMENTS = {lang: _environment(lang) for lang in i18n.SUPPORTED}
 
 
-class PageRoute(APIRoute):
+class PageRoute(ApiRoute):
     """Marks page routes so errors raised in them render as HTML, not problem+json."""
 
 
