@@ -55,7 +55,7 @@ from vpitracker.models import (
     StatusUpdate,
     TimelineDay,
 )
-from vpitracker.progress import bucket_repository, service
+from vpitracker.progress import bucket_repository, repository, service
 from vpitracker.transfer.schemas import Kind
 from vpitracker.vocab import Role
 
@@ -518,6 +518,37 @@ class TestMinistries:
             assert {r["ministry_id"]: r for r in rows} == ref.ministries(
                 at, instrument=instrument
             ), instrument
+
+    @pytest.mark.parametrize("one", [False, True], ids=["all", "one"])
+    def test_a_statement_built_once_is_run_with_each_requests_values(
+        self, world: tuple[Scenario, Reference, Api], one: bool
+    ) -> None:
+        """One shape (a cluster as of a past day; with ``one``, one ministry's row too)
+        asked with other days, clusters and ministries: one statement is built, and each
+        answer is the reference's, so a statement that kept the first request's values
+        (the cutoff of the last update, the cluster, the ministry) would fail."""
+        scenario, ref, api = world
+        clusters = list(CLUSTER_NAMES)
+        cases = [
+            (Moment.of(day), {"cluster": clusters[n % len(clusters)]}, m.id if one else None)
+            for n, (day, m) in enumerate(
+                (day, m) for day in PAST_DATES for m in scenario.ministries
+            )
+        ]
+        answers = [
+            [ref.ministries(at, **filters)[ministry_id]]
+            if ministry_id is not None
+            else list(ref.ministries(at, **filters).values())
+            for at, filters, ministry_id in cases
+        ]
+        assert len({repr(a) for a in answers}) > 1, "the cases must not all agree"
+        repository._ministries_bound.cache_clear()
+        for (at, filters, ministry_id), answer in zip(cases, answers, strict=True):
+            body = api.get("ministries", **filters, ministry_id=ministry_id, **as_of_param(at))
+            assert sorted(body["items"], key=lambda r: r["ministry_id"]) == sorted(
+                answer, key=lambda r: r["ministry_id"]
+            ), (at, filters, ministry_id)
+        assert repository._ministries_bound.cache_info().misses == 1
 
     def test_archived_ministries_have_no_row(
         self, world: tuple[Scenario, Reference, Api], session: Session

@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -69,18 +71,15 @@ def counted(
     ministry_id: int | None,
     cluster: int | None,
     instrument: Instrument | None,
-    *,
-    with_state: bool = True,
 ) -> Subquery:
     """The counted commitments (non-archived, made by the ``as_of`` day, under the
     filters), one ``commitment_figures`` row each, with their derived state.
 
     Columns: ``id``, ``lead_ministry_id``, ``committed_on``, ``due_date``, the masks
-    (``cluster_mask``, ``instrument_mask``) and, ``with_state``, ``COUNTED_STATE``.
+    (``cluster_mask``, ``instrument_mask``) and ``COUNTED_STATE``; ``_counted`` without
+    the state has the others alone.
     """
-    return _counted(
-        ClockValues.of(clock), _Filters.of(ministry_id, cluster, instrument), with_state
-    )
+    return _counted(ClockValues.of(clock), _Filters.of(ministry_id, cluster, instrument), True)
 
 
 @dataclass(frozen=True)
@@ -278,19 +277,6 @@ class RecommendationTotals:
 
 
 @dataclass(frozen=True)
-class MinistryFigures:
-    """A ministry's figures; the identity fields are named as in ``MinistryRow``."""
-
-    figures: FigureRow
-    ministry_id: int
-    ministry_code: str
-    ministry_name: str
-    commitments_led: int
-    commitments_supporting: int
-    last_at: datetime | None
-
-
-@dataclass(frozen=True)
 class BucketFigures:
     """A cluster (int) or instrument (str); None: the commitments with none."""
 
@@ -377,21 +363,57 @@ def recommendation_totals(session: Session, recommendations: FromClause) -> Reco
     )
 
 
+# A ministry's row (``ministries``): id, code, name, commitments led and supported, the
+# five status counts, overdue, stale, contested, the mean (as ``FigureRow``'s), in
+# ``MinistryRow``'s order, then its last update's time (None: none before the cutoff).
+MinistryValues = tuple[
+    int, str, str, int, int, int, int, int, int, int, int, int, int,
+    Decimal | float | None, datetime | None,
+]  # fmt: skip
+
+
 def ministries(
     session: Session,
-    counted: FromClause,
+    clock: Clock,
     *,
-    ministry_id: int | None,
-    cutoff: datetime | None,
-    involved: FromClause | None = None,
-) -> list[MinistryFigures]:
-    """One row per non-archived ministry, in one statement.
+    ministry_id: int | None = None,
+    cluster: int | None = None,
+    instrument: Instrument | None = None,
+) -> Sequence[MinistryValues]:
+    """One row (``MinistryValues``) per non-archived ministry, only ``ministry_id``'s when
+    given, ordered by code, over the commitments counted at ``clock`` under ``cluster``
+    and ``instrument``: one statement built once per shape (``_ministries_bound``), run
+    with the clock's and the filters' values."""
+    stmt = _ministries_bound(Shape.of(clock, ministry_id, cluster, instrument))
+    params = counted_params(clock, ministry_id, cluster, instrument)
+    return session.execute(stmt, params).all()
 
-    ``involved``: the same commitments as ``counted`` without their derived state
-    (cheaper), to count the supporting ministries over.
-    """
+
+# Shapes: one ministry or all, the counted filters set (4), now or as of a past day.
+@lru_cache(maxsize=16)
+def _ministries_bound(shape: Shape) -> Select[Any]:
+    """``shape.ministry``: one ministry's row (``vpi_ministry_id``), which is not a filter
+    of the commitments counted (those it supports are counted under their leads)."""
+    clock, filters = ClockValues.bound(as_of=shape.as_of), _Filters.bound(shape)
+    counted_filters = replace(filters, ministry_id=None)
+    return _ministries(
+        _counted(clock, counted_filters, True),
+        _counted(clock, counted_filters, False),
+        ministry_id=filters.ministry_id,
+        cutoff=clock.cutoff,
+    )
+
+
+def _ministries(
+    counted: FromClause,
+    involved: FromClause,
+    *,
+    ministry_id: int | BindParameter[int] | None,
+    cutoff: datetime | BindParameter[datetime] | None,
+) -> Select[Any]:
+    """``involved``: the same commitments as ``counted`` without their derived state
+    (cheaper), to count the supporting ministries over."""
     c = counted.c
-    involved = counted if involved is None else involved
     led = (
         select(
             c.lead_ministry_id.label("ministry_id"),
@@ -421,7 +443,7 @@ def ministries(
             m.c.name,
             func.coalesce(led.c.led, 0).label("led"),
             func.coalesce(supporting.c.supporting, 0).label("supporting"),
-            *(func.coalesce(led.c[s.value], 0).label(s.value) for s in ReportedStatus),
+            *(func.coalesce(led.c[s], 0).label(s) for s in STATUSES),
             func.coalesce(led.c.overdue, 0).label("overdue"),
             func.coalesce(led.c.stale, 0).label("stale"),
             func.coalesce(led.c.contested, 0).label("contested"),
@@ -435,15 +457,4 @@ def ministries(
     )
     if ministry_id is not None:
         stmt = stmt.where(m.c.id == ministry_id)
-    return [
-        MinistryFigures(
-            figures=_figure_row(row),
-            ministry_id=int(row["id"]),
-            ministry_code=str(row["code"]),
-            ministry_name=str(row["name"]),
-            commitments_led=int(row["led"]),
-            commitments_supporting=int(row["supporting"]),
-            last_at=row["last_at"],
-        )
-        for row in session.execute(stmt).mappings()
-    ]
+    return stmt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache, partial
@@ -160,36 +161,34 @@ def ministries(
     instrument: Instrument | None = None,
 ) -> MinistryScorecard:
     """The per-ministry scorecard."""
-    counted = repository.counted(clock, None, cluster, instrument)
-    involved = repository.counted(clock, None, cluster, instrument, with_state=False)
-    return _ministries(session, clock, counted, ministry_id, involved)
-
-
-def _ministries(
-    session: Session,
-    clock: Clock,
-    counted: FromClause,
-    ministry_id: int | None,
-    involved: FromClause | None = None,
-) -> MinistryScorecard:
     rows = repository.ministries(
-        session, counted, ministry_id=ministry_id, cutoff=clock.cutoff, involved=involved
+        session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
     )
+    return _scorecard_of(clock, rows)
+
+
+# ``MinistryRow``'s fields: ``repository.MinistryValues`` but the last, then the days.
+_MINISTRY_FIELDS = tuple(MinistryRow.model_fields)
+
+
+def _scorecard_of(clock: Clock, rows: Sequence[repository.MinistryValues]) -> MinistryScorecard:
+    """The rows validated as one scorecard in one call (not a model built per row)."""
+    ref_date = clock.ref_date
     items = [
-        MinistryRow(
-            ministry_id=row.ministry_id,
-            ministry_code=row.ministry_code,
-            ministry_name=row.ministry_name,
-            commitments_led=row.commitments_led,
-            commitments_supporting=row.commitments_supporting,
-            days_since_last_update=(clock.ref_date - row.last_at.date()).days
-            if row.last_at is not None
-            else None,
-            **_figures(row.figures),
+        dict(
+            zip(
+                _MINISTRY_FIELDS,
+                (
+                    *values,
+                    _mean(mean),
+                    (ref_date - last_at.date()).days if last_at is not None else None,
+                ),
+                strict=True,
+            )
         )
-        for row in rows
+        for *values, mean, last_at in rows
     ]
-    return MinistryScorecard(as_of=clock.ref_date, items=items)
+    return MinistryScorecard.model_validate({"as_of": ref_date, "items": items})
 
 
 def _empty_figures() -> dict[str, Any]:
@@ -281,12 +280,11 @@ def scorecard(session: Session, clock: Clock) -> Scorecard:
     of it in a temporary table cost more (create, fill, analyze, drop) than it saved.
     """
     counted = repository.counted(clock, None, None, None)
-    involved = repository.counted(clock, None, None, None, with_state=False)
     buckets = bucket_repository.every_by_provision_fields(session, clock, ("cluster", "instrument"))
     every = timeline_service.counted(clock, None, None, None)
     return Scorecard(
         summary=_summary(session, clock, counted, None, None, None, buckets.totals),
-        ministries=_ministries(session, clock, counted, None, involved),
+        ministries=ministries(session, clock),
         clusters=_cluster_figures(clock, buckets.fields["cluster"]),
         instruments=_instrument_figures(clock, buckets.fields["instrument"]),
         timeline=timeline_service.rows(
