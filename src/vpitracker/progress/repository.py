@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -18,16 +18,22 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Date,
+    Float,
     FromClause,
+    Integer,
     Select,
     Subquery,
     bindparam,
     case,
+    cast,
     exists,
     func,
+    literal_column,
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
@@ -291,14 +297,43 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def figure_columns(counted: FromClause) -> list[ColumnElement[Any]]:
     """Status counts, flags and mean progress over the rows of ``counted``."""
+    return [
+        *_count_columns(counted),
+        func.avg(counted.c.progress_percent).label("mean_progress_percent"),
+    ]
+
+
+def _count_columns(counted: FromClause) -> list[ColumnElement[Any]]:
+    """Status counts and flags over the rows of ``counted``."""
     c = counted.c
     return [
         *(_count_if(c.reported_status == s.value).label(s.value) for s in ReportedStatus),
         _count_if(c.overdue == True).label("overdue"),  # noqa: E712 - SQL boolean
         _count_if(c.stale == True).label("stale"),  # noqa: E712
         _count_if(c.contested == True).label("contested"),  # noqa: E712
-        func.avg(c.progress_percent).label("mean_progress_percent"),
     ]
+
+
+def _mean_one_decimal(total: ColumnElement[int], count: ColumnElement[int]) -> ColumnElement[Any]:
+    """``total / count`` (non-negative) rounded half up to one decimal, as a float; NULL
+    when ``count`` is 0: what the service's rounding makes of ``avg()``. Integers alone
+    (``floor(10 * mean + 1/2)`` tenths), so both databases answer the same: the float
+    nearest the tenths, as the service's ``float(Decimal)`` is."""
+    total, count = type_coerce(total, Integer()), type_coerce(count, Integer())
+    tenths = (total * 20 + count) // type_coerce(func.nullif(count * 2, 0), Integer())
+    return cast(tenths, Float()).op("/", return_type=Float())(literal_column("10.0"))
+
+
+def _days_since(
+    dialect: str, day: date | BindParameter[date], instant: ColumnElement[datetime]
+) -> ColumnElement[Any]:
+    """Whole days from ``instant``'s UTC calendar day to ``day``; NULL for NULL."""
+    as_date = type_coerce(day, Date())
+    if dialect == "postgresql":
+        return type_coerce(as_date - func.date(func.timezone("UTC", instant)), Integer())
+    # SQLite keeps UTC timestamps as naive text; julianday() of two midnights differs
+    # by a whole number.
+    return cast(func.julianday(as_date) - func.julianday(func.date(instant)), Integer)
 
 
 def summary_statements(
@@ -363,13 +398,12 @@ def recommendation_totals(session: Session, recommendations: FromClause) -> Reco
     )
 
 
-# A ministry's row (``ministries``): id, code, name, commitments led and supported, the
-# five status counts, overdue, stale, contested, the mean (as ``FigureRow``'s), in
-# ``MinistryRow``'s order, then its last update's time (None: none before the cutoff).
+# A ministry's row (``ministries``), ``MinistryRow``'s fields in its order: id, code,
+# name, commitments led and supported, the five status counts, overdue, stale, contested,
+# the mean progress (rounded) and the days since its last update (None: none by then).
 MinistryValues = tuple[
-    int, str, str, int, int, int, int, int, int, int, int, int, int,
-    Decimal | float | None, datetime | None,
-]  # fmt: skip
+    int, str, str, int, int, int, int, int, int, int, int, int, int, float | None, int | None
+]
 
 
 def ministries(
@@ -384,14 +418,15 @@ def ministries(
     given, ordered by code, over the commitments counted at ``clock`` under ``cluster``
     and ``instrument``: one statement built once per shape (``_ministries_bound``), run
     with the clock's and the filters' values."""
-    stmt = _ministries_bound(Shape.of(clock, ministry_id, cluster, instrument))
+    shape = Shape.of(clock, ministry_id, cluster, instrument)
+    stmt = _ministries_bound(shape, session.get_bind().dialect.name)
     params = counted_params(clock, ministry_id, cluster, instrument)
     return session.execute(stmt, params).all()
 
 
 # Shapes: one ministry or all, the counted filters set (4), now or as of a past day.
-@lru_cache(maxsize=16)
-def _ministries_bound(shape: Shape) -> Select[Any]:
+@lru_cache(maxsize=32)
+def _ministries_bound(shape: Shape, dialect: str) -> Select[Any]:
     """``shape.ministry``: one ministry's row (``vpi_ministry_id``), which is not a filter
     of the commitments counted (those it supports are counted under their leads)."""
     clock, filters = ClockValues.bound(as_of=shape.as_of), _Filters.bound(shape)
@@ -399,26 +434,32 @@ def _ministries_bound(shape: Shape) -> Select[Any]:
     return _ministries(
         _counted(clock, counted_filters, True),
         _counted(clock, counted_filters, False),
+        clock,
+        dialect,
         ministry_id=filters.ministry_id,
-        cutoff=clock.cutoff,
     )
 
 
 def _ministries(
     counted: FromClause,
     involved: FromClause,
+    clock: ClockValues,
+    dialect: str,
     *,
     ministry_id: int | BindParameter[int] | None,
-    cutoff: datetime | BindParameter[datetime] | None,
 ) -> Select[Any]:
     """``involved``: the same commitments as ``counted`` without their derived state
-    (cheaper), to count the supporting ministries over."""
+    (cheaper), to count the supporting ministries over. The mean and the days since the
+    last update are computed here, as the response has them, so a row is the
+    response's row as it comes."""
     c = counted.c
     led = (
         select(
             c.lead_ministry_id.label("ministry_id"),
             func.count().label("led"),
-            *figure_columns(counted),
+            *_count_columns(counted),
+            func.sum(c.progress_percent).label("progress"),
+            func.count(c.progress_percent).label("with_progress"),
         )
         .group_by(c.lead_ministry_id)
         .subquery("led")
@@ -434,8 +475,8 @@ def _ministries(
     m = table_of(Ministry)
     # One probe per ministry on (ministry_id, reported_at), not a scan of every update.
     last_at = select(func.max(updates.c.reported_at)).where(updates.c.ministry_id == m.c.id)
-    if cutoff is not None:
-        last_at = last_at.where(updates.c.reported_at < cutoff)
+    if clock.cutoff is not None:
+        last_at = last_at.where(updates.c.reported_at < clock.cutoff)
     stmt = (
         select(
             m.c.id,
@@ -447,8 +488,8 @@ def _ministries(
             func.coalesce(led.c.overdue, 0).label("overdue"),
             func.coalesce(led.c.stale, 0).label("stale"),
             func.coalesce(led.c.contested, 0).label("contested"),
-            led.c.mean_progress_percent,
-            last_at.correlate(m).scalar_subquery().label("last_at"),
+            _mean_one_decimal(led.c.progress, led.c.with_progress),
+            _days_since(dialect, clock.ref_date, last_at.correlate(m).scalar_subquery()),
         )
         .outerjoin(led, led.c.ministry_id == m.c.id)
         .outerjoin(supporting, supporting.c.ministry_id == m.c.id)

@@ -167,28 +167,14 @@ def ministries(
     return _scorecard_of(clock, rows)
 
 
-# ``MinistryRow``'s fields: ``repository.MinistryValues`` but the last, then the days.
 _MINISTRY_FIELDS = tuple(MinistryRow.model_fields)
 
 
 def _scorecard_of(clock: Clock, rows: Sequence[repository.MinistryValues]) -> MinistryScorecard:
-    """The rows validated as one scorecard in one call (not a model built per row)."""
-    ref_date = clock.ref_date
-    items = [
-        dict(
-            zip(
-                _MINISTRY_FIELDS,
-                (
-                    *values,
-                    _mean(mean),
-                    (ref_date - last_at.date()).days if last_at is not None else None,
-                ),
-                strict=True,
-            )
-        )
-        for *values, mean, last_at in rows
-    ]
-    return MinistryScorecard.model_validate({"as_of": ref_date, "items": items})
+    """The rows (each a ``MinistryRow``'s values) validated as one scorecard in one call,
+    not a model built per row."""
+    items = [dict(zip(_MINISTRY_FIELDS, row, strict=True)) for row in rows]
+    return MinistryScorecard.model_validate({"as_of": clock.ref_date, "items": items})
 
 
 def _empty_figures() -> dict[str, Any]:
