@@ -786,6 +786,19 @@ class TestHandMade:
         assert summary["percent_completed"] == 6.3
         assert summary["mean_progress_percent"] == 9.7
 
+    def test_a_ministrys_mean_rounds_half_up(self, small: Small) -> None:
+        """6.25 and 10.45 (a float just below it) go up, as the summary's mean does."""
+        for progress in (5, 5, 5, 10):
+            small.update(small.commitment(), "2021-02-01", "in_progress", progress)
+        for progress in (*[10] * 19, 19):
+            c = small.commitment(lead=small.b)
+            small.update(c, "2021-02-01", "in_progress", progress, ministry_id=small.b.id)
+
+        a, b = small.api.get("ministries", as_of="2021-03-01")["items"]
+
+        assert (a["commitments_led"], a["mean_progress_percent"]) == (4, 6.3)
+        assert (b["commitments_led"], b["mean_progress_percent"]) == (20, 10.5)
+
     def test_scorecard_counts_lead_supporting_and_last_update(self, small: Small) -> None:
         c1 = small.commitment(supporting=[small.b])
         small.update(c1, "2021-03-10T12:00", "in_progress", 30, ministry_id=small.b.id)
