@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from vpitracker.csvout import CSV_RESPONSE
+from vpitracker.csvout import CSV_RESPONSE, columns_of, csv_response
 from vpitracker.deps import FiguresReader, OptionalId, SessionDep
 from vpitracker.errors import responses
 from vpitracker.progress import service, timeline_service
@@ -31,6 +31,7 @@ MinistryFilter = Annotated[
 ]
 ClusterFilter = Annotated[int | None, Query(ge=1, le=4)]
 RESPONSES = {**responses(401, 403, 422), **CSV_RESPONSE}
+MINISTRY_COLUMNS = columns_of(MinistryRow)
 
 
 @router.get(
@@ -77,7 +78,9 @@ async def ministries(
         result = service.ministries(
             session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
         )
-        return json_or_csv(result, csv, "ministries", row=MinistryRow, items=result.items)
+        if csv:  # the rows dumped in one call, not a model dumped per row
+            return csv_response(MINISTRY_COLUMNS, result.model_dump()["items"], "ministries")
+        return result
 
     return await checked_read(session, caller, read)
 
