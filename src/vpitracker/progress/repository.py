@@ -424,7 +424,8 @@ def ministries(
     return session.execute(stmt, params).all()
 
 
-# Shapes: one ministry or all, the counted filters set (4), now or as of a past day.
+# Shapes: one ministry or all, the counted filters set (4), now or as of a past day, by
+# the dialect (the days since the last update are counted in its SQL).
 @lru_cache(maxsize=32)
 def _ministries_bound(shape: Shape, dialect: str) -> Select[Any]:
     """``shape.ministry``: one ministry's row (``vpi_ministry_id``), which is not a filter
