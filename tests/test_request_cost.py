@@ -27,6 +27,7 @@ from vpitracker.db import make_engine
 from vpitracker.deps import callers
 from vpitracker.main import create_app
 from vpitracker.ministries import repository as ministries_repository
+from vpitracker.models.base import UTCDateTime
 from vpitracker.provisions import repository as provisions_repository
 from vpitracker.reporting import repository as reporting_repository
 
@@ -191,3 +192,31 @@ def test_other_list_statements_are_built_once_per_shape(
         client.get(url.format(value), headers=headers).raise_for_status()
     after = built.cache_info()
     assert (after.hits, after.misses) == (before.hits + len(values) - 1, before.misses)
+
+
+def test_timestamps_are_converted_per_value_only_where_the_driver_cannot(
+    app_client: tuple[TestClient, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL every connection reads in UTC, so psycopg's aware datetimes are used
+    as they come; SQLite's naive text is made aware per value."""
+    client, headers = app_client
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine.dialect._type_memos.clear()  # result processors are kept per dialect
+    engine.clear_compiled_cache()
+    calls: list[object] = []
+    original = UTCDateTime.process_result_value
+
+    def counted(self: UTCDateTime, value: Any, dialect: Any) -> Any:
+        calls.append(value)
+        return original(self, value, dialect)
+
+    monkeypatch.setattr(UTCDateTime, "process_result_value", counted)
+    r = client.get("/v1/ministries?limit=5", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"][0]["created_at"].endswith("Z")
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+        assert calls == []
+    else:
+        assert calls

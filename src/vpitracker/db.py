@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from vpitracker.config import DEFAULT_LOCK_TIMEOUT_SECONDS, get_settings
 from vpitracker.errors import AppError, Conflict, NotSaved, ReplicaBusy, ServiceUnavailable
+from vpitracker.models.base import utc_sessions
 
 WRITE_OPTIONS = {"vpi_write": True}
 logger = logging.getLogger("vpitracker")
@@ -50,8 +51,12 @@ def make_engine(
         )
         _install_sqlite_recipe(engine, milliseconds)
         return engine
-    connect_args = {"options": f"-c lock_timeout={milliseconds}"}
+    # TimeZone=UTC: psycopg returns timestamps as aware datetimes in UTC, which is what
+    # UTCDateTime would make of them, so it need not touch each value. Every statement
+    # names its time zone where it turns an instant into a day or a month.
+    connect_args = {"options": f"-c lock_timeout={milliseconds} -c TimeZone=UTC"}
     engine = create_engine(url, connect_args=connect_args, **kwargs)
+    utc_sessions(engine.dialect)
     _ping_after_idle(engine)
     return engine
 

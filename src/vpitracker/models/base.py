@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -33,6 +34,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Dialects of engines whose every connection runs with the session time zone UTC
+# (``db.make_engine`` on PostgreSQL): psycopg then returns each ``timestamptz`` as an
+# aware datetime in ``datetime.UTC`` already, so no value needs converting.
+_UTC_SESSIONS: weakref.WeakSet[Dialect] = weakref.WeakSet()
+
+
+def utc_sessions(dialect: Dialect) -> None:
+    """Declare that every connection of ``dialect``'s engine reads timestamps in UTC."""
+    _UTC_SESSIONS.add(dialect)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on both databases (SQLite keeps naive text)."""
 
@@ -51,6 +63,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given for a UTC column")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # No per-value call where the driver already gives what process_result_value would.
+        if dialect in _UTC_SESSIONS:
+            return self.impl_instance.result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
         if value is None:
