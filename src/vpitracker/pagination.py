@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar, TypeVarTuple
@@ -186,6 +186,18 @@ def page_rows(
         last = rows[-1]._mapping
         next_cursor = _encode(page.sort, [_jsonable(last["sort_value"]), last["sort_id"]])
     return rows, next_cursor
+
+
+def row_dicts(rows: Sequence[Row[*tuple[Any, ...]]]) -> list[dict[str, Any]]:
+    """``rows`` as dicts keyed by their column names, to validate as response models.
+
+    Pydantic reads a dict's fields several times faster than a ``Row``'s attributes
+    (``from_attributes``), and zipping the names once is faster than ``Row._mapping``.
+    """
+    if not rows:
+        return []
+    names = rows[0]._fields
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _jsonable(value: object) -> object:

@@ -13,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Integer,
-    RowMapping,
     Select,
     any_,
     bindparam,
@@ -39,7 +38,7 @@ from vpitracker.models import (
     RecommendationProvision,
     table_of,
 )
-from vpitracker.pagination import PageRequest, Ts, keyset, keyset_params, page_rows
+from vpitracker.pagination import PageRequest, Ts, keyset, keyset_params, page_rows, row_dicts
 from vpitracker.records import by_key, matches
 
 SORTS = {
@@ -266,8 +265,9 @@ def _page(shape: FilterShape, sort: str, after: bool) -> Select[*CommitmentValue
 
 def list_commitments(
     session: Session, *, clock: Clock, filters: CommitmentFilters, page: PageRequest
-) -> tuple[list[RowMapping], str | None]:
-    """One page: each row the commitment's columns and ``STATE_FIELDS`` (and the cursor's).
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page: each row (a dict) the commitment's columns and ``STATE_FIELDS`` (and the
+    cursor's).
 
     Its statement is built once per shape of filters, sort and cursor (``_page``) and
     run with the request's values; ``q`` (an escaped pattern) is built per request.
@@ -285,10 +285,10 @@ def list_commitments(
         stmt = _page(shape, page.sort, after)
         params |= values
     rows, next_cursor = page_rows(session, stmt, params, page=page)
-    return [row._mapping for row in rows], next_cursor
+    return row_dicts(rows), next_cursor
 
 
-def get_with_state(session: Session, commitment_id: int, clock: Clock) -> RowMapping | None:
+def get_with_state(session: Session, commitment_id: int, clock: Clock) -> dict[str, Any] | None:
     """The commitment's columns and ``STATE_FIELDS``, or None."""
     state = state_columns(clock, _COMMITMENT)
     stmt = (
@@ -297,7 +297,7 @@ def get_with_state(session: Session, commitment_id: int, clock: Clock) -> RowMap
         .where(_COMMITMENT.c.id == commitment_id)
     )
     row = session.execute(stmt).first()
-    return None if row is None else row._mapping
+    return None if row is None else dict(row._mapping)
 
 
 def _links_statement(

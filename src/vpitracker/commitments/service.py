@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Literal, overload
 
 from pydantic import TypeAdapter
-from sqlalchemy import RowMapping, Select
+from sqlalchemy import Select
 from sqlmodel import Session
 
 from vpitracker.audit import service as audit
@@ -40,19 +40,14 @@ def get(session: Session, commitment_id: int, *, for_update: bool = False) -> Co
 _READS = TypeAdapter(list[CommitmentRead])
 
 
-def _to_reads(session: Session, rows: Sequence[RowMapping]) -> list[CommitmentRead]:
-    """Rows of ``repository.list_commitments``/``get_with_state`` as read bodies."""
+def _to_reads(session: Session, rows: Sequence[dict[str, Any]]) -> list[CommitmentRead]:
+    """Rows of ``repository.list_commitments``/``get_with_state`` as read bodies (each
+    row's dict gets its links)."""
     recs, support = repository.links(session, [row["id"] for row in rows])
-    return _READS.validate_python(
-        [
-            {
-                **row,
-                "recommendation_ids": recs[row["id"]],
-                "supporting_ministry_ids": support[row["id"]],
-            }
-            for row in rows
-        ]
-    )
+    for row in rows:
+        row["recommendation_ids"] = recs[row["id"]]
+        row["supporting_ministry_ids"] = support[row["id"]]
+    return _READS.validate_python(rows)
 
 
 def read(session: Session, commitment_id: int, clock: Clock) -> tuple[CommitmentRead, int]:

@@ -15,7 +15,7 @@ from vpitracker.kernel.filters import MinistryFilters
 from vpitracker.ministries import repository
 from vpitracker.ministries.schemas import MinistryCreate, MinistryRead, MinistryUpdate
 from vpitracker.models import Ministry
-from vpitracker.pagination import PageRequest
+from vpitracker.pagination import PageRequest, row_dicts
 from vpitracker.records import apply_changes, flush_unique, or_404, patch_changes
 from vpitracker.vocab import EntityType
 
@@ -25,7 +25,7 @@ def get(session: Session, ministry_id: int, *, for_update: bool = False) -> Mini
     return or_404(ministry, "No ministry with id %(id)s", id=ministry_id)
 
 
-# One validation of a whole page, from the rows' attributes.
+# One validation of a whole page, from the rows as dicts.
 _READS = TypeAdapter(list[MinistryRead])
 
 
@@ -33,7 +33,7 @@ def list_ministries(
     session: Session, *, filters: MinistryFilters, page: PageRequest
 ) -> tuple[list[MinistryRead], str | None]:
     rows, next_cursor = repository.list_ministries(session, filters=filters, page=page)
-    return _READS.validate_python(rows, from_attributes=True), next_cursor
+    return _READS.validate_python(row_dicts(rows)), next_cursor
 
 
 def require_active(session: Session, ids: Iterable[int], *, loc: list[str | int]) -> None:

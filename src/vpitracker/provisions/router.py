@@ -11,7 +11,7 @@ from vpitracker.deps import IfMatch, PageReader, Reader, Secretariat, SessionDep
 from vpitracker.errors import responses
 from vpitracker.idempotency import IdempotencyDep
 from vpitracker.models import Provision
-from vpitracker.pagination import Page, PageRequest
+from vpitracker.pagination import Page, PageRequest, row_dicts
 from vpitracker.provisions import service
 from vpitracker.provisions.schemas import ProvisionCreate, ProvisionRead, ProvisionUpdate
 from vpitracker.resources import etagged, page_read
@@ -53,7 +53,7 @@ async def list_provisions(
         rows, next_cursor = service.list_provisions(
             session, instrument=instrument, cluster=cluster, page=page
         )
-        return [_with_cluster_name(row._mapping) for row in rows], next_cursor
+        return [_with_cluster_name(row) for row in row_dicts(rows)], next_cursor
 
     return await page_read(request, response, session, caller, Page[ProvisionRead], read)
 
