@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session
+from starlette.datastructures import URL
 
 from tests.assertions import problem
 from tests.conftest import test_settings
@@ -157,6 +158,32 @@ class TestLinkTarget:
         assert url.startswith("/v1/ministries?")
         # The relative reference works as is against the server.
         assert client.get(url, headers=auth(settings, make_user(session))).status_code == 200
+
+
+class TestLinkQuery:
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "limit=1",
+            "limit=1&sort=-id&x=a%20b&y=&z=%7E%2F",
+            "cursor=&limit=1&x=1&x=2",
+            "x=caf%C3%A9+noir&limit=1&limit=1&w",
+        ],
+    )
+    def test_it_is_the_requests_query_with_the_cursor_last(
+        self, client: TestClient, session: Session, settings: Settings, query: str
+    ) -> None:
+        """As Starlette's ``URL.include_query_params`` writes it: the other parameters in
+        their order, re-encoded, blank ones and repeats kept, the old cursor dropped."""
+        headers = auth(settings, make_user(session))
+        for _ in range(2):
+            make_ministry(session)
+        r = client.get(f"/v1/ministries?{query}", headers=headers)
+        url = next_link(r)
+        expected = URL(f"/v1/ministries?{query}").include_query_params(
+            cursor=r.json()["next_cursor"]
+        )
+        assert url == f"{expected.path}?{expected.query}"
 
 
 class TestLinkTargetWithAPublicUrl:

@@ -8,7 +8,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Generic, TypeVar, TypeVarTuple
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request, Response
 from pydantic import BaseModel
@@ -206,17 +208,31 @@ def _jsonable(value: object) -> object:
     return value
 
 
+@lru_cache(maxsize=1024)
+def _next_target(public_url: str | None, path: str, query_string: bytes) -> str:
+    """``path?query`` with the cursor taken out and ``cursor=`` put last, unfilled: what
+    Starlette's ``URL.include_query_params(cursor=...)`` makes of the request's URL."""
+    # As URL(scope) writes the path, which is the path a route matched (no host in it).
+    path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    kept = [
+        (k, v) for k, v in parse_qsl(query_string.decode(), keep_blank_values=True) if k != "cursor"
+    ]
+    target = f"{path}?{urlencode(kept)}&cursor=" if kept else f"{path}?cursor="
+    return public_url.rstrip("/") + target if public_url else target
+
+
 def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
     """Set ``Link: <...>; rel="next"`` when there is a next page.
 
     The target is never built from the request's ``Host`` header (a client or a proxy
     may forge it): it is ``VPI_PUBLIC_URL`` plus the path when that is set, else a
-    relative reference (RFC 8288 resolves it against the request's own URL).
+    relative reference (RFC 8288 resolves it against the request's own URL). Its query is
+    the request's with ``cursor`` replaced, kept per query string (``_next_target``); a
+    cursor is URL-safe base64, which the query takes as it is.
     """
     if next_cursor:
-        url = request.url.include_query_params(cursor=next_cursor)
-        target = f"{url.path}?{url.query}"
-        public_url = request.app.state.settings.public_url
-        if public_url:
-            target = public_url.rstrip("/") + target
-        response.headers["Link"] = f'<{target}>; rel="next"'
+        scope = request.scope
+        target = _next_target(
+            request.app.state.settings.public_url, scope["path"], scope["query_string"]
+        )
+        response.headers["Link"] = f'<{target}{next_cursor}>; rel="next"'
