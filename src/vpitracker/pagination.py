@@ -181,7 +181,8 @@ def page_rows(
     session: Session, paged: Select[*Ts], params: Mapping[str, Any], *, page: PageRequest
 ) -> tuple[list[Row[*Ts]], str | None]:
     """Run ``keyset(...)`` with its ``params``: the page's rows and the next cursor."""
-    rows: list[Row[*Ts]] = list(session.execute(paged, params))
+    # all(): one fetchall; iterating the result would fetch (fetchone) row by row.
+    rows: list[Row[*Ts]] = list(session.execute(paged, params).all())
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]

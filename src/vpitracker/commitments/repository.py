@@ -335,7 +335,7 @@ def links(
     if not ids:
         return found
     stmt = _LINKS[session.get_bind().dialect.name]
-    for link, commitment_id, target_id in session.execute(stmt, {"ids": ids}):
+    for link, commitment_id, target_id in session.execute(stmt, {"ids": ids}).all():
         found[link][commitment_id].append(target_id)
     return found
 
