@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, UpdateBase, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, Executable, UpdateBase, create_engine, event
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 from vpitracker.config import DEFAULT_LOCK_TIMEOUT_SECONDS, get_settings
@@ -143,19 +145,135 @@ def _built_together(dialect: str, builds: tuple[Builder, ...]) -> list[UpdateBas
     return together(dialect, [build(dialect, f"p{i}_") for i, build in enumerate(builds)])
 
 
-def write_together(session: Session, writes: Sequence[Bound]) -> None:
-    """Run writes that do not read each other's rows: one statement on PostgreSQL (see
-    ``together``), built once per shape; in order elsewhere."""
+# A statement and its bound values, to run as ``session.execute(statement, values)``.
+Call = tuple[Executable, Mapping[str, Any]]
+
+
+def _together_calls(session: Session, writes: Sequence[Bound]) -> list[Call]:
+    """``write_together``'s statements with their values, in order."""
     if not writes:
-        return
+        return []
     dialect = session.get_bind().dialect.name
     statements = _built_together(dialect, tuple(w.build for w in writes))
     params = [{f"p{i}_{k}": v for k, v in w.values.items()} for i, w in enumerate(writes)]
     if len(statements) == 1:
-        session.execute(statements[0], {k: v for p in params for k, v in p.items()})
-        return
-    for statement, values in zip(statements, params, strict=True):
+        return [(statements[0], {k: v for p in params for k, v in p.items()})]
+    return list(zip(statements, params, strict=True))
+
+
+def write_together(session: Session, writes: Sequence[Bound]) -> None:
+    """Run writes that do not read each other's rows: one statement on PostgreSQL (see
+    ``together``), built once per shape; in order elsewhere."""
+    for statement, values in _together_calls(session, writes):
         session.execute(statement, values)
+
+
+# The writes queued to run with the transaction's COMMIT (``at_commit``): the session's
+# transaction they belong to, and the calls in order.
+_AT_COMMIT = "vpi_at_commit"
+
+
+def at_commit(session: Session, call: Call, writes: Sequence[Bound] = ()) -> None:
+    """Queue ``call`` and then ``writes`` to run when the transaction commits.
+
+    They run after everything else the transaction writes (the session is flushed
+    first), in the order queued. On PostgreSQL, when the session's transaction is the
+    connection's own, they are sent with the COMMIT as one message (``_send_with_commit``):
+    whatever lock they take is held for no round trip of the client's. ``run_queued``
+    runs them at once instead (a caller that must see their rows). A rollback drops them.
+    """
+    session.connection()  # the transaction begun, so the queue can belong to it
+    transaction = session.get_transaction()
+    owner, queued = session.info.get(_AT_COMMIT, (None, []))
+    if owner is not transaction:
+        queued = []
+    session.info[_AT_COMMIT] = (transaction, [*queued, call, *_together_calls(session, writes)])
+
+
+def _take_queued(session: Session) -> list[Call]:
+    owner, queued = session.info.pop(_AT_COMMIT, (None, []))
+    calls: list[Call] = queued
+    return calls if owner is not None and owner is session.get_transaction() else []
+
+
+def run_queued(session: Session) -> None:
+    """Run the writes queued for the commit now, in the transaction, in order."""
+    for statement, values in _take_queued(session):
+        session.execute(statement, values)
+
+
+# A bound value's driver-side conversion (a TypeDecorator's, psycopg's JSON).
+Processor = Callable[[Any], Any]
+
+
+@lru_cache(maxsize=256)
+def _compiled(
+    dialect: Dialect, statement: ClauseElement
+) -> tuple[SQLCompiler, dict[str, Processor]]:
+    """``statement`` compiled once (queued statements are built once per shape) and
+    the conversions of its bound values."""
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError("a statement queued for the commit cannot expand its parameters")
+    processors: dict[str, Processor] = {}
+    for name, bind in compiled.binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors[name] = process
+    return compiled, processors
+
+
+def _literal_sql(connection: Connection, statement: Executable, values: Mapping[str, Any]) -> str:
+    """``statement`` with ``values`` written in as literals, quoted by psycopg itself
+    (its client-side binding), and each ``%`` doubled for a driver-level execute."""
+    from psycopg import ClientCursor
+
+    assert isinstance(statement, ClauseElement)
+    compiled, processors = _compiled(connection.dialect, statement)
+    params = dict(compiled.construct_params(dict(values)) or {})
+    for name, process in processors.items():
+        if name in params:
+            params[name] = process(params[name])
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with ClientCursor(driver) as cursor:
+        return cursor.mogrify(compiled.string, params).replace("%", "%%")
+
+
+def _send_with_commit(connection: Connection, calls: Sequence[Call]) -> Any:
+    """Run ``calls`` and COMMIT in one simple-query message; the first call's row.
+
+    The server runs the statements in order, each with its own snapshot, and stops at
+    the first error (then nothing commits). Afterwards the driver's connection is idle:
+    SQLAlchemy's own commit of it sends nothing.
+    """
+    sql = ";\n".join([*(_literal_sql(connection, s, v) for s, v in calls), "COMMIT"])
+    return connection.exec_driver_sql(sql).first()
+
+
+def _commits_itself(session: Session) -> bool:
+    """Whether the session's transaction is its connection's own, to end with a COMMIT
+    in SQL (not one joined from outside, as tests join theirs, nor a SAVEPOINT)."""
+    if session.get_bind().dialect.name != "postgresql" or session.in_nested_transaction():
+        return False
+    connection = session.connection()
+    return not connection.in_nested_transaction()
+
+
+def _commit(session: Session) -> None:
+    try:
+        queued = _take_queued(session)
+        if queued:
+            session.flush()  # everything else the transaction writes, before the queue
+            if _commits_itself(session):
+                _send_with_commit(session.connection(), queued)
+            else:
+                for statement, values in queued:
+                    session.execute(statement, values)
+        session.commit()
+    except DBAPIError as exc:
+        raise database_problem(exc) from exc
 
 
 @lru_cache
@@ -202,13 +320,6 @@ def database_problem(exc: DBAPIError, *, replica_read: bool = False) -> AppError
         return ServiceUnavailable("The database is busy; nothing was saved. Retry shortly.")
     logger.error("database refused the request", exc_info=exc)
     return NotSaved("The database refused the change; it was not saved.")
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except DBAPIError as exc:
-        raise database_problem(exc) from exc
 
 
 def end_read(session: Session) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col, select
 
-from vpitracker.db import Bound, is_postgres
+from vpitracker.db import Bound, Call, is_postgres
 from vpitracker.models import Assessment, AuditEvent, MerkleNode, StatusUpdate, table_of
 
 # Any fixed 64-bit number: the advisory lock that serializes chain appends on PostgreSQL.
@@ -57,6 +58,52 @@ def lock_head(session: Session) -> LockedHead:
         for level, h in zip(levels or [], hashes or [], strict=True)
     }
     return LockedHead((seq, head_hash), nodes)
+
+
+# The whole append under the chain lock on PostgreSQL (migration 0014_append).
+_APPEND = text(
+    "SELECT * FROM audit_append(:lock_key, :hash_head, :hash_tail, :actor_type, :actor_id,"
+    " :actor_role, :action, :entity_type, :entity_id, :data, CAST(:notice_types AS text[]),"
+    " CAST(:notice_kinds AS text[]), :notice_head, :notice_tail, :notice_commitment_id,"
+    " :notice_ministry_ids)"
+)
+
+
+def append_call(
+    event: AuditEvent, hash_head: str, hash_tail: str, notice: Mapping[str, Any] | None
+) -> Call:
+    """``audit_append``'s call for ``event`` (its seq, time and hashes still to come).
+
+    ``notice``: the outbox rows' ``notice_*`` values (``outbox.service.append_values``),
+    or None when the event notifies no one.
+    """
+    values = {
+        "lock_key": CHAIN_LOCK_ID,
+        "hash_head": hash_head,
+        "hash_tail": hash_tail,
+        **{k: getattr(event, k) for k in _APPEND_COLUMNS},
+        **(notice or dict.fromkeys(_NOTICE_VALUES)),
+    }
+    return _APPEND, values
+
+
+_NOTICE_VALUES = (
+    "notice_types",
+    "notice_kinds",
+    "notice_head",
+    "notice_tail",
+    "notice_commitment_id",
+    "notice_ministry_ids",
+)
+_APPEND_COLUMNS = (
+    "actor_type",
+    "actor_id",
+    "actor_role",
+    "action",
+    "entity_type",
+    "entity_id",
+    "data",
+)
 
 
 def head(session: Session) -> tuple[int, str] | None:

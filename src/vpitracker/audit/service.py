@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel
 
 from vpitracker.audit import repository, transparency
 from vpitracker.audit.replay import Problem, Replay, earliest
-from vpitracker.db import Bound, write_together
+from vpitracker.db import Bound, at_commit, is_postgres, run_queued, write_together
 from vpitracker.jsonutil import canonical, iso_z, plain, quoted
 from vpitracker.kernel.actor import Actor
 from vpitracker.models import Assessment, AuditEvent, StatusUpdate, utcnow
@@ -59,23 +59,49 @@ class _Unhashed:
     entity_id, entity_type, seq: everything but ``at`` and ``seq`` is serialized once,
     before the chain lock, and under it only the two are filled in. ``data`` is
     already canonical text (canonical JSON read back and written again is the same
-    text), so it is not parsed again. ``compute_hash``, which verification uses, is
-    the reference: a test holds both to the same hash.
+    text), so it is not parsed again. ``head`` (up to ``"at":``) and ``tail`` (up to
+    ``"seq":``) are also what PostgreSQL's ``audit_append`` hashes around the time and
+    seq it takes under the lock. ``compute_hash``, which verification uses, is the
+    reference: tests hold both to the same hash.
     """
 
     def __init__(self, event: AuditEvent) -> None:
         actor = canonical(
             {"type": event.actor_type, "id": event.actor_id, "role": event.actor_role}
         )
-        self._head = f'{{"action":{quoted(event.action)},"actor":{actor},"at":'
-        self._tail = (
+        self.head = f'{{"action":{quoted(event.action)},"actor":{actor},"at":'
+        self.tail = (
             f',"data":{event.data},"entity_id":{quoted(event.entity_id)},'
             f'"entity_type":{quoted(event.entity_type)},"seq":'
         )
 
     def hash(self, prev_hash: str, seq: int, at: str) -> str:
-        text = f"{prev_hash}{self._head}{quoted(at)}{self._tail}{seq}}}"
+        text = f"{prev_hash}{self.head}{quoted(at)}{self.tail}{seq}}}"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _new_event(
+    actor: Actor | None,
+    action: str,
+    entity_type: EntityType,
+    entity_id: int | str,
+    data: dict[str, Any],
+    actor_type: str,
+) -> AuditEvent:
+    """The event without its place on the chain (seq, time, hashes)."""
+    return AuditEvent(
+        seq=0,
+        at=utcnow(),
+        actor_type=actor.kind if actor else actor_type,
+        actor_id=actor.id if actor else None,
+        actor_role=actor.role.value if actor else None,
+        action=action,
+        entity_type=entity_type.value,
+        entity_id=str(entity_id),
+        data=canonical(data),
+        prev_hash=GENESIS_HASH,
+        hash="",
+    )
 
 
 def record(
@@ -90,7 +116,7 @@ def record(
     with_event: Sequence[Bound] = (),
     ministry_ids: Collection[int] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain in the caller's transaction.
+    """Append one event to the chain in the caller's transaction, now.
 
     Without an actor, ``actor_type`` says who wrote (``anonymous``, the ``worker``).
     ``with_event``: writes every such change makes to one shared row (a count), made
@@ -105,21 +131,12 @@ def record(
     round trips: the lock with the head and the Merkle siblings (``lock_head``), one
     statement writing the event, its nodes, its outbox rows and ``with_event``, and
     the caller's commit. A row only one commitment's posts write belongs before this
-    call (flushed here); one that every post writes, in ``with_event``.
+    call (flushed here); one that every post writes, in ``with_event``. A caller that
+    does not need the event in its transaction uses ``record_at_commit``: no round trip
+    under the lock. Appends it queued run first, so the chain keeps the calls' order.
     """
-    event = AuditEvent(
-        seq=0,
-        at=utcnow(),
-        actor_type=actor.kind if actor else actor_type,
-        actor_id=actor.id if actor else None,
-        actor_role=actor.role.value if actor else None,
-        action=action,
-        entity_type=entity_type.value,
-        entity_id=str(entity_id),
-        data=canonical(data),
-        prev_hash=GENESIS_HASH,
-        hash="",
-    )
+    run_queued(session)
+    event = _new_event(actor, action, entity_type, entity_id, data, actor_type)
     unhashed = _Unhashed(event)
     notice = outbox.prepare(
         session, action, event.entity_type, event.entity_id, event.data, ministry_ids=ministry_ids
@@ -141,6 +158,50 @@ def record(
         writes.append(outbox.queued(notice, event))
     write_together(session, [*writes, *with_event])
     return event
+
+
+def record_at_commit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: EntityType,
+    entity_id: int | str,
+    data: dict[str, Any],
+    *,
+    with_event: Sequence[Bound] = (),
+    ministry_ids: Collection[int] | None = None,
+) -> None:
+    """``record``, with the append made by the transaction's commit.
+
+    On PostgreSQL the event is appended after everything else the transaction writes,
+    by ``audit_append`` (migration 0014_append: the lock, the head, the hash, the Merkle
+    nodes, the event and its outbox rows in one call), and then ``with_event``, all sent
+    with the COMMIT in one message (``db.at_commit``): the chain lock is held for the
+    server's work and the commit's WAL flush, not for a round trip of this process. So
+    nothing in the transaction can read the event (none is returned): a caller that
+    needs its seq or hash, or the rows it writes, uses ``record``. On SQLite it is
+    ``record`` (its write transactions are serial from ``BEGIN IMMEDIATE``).
+    """
+    if not is_postgres(session):
+        record(
+            session,
+            actor,
+            action,
+            entity_type,
+            entity_id,
+            data,
+            with_event=with_event,
+            ministry_ids=ministry_ids,
+        )
+        return
+    event = _new_event(actor, action, entity_type, entity_id, data, "anonymous")
+    unhashed = _Unhashed(event)
+    notice = outbox.prepare(
+        session, action, event.entity_type, event.entity_id, event.data, ministry_ids=ministry_ids
+    )
+    values = outbox.append_values(notice) if notice is not None else None
+    call = repository.append_call(event, unhashed.head, unhashed.tail, values)
+    at_commit(session, call, with_event)
 
 
 @dataclass

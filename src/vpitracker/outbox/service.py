@@ -142,6 +142,21 @@ def prepare(
     return Notice(types, commitment_id, ministries, head, tail)
 
 
+def append_values(notice: Notice) -> dict[str, Any]:
+    """``notice`` as PostgreSQL's ``audit_append`` writes its rows under the chain lock:
+    each body is ``Notice.body``'s text, with the event's hash, seq and time (also the
+    rows' ``created_at``) written in there."""
+    columns = _fields(notice.types[0], "", ministry_ids=notice.ministry_ids)
+    return {
+        "notice_types": [t.value for t in notice.types],
+        "notice_kinds": [quoted(t.value) for t in notice.types],
+        "notice_head": notice.head,
+        "notice_tail": notice.tail,
+        "notice_commitment_id": notice.commitment_id,
+        "notice_ministry_ids": columns["ministry_ids"],
+    }
+
+
 def queued(notice: Notice, event: AuditEvent) -> Bound:
     """The INSERT of ``notice``'s rows once ``event`` is on the chain (one per event type)."""
     now = utcnow()

@@ -172,7 +172,10 @@ def _append(
     assert record.id is not None
     counts = commitments_service.note_report(session, record)
     action = f"{entity.value}.imported" if record.imported else f"{entity.value}.posted"
-    audit.record(
+    # A post reads nothing of its event afterwards: appended by the commit. An import
+    # appends many events in one transaction, each now.
+    append = audit.record if record.imported else audit.record_at_commit
+    append(
         session,
         author,
         action,
