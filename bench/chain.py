@@ -2,9 +2,10 @@
 
 In-process, one transaction per post through ``vpitracker.db.unit_of_work`` and
 ``vpitracker.reporting.service.post_update``. "Without" replaces
-``vpitracker.audit.service.record`` with a no-op for the duration of its blocks and
-restores it afterwards. The two modes alternate in ten rounds (and swap which goes first),
-so drift over the run (WAL growth, cache warmth) falls on both equally.
+``vpitracker.audit.service.record`` and ``record_at_commit`` with no-ops for the duration
+of its blocks and restores them afterwards. The two modes alternate in ten rounds (and
+swap which goes first), so drift over the run (WAL growth, cache warmth) falls on both
+equally.
 """
 
 from __future__ import annotations
@@ -29,33 +30,45 @@ def _no_record(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
+_APPENDS = ("record", "record_at_commit")
+
+
 @contextmanager
-def audit_timed(spent: list[float]) -> Iterator[None]:
-    """``record`` as is, its own time appended to ``spent`` (lock, head, hash, insert, flush)."""
-    original = audit_service.record
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - t0)
-
-    audit_service.record = timed
+def _replaced(make: Any) -> Iterator[None]:
+    """Both appends (``record``, and ``record_at_commit``, which posts use) replaced."""
+    originals = {name: getattr(audit_service, name) for name in _APPENDS}
+    for name, original in originals.items():
+        setattr(audit_service, name, make(original))
     try:
         yield
     finally:
-        audit_service.record = original
+        for name, original in originals.items():
+            setattr(audit_service, name, original)
+
+
+@contextmanager
+def audit_timed(spent: list[float]) -> Iterator[None]:
+    """The appends as they are, each call's own time appended to ``spent`` (lock, head,
+    hash, insert, flush; on PostgreSQL a post's append is made by its commit, outside)."""
+
+    def make(original: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent.append(time.perf_counter() - t0)
+
+        return timed
+
+    with _replaced(make):
+        yield
 
 
 @contextmanager
 def audit_disabled() -> Iterator[None]:
-    original = audit_service.record
-    audit_service.record = _no_record  # type: ignore[assignment]
-    try:
+    with _replaced(lambda _original: _no_record):
         yield
-    finally:
-        audit_service.record = original
 
 
 def measure(

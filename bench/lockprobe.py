@@ -14,6 +14,14 @@ listeners to every SQLAlchemy engine of the process and times each post's chain 
   next call returns after the commit did: a committing thread slow to take the GIL back
   hides its pair, so the figure leans low.
 
+A post whose append is sent with its COMMIT (``audit_append``, PostgreSQL) is one call:
+``wait`` runs to the time the server took under the lock (the call's first row,
+``event_at``: the wait, the head's read, no return to Python), ``held`` is 0 and
+``commit`` the rest (the hash, the inserts, the counts, the WAL flush, the answer's return
+to the thread and the GIL). ``handoff`` then runs from one post's call returning to the
+next post's grant, so it can be negative: the next backend may hold the lock before the
+first thread has its answer.
+
 Every time is taken in Python, so each includes a thread's return to the GIL.
 
 One line per commit: ``<asked> <granted> <commit sent> <commit done>`` (unix times).
@@ -32,6 +40,8 @@ from collections.abc import Callable
 from typing import Any
 
 PROBE_ENV = "VPI_BENCH_LOCK_PROBE"
+# The statement of PostgreSQL's append at the commit (``audit.service.record_at_commit``).
+_APPEND = "FROM audit_append("
 FLUSH_SECONDS = 0.2
 
 
@@ -45,12 +55,22 @@ def _install(path: str) -> None:
     original_commit: Callable[[DefaultDialect, Any], None] = DefaultDialect.do_commit
 
     def before(conn: Any, _cur: Any, statement: str, *_rest: Any) -> None:
-        if "audit_chain_head" in statement:
+        if "audit_chain_head" in statement or _APPEND in statement:
             conn.info["probe_asked"] = time.time()
 
-    def after(conn: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+    def after(conn: Any, cursor: Any, statement: str, *_rest: Any) -> None:
         if "audit_chain_head" in statement:
             conn.info["probe_granted"] = time.time()
+        elif _APPEND in statement:
+            # The append sent with its COMMIT: granted when the server took the time
+            # under the lock (the first row's event_at); the COMMIT went with the call.
+            done = time.time()
+            row = cursor.fetchone()
+            cursor.scroll(0, mode="absolute")  # the row is still the caller's to read
+            asked = conn.info.pop("probe_asked", None)
+            if row is not None and asked is not None:
+                granted = row[2].timestamp()
+                pending.append((asked, granted, granted, done))
 
     def commit(conn: Any) -> None:
         granted = conn.info.pop("probe_granted", None)
@@ -86,7 +106,8 @@ if os.environ.get(PROBE_ENV):
 
 
 def read(path: str, start: float, end: float) -> dict[str, list[float]]:
-    """Per commit sent between ``start`` and ``end``: wait, held, commit and handoff (s)."""
+    """Per commit sent between ``start`` and ``end``: wait, held, commit, handoff and
+    cycle (s)."""
     rows: list[tuple[float, ...]] = []
     if os.path.exists(path):
         with open(path) as lines:
@@ -98,7 +119,11 @@ def read(path: str, start: float, end: float) -> dict[str, list[float]]:
         for prev, nxt in itertools.pairwise(by_grant)
         if nxt[0] < prev[3] <= nxt[1]  # it was waiting when the lock came free
     ]
+    # Grant to grant while the next post was already waiting: the lock's whole cycle per
+    # post under contention, however its parts fall between Python and the server.
+    cycle = [nxt[1] - prev[1] for prev, nxt in itertools.pairwise(by_grant) if nxt[0] < prev[1]]
     return {
+        "cycle": cycle,
         "wait": [r[1] - r[0] for r in rows],
         "held": [r[2] - r[1] for r in rows],
         "commit": [r[3] - r[2] for r in rows],

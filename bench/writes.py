@@ -49,7 +49,7 @@ from vpitracker.vocab import ReportedStatus, Role
 
 # Statements that take a lock every post needs: where the serial section starts.
 SHARED_LOCKS = re.compile(
-    r"pg_advisory_xact_lock|audit_chain_head|INSERT INTO update_month", re.IGNORECASE
+    r"pg_advisory_xact_lock|audit_chain_head|audit_append|INSERT INTO update_month", re.IGNORECASE
 )
 
 
@@ -308,20 +308,22 @@ def _cpu(part: dict[str, Any]) -> str:
 
 
 def _lock(part: dict[str, Any]) -> str:
-    """The chain lock in the served process, p50 ms: held, commit, handoff (wait p50 / p95)."""
+    """The chain lock in the served process, p50 ms: held, commit, handoff, the cycle
+    (wait p50 / p95)."""
     lock = part.get("lock") or {}
     wait = lock.get("wait")
     if not wait:
         return "-"
     p50 = [f"{lock[k]['p50_ms']}" if lock.get(k) else "-" for k in ("held", "commit", "handoff")]
-    return f"{' + '.join(p50)} ({wait['p50_ms']} / {wait['p95_ms']})"
+    cycle = lock["cycle"]["p50_ms"] if lock.get("cycle") else "-"
+    return f"{' + '.join(p50)}, cycle {cycle} ({wait['p50_ms']} / {wait['p95_ms']})"
 
 
 def markdown(rows: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) -> str:
     out = [
         "| code | server | posts/s, clients | p50 ms | p95 ms | errors | sequential posts/s "
         "(p50 / p95 ms) | CPU ms/post, server + database: sequential; clients "
-        "| chain lock p50 ms, held + commit + handoff (wait p50 / p95): sequential; clients "
+        "| chain lock p50 ms, held + commit + handoff, cycle (wait p50 / p95): sequential; clients "
         "| acknowledged = new rows | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
