@@ -239,6 +239,7 @@ class SharedState:
 def shared_state_bound() -> SharedState:
     """``counted_bound`` without filters as of a past day, shared (``SharedState``)."""
     counted = counted_bound(Shape(as_of=True)).element
+    assert isinstance(counted, Select)
     # Only the columns the two aggregates read: PostgreSQL keeps every column of a
     # materialized CTE, and the narrower rows spill less of it to disk.
     read = [c for c in counted.selected_columns if c.key in ("id", *COUNTED_STATE)]
