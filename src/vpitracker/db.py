@@ -202,6 +202,13 @@ def run_queued(session: Session) -> None:
         session.execute(statement, values)
 
 
+@event.listens_for(Session, "before_commit")
+def _queued_before_commit(session: Session) -> None:
+    """A commit that is not ``_commit``'s (a bare ``session.commit()``) still runs what
+    the transaction queued, before it: a queued audit append is never dropped."""
+    run_queued(session)
+
+
 # A bound value's driver-side conversion (a TypeDecorator's, psycopg's JSON).
 Processor = Callable[[Any], Any]
 

@@ -215,6 +215,40 @@ def test_a_post_sends_its_append_with_its_commit(posting: tuple[Engine, Actor, i
         assert audit_service.verify(session).ok
 
 
+def test_a_bare_commit_still_runs_the_queued_append(posting: tuple[Engine, Actor, int]) -> None:
+    """``session.commit()`` called directly (not the request's commit path) writes the
+    queued append and its counts before it commits: the post is never left unaudited."""
+    engine, actor, commitment_id = posting
+    body = StatusUpdateCreate(
+        status=ReportedStatus.in_progress, progress_percent=7, summary="Bare."
+    )
+    with Session(engine) as session:
+        before = audit_service.verify(session).head_seq
+        update = reporting_service.post_update(session, actor, commitment_id, body)
+        session.commit()
+    with Session(engine) as session:
+        events = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity_type == EntityType.status_update.value,
+                AuditEvent.entity_id == str(update.id),
+            )
+        ).all()
+        assert [e.seq for e in events] == [before + 1]
+        month = update.reported_at.astimezone(UTC).strftime("%Y-%m")
+        counted = session.execute(
+            text("SELECT updates FROM update_month WHERE month = :m"), {"m": month}
+        ).scalar_one()
+        recount = session.execute(
+            text(
+                "SELECT count(*) FROM status_update WHERE to_char(reported_at AT TIME ZONE"
+                " 'UTC', 'YYYY-MM') = :m"
+            ),
+            {"m": month},
+        ).scalar_one()
+        assert counted == recount
+        assert audit_service.verify(session).ok
+
+
 _TRAP = [
     "CREATE TABLE commit_trap_parent (id INTEGER PRIMARY KEY)",
     "CREATE TABLE commit_trap (parent_id INTEGER"
