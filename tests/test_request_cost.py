@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import fastapi.dependencies.utils as fastapi_dependencies
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
+from starlette.datastructures import QueryParams
 
 from tests.conftest import database_url, scratch_database, test_settings
 from tests.credentials import auth
@@ -105,6 +107,56 @@ def test_the_security_schemes_are_not_run_per_request(
         monkeypatch.setattr(scheme, "__call__", record)
     assert client.get(url, headers=headers).status_code == 200
     assert ran == []
+
+
+def _query_readings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The query parameters FastAPI reads one by one, as it reads them."""
+    read: list[str] = []
+    original = fastapi_dependencies.request_params_to_args
+
+    def reading(fields: Any, received: Any) -> Any:
+        if isinstance(received, QueryParams):
+            read.extend(field.name for field in fields)
+        return original(fields, received)
+
+    monkeypatch.setattr(fastapi_dependencies, "request_params_to_args", reading)
+    return read
+
+
+PLAIN_QUERIES = [
+    "/v1/ministries?limit=5&kind=ministry&sort=-name",
+    "/v1/commitments?limit=5&overdue=false&sort=-due_date&as_of=2026-01-31&cluster=2",
+    "/v1/progress/clusters?as_of=2026-01-31",
+]
+
+
+@pytest.mark.parametrize("url", PLAIN_QUERIES)
+def test_a_plain_query_is_read_in_one_pass(
+    app_client: tuple[TestClient, Any], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """Its parameters validated once each (routing.ApiRoute), not field by field by FastAPI."""
+    client, headers = app_client
+    read = _query_readings(monkeypatch)
+    assert client.get(url, headers=headers).status_code == 200
+    assert read == []
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/v1/ministries?limit=5&limit=7", 200),  # given twice
+        ("/v1/ministries?limit=0", 422),
+        ("/v1/commitments?cluster=9&overdue=true", 422),
+    ],
+)
+def test_any_other_query_is_read_by_fastapi_itself(
+    app_client: tuple[TestClient, Any], monkeypatch: pytest.MonkeyPatch, url: str, status: int
+) -> None:
+    """So its problems and their order are FastAPI's own."""
+    client, headers = app_client
+    read = _query_readings(monkeypatch)
+    assert client.get(url, headers=headers).status_code == status
+    assert "limit" in read
 
 
 def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
