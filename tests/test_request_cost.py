@@ -26,7 +26,8 @@ from tests.factories import make_ministry, make_user
 from vpitracker import db, migrate
 from vpitracker.commitments import repository as commitments_repository
 from vpitracker.db import make_engine
-from vpitracker.deps import callers
+from vpitracker.deps import callers, commitment_filters
+from vpitracker.kernel.filters import CommitmentFilters
 from vpitracker.main import create_app
 from vpitracker.ministries import repository as ministries_repository
 from vpitracker.models.base import UTCDateTime
@@ -157,6 +158,24 @@ def test_any_other_query_is_read_by_fastapi_itself(
     read = _query_readings(monkeypatch)
     assert client.get(url, headers=headers).status_code == status
     assert "limit" in read
+
+
+def test_an_override_of_a_dependency_that_reads_the_query_applies(
+    app_client: tuple[TestClient, Any],
+) -> None:
+    client, headers = app_client
+    overridden: list[str] = []
+
+    async def filters() -> CommitmentFilters:
+        overridden.append("filters")
+        return CommitmentFilters()
+
+    client.app.dependency_overrides[commitment_filters] = filters  # type: ignore[attr-defined]
+    try:
+        assert client.get("/v1/commitments?limit=5", headers=headers).status_code == 200
+    finally:
+        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert overridden == ["filters"]
 
 
 def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:

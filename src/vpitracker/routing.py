@@ -15,9 +15,9 @@
   inspected once, when the route is built; a request's parameters are validated in one
   pass with the same fields (``ModelField.validate``) before any dependency runs, and
   given to the dependencies that declare them. When anything is not the plain case (a
-  value that does not validate, a parameter given twice), the request goes to FastAPI's
-  own handler for the same tree instead, so every 422 and its order after 401 and 403
-  are FastAPI's own.
+  value that does not validate, a parameter given twice, an override of one of those
+  dependencies), the request goes to FastAPI's own handler for the same tree instead,
+  so every 422 and its order after 401 and 403 are FastAPI's own.
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ class _QueryPlan:
         self.plain = True
         # One slot per dependency, however often it appears: FastAPI solves it once.
         self._given: dict[int, Callable[..., Any]] = {}
+        # The dependencies given their values, by their own callables (which
+        # ``dependency_overrides`` name).
+        self.calls: list[Callable[..., Any]] = []
 
     def take(self, dependant: Dependant) -> Dependant:
         """``dependant``'s tree with each dependency's query parameters given by the plan."""
@@ -114,7 +117,13 @@ class _QueryPlan:
             self.fields += [(slot, f.name, f) for f in dependant.query_params]
             names = {f.name for f in dependant.query_params}
             given = self._given[id(call)] = _given(call, slot, names)
+            self.calls.append(call)
         return dataclasses.replace(taken, call=given, query_params=[])
+
+    def overridden(self, provider: Any) -> bool:
+        """Whether ``provider`` (the app) overrides one of the dependencies given values."""
+        overrides: dict[Any, Any] = getattr(provider, "dependency_overrides", None) or {}
+        return bool(overrides) and any(call in overrides for call in self.calls)
 
     def read(self, query: QueryParams) -> list[dict[str, Any]] | None:
         """Each dependency's query values, or None unless every one is plainly valid."""
@@ -181,8 +190,11 @@ class ApiRoute(APIRoute):
         finally:
             route.dependant = full
 
+        provider = route.dependency_overrides_provider
+
         async def handler(request: Request) -> Response:
-            values = plan.read(request.query_params)
+            # An overridden dependency is found by FastAPI under its own callable.
+            values = None if plan.overridden(provider) else plan.read(request.query_params)
             if values is None:
                 return await fastapi_handler(request)
             token = _QUERY_VALUES.set(values)
