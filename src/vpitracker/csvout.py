@@ -171,11 +171,6 @@ def csv_response(
     )
 
 
-def model_rows(models: Iterable[BaseModel]) -> Iterator[dict[str, Any]]:
-    for model in models:
-        yield flatten(model.model_dump())
-
-
 def columns_of(model: type[BaseModel]) -> list[str]:
     """Column names of a model, nested models flattened, in declaration order."""
     out: list[str] = []

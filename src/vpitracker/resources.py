@@ -7,7 +7,7 @@ record, a page with its ``Link`` header, and a JSON-or-CSV answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from vpitracker.config import Settings
-from vpitracker.csvout import columns_of, csv_response, flatten, model_rows, wants_csv
+from vpitracker.csvout import columns_of, csv_response, flatten, wants_csv
 from vpitracker.db import end_read
 from vpitracker.deps import AsOf, PendingCaller, SettingsDep
 from vpitracker.kernel.clock import Clock
@@ -26,7 +26,6 @@ from vpitracker.versioning import etag
 
 T = TypeVar("T")
 B = TypeVar("B", bound=BaseModel)
-R = TypeVar("R", bound=BaseModel)
 
 # A record's id in a path: a positive 32-bit integer, as every table's key is.
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -121,16 +120,17 @@ def json_or_csv(
     csv: bool,
     filename: str,
     *,
-    row: type[R] | None = None,
-    items: Iterable[R] = (),
+    row: type[BaseModel] | None = None,
 ) -> B | Response:
     """``result`` as JSON, or as CSV (``filename.csv``) when the request asked (``Csv``).
 
-    The CSV has one line per ``items`` with the columns of ``row``; without ``row``,
-    ``result`` itself is the one line.
+    With ``row``, the CSV has one line per item of ``result.items``, with the columns of
+    ``row``: the items dumped with ``result`` in one call, not a model dumped per row.
+    Without ``row``, ``result`` itself is the one line.
     """
     if not csv:
         return result
     if row is None:
         return csv_response(columns_of(type(result)), [flatten(result.model_dump())], filename)
-    return csv_response(columns_of(row), model_rows(items), filename)
+    items = result.model_dump()["items"]
+    return csv_response(columns_of(row), (flatten(item) for item in items), filename)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from vpitracker.csvout import CSV_RESPONSE, columns_of, csv_response
+from vpitracker.csvout import CSV_RESPONSE
 from vpitracker.deps import FiguresReader, OptionalId, SessionDep
 from vpitracker.errors import responses
 from vpitracker.progress import service, timeline_service
@@ -31,7 +31,6 @@ MinistryFilter = Annotated[
 ]
 ClusterFilter = Annotated[int | None, Query(ge=1, le=4)]
 RESPONSES = {**responses(401, 403, 422), **CSV_RESPONSE}
-MINISTRY_COLUMNS = columns_of(MinistryRow)
 
 
 @router.get(
@@ -78,9 +77,7 @@ async def ministries(
         result = service.ministries(
             session, clock, ministry_id=ministry_id, cluster=cluster, instrument=instrument
         )
-        if csv:  # the rows dumped in one call, not a model dumped per row
-            return csv_response(MINISTRY_COLUMNS, result.model_dump()["items"], "ministries")
-        return result
+        return json_or_csv(result, csv, "ministries", row=MinistryRow)
 
     return await checked_read(session, caller, read)
 
@@ -103,7 +100,7 @@ async def clusters(
 
     def read() -> ClusterFigures | Response:
         result = service.clusters(session, clock, ministry_id=ministry_id, instrument=instrument)
-        return json_or_csv(result, csv, "clusters", row=ClusterRow, items=result.items)
+        return json_or_csv(result, csv, "clusters", row=ClusterRow)
 
     return await checked_read(session, caller, read)
 
@@ -126,7 +123,7 @@ async def instruments(
 
     def read() -> InstrumentFigures | Response:
         result = service.instruments(session, clock, ministry_id=ministry_id, cluster=cluster)
-        return json_or_csv(result, csv, "instruments", row=InstrumentRow, items=result.items)
+        return json_or_csv(result, csv, "instruments", row=InstrumentRow)
 
     return await checked_read(session, caller, read)
 
@@ -155,6 +152,6 @@ async def timeline(
             cluster=cluster,
             instrument=instrument,
         )
-        return json_or_csv(result, csv, "timeline", row=TimelineRow, items=result.items)
+        return json_or_csv(result, csv, "timeline", row=TimelineRow)
 
     return await checked_read(session, caller, read)
